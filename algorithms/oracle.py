@@ -17,6 +17,7 @@ randomness from it, so a run is a pure function of its seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -60,6 +61,19 @@ class GradientOracle(Protocol):
         This is what an agent sends after aggregating locally (Algorithms 2 and 3).
         """
         ...
+
+
+class Interrupted(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an oracle when its ``should_stop`` callable returned True mid-trajectory.
+
+    The real backend passes ``should_stop`` so that an agent abandons a trajectory in flight
+    at the stop signal of Algorithms 2 and 3 ("Stop all calculations", line 9), checked
+    between environment steps.
+    """
+
+
+#: A callable an oracle polls between environment steps; True means "stop now".
+ShouldStop = Callable[[], bool]
 
 
 @runtime_checkable

@@ -24,6 +24,7 @@ from algorithms.mujoco.envs import INVERTED_VARIANTS, action_scale, make_env
 from algorithms.mujoco.gradient import gradient_samples, gradient_sum
 from algorithms.mujoco.policy import PolicySpec
 from algorithms.mujoco.rollout import Trajectories, rollout
+from algorithms.oracle import ShouldStop
 from algorithms.tabular.oracle import as_indices
 from theory import checks
 
@@ -99,20 +100,35 @@ class MujocoOracle:
         return out
 
     def trajectories(
-        self, theta: np.ndarray, agents: np.ndarray, rng: np.random.Generator
+        self,
+        theta: np.ndarray,
+        agents: np.ndarray,
+        rng: np.random.Generator,
+        should_stop: ShouldStop | None = None,
     ) -> Trajectories:
-        """One trajectory per entry of ``agents`` (agent i in environment ``i % n_envs``)."""
+        """One trajectory per entry of ``agents`` (agent i in environment ``i % n_envs``).
+
+        ``should_stop`` is polled between environment steps (see :func:`rollout`).
+        """
         theta = self._check_theta(theta)
         agents = as_indices("agents", agents)
         envs = self._envs_for(agents % self.n_envs)
-        return rollout(self.spec, theta, envs, self.H, rng)
+        return rollout(self.spec, theta, envs, self.H, rng, should_stop)
 
     # -- GradientOracle ---------------------------------------------------------------
     def sample_gradients(
-        self, theta: np.ndarray, agents: np.ndarray, rng: np.random.Generator
+        self,
+        theta: np.ndarray,
+        agents: np.ndarray,
+        rng: np.random.Generator,
+        should_stop: ShouldStop | None = None,
     ) -> np.ndarray:
-        """Row j is g_H(tau_j, theta) (equation (3)) for a fresh trajectory of ``agents[j]``."""
-        traj = self.trajectories(theta, agents, rng)
+        """Row j is g_H(tau_j, theta) (equation (3)) for a fresh trajectory of ``agents[j]``.
+
+        With ``should_stop`` (the real backend's stop signal), raises
+        :class:`algorithms.oracle.Interrupted` between environment steps once it returns True.
+        """
+        traj = self.trajectories(theta, agents, rng, should_stop)
         return gradient_samples(self.spec, np.asarray(theta, np.float64), traj, self.gamma)
 
     def sum_gradients(

@@ -22,13 +22,14 @@ Appendix H policy u_t ~ N(mu(s_t), diag sigma(s_t)^2), a_t = scale * tanh(u_t).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 from algorithms.mujoco.policy import PolicySpec, numpy_mu_sigma, numpy_params, squash
+from algorithms.oracle import Interrupted
 
 
 class Trajectories(NamedTuple):
@@ -56,10 +57,13 @@ def rollout(
     envs: Sequence[gym.Env],
     H: int,
     rng: np.random.Generator,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Trajectories:
     """Sample one trajectory of at most H steps in each of ``envs`` with policy theta.
 
-    Returns the batch truncated to ``T = max(lengths)`` time steps.
+    Returns the batch truncated to ``T = max(lengths)`` time steps. ``should_stop`` (the real
+    backend's stop signal) is called before every time step; when it returns True the batch is
+    abandoned with :class:`algorithms.oracle.Interrupted` (Algorithm 2/3 line 9).
     """
     B = len(envs)
     if len({id(e) for e in envs}) != B:
@@ -75,6 +79,8 @@ def rollout(
     params = numpy_params(spec, np.ascontiguousarray(theta, dtype=np.float64))
     idx = np.arange(B)
     for t in range(H):
+        if should_stop is not None and should_stop():
+            raise Interrupted(f"stopped at step {t} of {H}")
         noise = rng.standard_normal((B, spec.d_a))  # all B rows every step: draws fixed by t
         mu, sigma = numpy_mu_sigma(params, states[idx, t])
         u = mu + sigma * noise[idx]

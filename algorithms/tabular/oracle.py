@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from algorithms.oracle import Interrupted, ShouldStop
 from algorithms.tabular.estimator import BatchEstimator
 from algorithms.tabular.mdp import TabularMDP
 
@@ -72,12 +73,21 @@ class TabularFamilyOracle:
 
     # -- GradientOracle ------------------------------------------------------------
     def sample_gradients(
-        self, theta: np.ndarray, agents: np.ndarray, rng: np.random.Generator
+        self,
+        theta: np.ndarray,
+        agents: np.ndarray,
+        rng: np.random.Generator,
+        should_stop: ShouldStop | None = None,
     ) -> np.ndarray:
         """One g_{i,H}(tau, theta) per entry of ``agents``, shape (len(agents), dim).
 
+        ``should_stop`` (the real backend's stop signal) is polled once before sampling: the
+        tabular trajectories of a call are drawn in one vectorised pass of microseconds, so
+        there is no step boundary worth interrupting.
         Paper: equations (3) and (5).
         """
+        if should_stop is not None and should_stop():
+            raise Interrupted("stopped before sampling")
         agents = as_indices("agents", agents)
         return self.estimator.per_sample(theta, agents % self.n_envs, rng)
 

@@ -186,3 +186,24 @@ def test_g_H_is_unbiased_for_finite_difference_of_J_H():
     assert abs(g.mean()) > 3 * se_g
     assert abs(g.mean() - fd.mean()) < 4 * np.hypot(se_fd, se_g)
     o.close()
+
+
+def test_should_stop_abandons_the_trajectory_between_steps(hopper):
+    """The stop signal is polled before every environment step: stopping after 3 polls means
+    exactly 3 steps were taken (Algorithm 2 line 9, 'Stop all calculations')."""
+    from algorithms.oracle import Interrupted
+
+    polls = []
+
+    def stop_after_three() -> bool:
+        polls.append(1)
+        return len(polls) > 3
+
+    theta = hopper.init_theta(np.random.default_rng(0))
+    with pytest.raises(Interrupted, match="step 3 of"):
+        hopper.sample_gradients(theta, np.array([0]), np.random.default_rng(1), stop_after_three)
+    assert len(polls) == 4
+    # never stopping gives the same gradient as no signal at all
+    a = hopper.sample_gradients(theta, np.array([0]), np.random.default_rng(1), lambda: False)
+    b = hopper.sample_gradients(theta, np.array([0]), np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
