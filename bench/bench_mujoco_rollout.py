@@ -76,13 +76,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from algorithms.mujoco.envs import PAPER_ENVS
+    from algorithms.experiments.figures import PAPER_H
 
     print("ratios = raw env.step time / oracle time for the same episodes")
     print(f"{'env':<13}{'H':>5}{'B':>4}{'steps':>7}{'raw st/s':>10}"
           f"{'rollout':>9}{'+g sum':>8}{'+g per':>8}")  # fmt: skip
     for env_id in args.envs:
-        H = args.H or PAPER_ENVS.get(env_id, 1000)
+        H = args.H or PAPER_H.get(env_id, 1000)
         for B in args.B:
             r = bench(env_id, H, B, args.repeats, args.seed)
             print(

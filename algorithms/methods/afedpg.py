@@ -1,25 +1,33 @@
 """AFedPG (Lan et al., ICLR 2025): NIGT-style server updates applied as each agent's
 gradient arrives, greedy and asynchronous, one upload and one download per gradient.
 
-What we followed. The full algorithm text of AFedPG (arXiv 2404.08003) was not
-available to us; we implement the rule the main paper describes (Sections 1.1 and 4.1:
-"applying the NIGT method to the asynchronous RL domain", a "greedy update strategy",
-every stochastic gradient is sent to the server) together with the parts of AFedPG's
-Algorithm 1 quoted in its public reviews: the delay-adaptive *lookahead* point at which
-an agent samples, x = theta_k + ((1 - eta)/eta)(theta_k - theta_{k-1}), and the momentum
-d <- (1 - eta) d + eta g with a normalised server step. The momentum and step are
-constants, as in the paper's experiments (Section H tunes one eta and one alpha for all
-methods); AFedPG's decaying schedules are not used. Symbols follow the main paper
-(eta = momentum, alpha = step), which is the reverse of AFedPG's own notation.
+Two variants, both registered (``docs/experiments.md`` runs both in Figure 1):
 
-Per arrival of g from agent j (computed at the lookahead point x_j the agent held, which
-may be stale by several server updates)::
+* ``afedpg_agent`` - **AFedPG as its paper defines it**: the momentum is formed on the
+  *agent*. The server sends the agent (x, d): the lookahead point and its current momentum
+  d. The agent samples at x, forms d_agent = (1 - eta) d + eta g and uploads d_agent; the
+  server steps with it as it arrives, though d may be stale by the updates made meanwhile.
+  This is the AFedPG of "Lan et al. (2025)" that Section 6 and Appendix H compare with.
+* ``afedpg`` - a server-momentum variant (our earlier reading of the main paper's summary,
+  Sections 1.1 and 4.1): the agent uploads g, the server folds it into ONE momentum buffer
+  it keeps up to date. Stale gradients then enter a fresh momentum, which can make it a
+  stronger baseline than the original.
 
-    d      = g                       if this is the first arrival
-           = (1 - eta) d + eta g     otherwise                (Algorithm 1 line 7)
-    theta' = theta + alpha d/||d||                            (Algorithm 1 line 8)
-    x_j    = theta' + (1 - eta)/eta (theta' - theta)          (Algorithm 1 line 5)
-    send x_j to agent j                                        (one download)
+Both use the lookahead point at which an agent samples,
+x = theta_k + ((1 - eta)/eta)(theta_k - theta_{k-1}), and the normalised server step.
+AFedPG's lookahead is *delay-adaptive* through its time-varying eta_k (the coefficient is
+that of the iteration the agent computes for); with the constant eta of the paper's
+experiments (Section H tunes one eta = 0.1 for all methods) the coefficient is the same for
+every delay, so the two coincide. Symbols follow the main paper (eta = momentum,
+alpha = step), the reverse of AFedPG's own notation. Sent vectors are charged one download
+(kappa_i) per arrival in both variants, as the paper's model of AFedPG does (Section 4.1).
+
+Per arrival of the upload from agent j (computed at the lookahead point x_j it held)::
+
+    server variant:  d = g (first arrival) or (1 - eta) d + eta g;   theta' = theta + alpha d/||d||
+    agent variant:   d = d_agent = g (no d received yet) or (1 - eta) d_j + eta g, d_j the
+                     momentum the agent received with x_j;            theta' = theta + alpha d/||d||
+    both:            x_j = theta' + (1 - eta)/eta (theta' - theta);   send x_j (and d) to j
 
 One global iteration = one server update. Homogeneous setting only (Table 2: "does not
 support heterogeneous setup"); no AllReduce (Table 1).
@@ -27,7 +35,7 @@ support heterogeneous setup"); no AllReduce (Table 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +43,45 @@ from algorithms.aggregation import AsyncGreedy
 from algorithms.methods.base import Context, Hyperparameter, MethodSpec
 from algorithms.methods.nigt import ETA
 from algorithms.updates import extrapolate, momentum, normalized_step
+
+
+def afedpg_update(
+    theta: np.ndarray, d: np.ndarray | None, g: np.ndarray, eta: float, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One server update of AFedPG: ``(theta_new, d_new, x_to_send)``.
+
+    ``d`` is the momentum the update starts from (None: first arrival, d_new = g) and ``g``
+    the arriving vector. Server variant: d = the server's buffer, g = the agent's gradient.
+    Agent variant: the agent computed ``afedpg_agent_direction`` and the server calls this
+    with ``d=None`` and ``g = d_agent`` (it steps with the agent's direction as it is).
+
+    Notes
+    -----
+    .. math::
+        d' = (1-\\eta) d + \\eta g,\\quad
+        \\theta' = \\theta + \\alpha \\frac{d'}{\\|d'\\|},\\quad
+        x = \\theta' + \\frac{1-\\eta}{\\eta}(\\theta' - \\theta)
+
+    Paper: AFedPG (Lan et al., 2025) as summarised in Sections 1.1, 4.1; Algorithm 1 lines
+    5, 7, 8 (extrapolation, momentum, normalised step).
+    """
+    d_new = g if d is None else momentum(d, g, eta)
+    theta_new = normalized_step(theta, d_new, alpha)
+    return theta_new, d_new, extrapolate(theta_new, theta, eta)
+
+
+def afedpg_agent_direction(d_received: np.ndarray | None, g: np.ndarray, eta: float) -> np.ndarray:
+    """The agent's upload in AFedPG: ``(1 - eta) d_received + eta g`` (``g`` if it has
+    received no momentum yet).
+
+    Notes
+    -----
+    .. math:: d_{agent} = (1-\\eta)\\, d_{received} + \\eta\\, g(x)
+
+    Paper: AFedPG (Lan et al., 2025): the momentum is updated by the agent (Algorithm 1
+    line 7 run on the agent).
+    """
+    return g if d_received is None else momentum(d_received, g, eta)
 
 
 @dataclass(frozen=True)
@@ -53,38 +100,61 @@ class AFedPGState:
     d: np.ndarray | None
     t: int
     scheduler: AsyncGreedy
+    #: agent variant: the momentum each agent received with its parameters (None: none yet)
+    d_sent: tuple = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
 class AFedPG:
+    """``agent_momentum`` selects the variant (module docstring)."""
+
+    agent_momentum: bool = False
+
     def init(self, theta0: np.ndarray, ctx: Context) -> AFedPGState:
         sched = AsyncGreedy(ctx.oracle, ctx.clock, ctx.rng)
         sched.start(theta0)  # broadcast theta_0 (n downloads)
         kappa = np.asarray(ctx.clock.kappa, dtype=float)
         ctx.rounds.append(Transfers(0, 0, ctx.clock.n, float(kappa.sum())))
-        return AFedPGState(theta=np.array(theta0, dtype=float), d=None, t=0, scheduler=sched)
+        return AFedPGState(np.array(theta0, dtype=float), None, 0, sched,
+                           (None,) * ctx.clock.n)  # fmt: skip
 
     def step(self, state: AFedPGState, ctx: Context) -> AFedPGState:
         eta, alpha = ctx.hyper["eta"], ctx.hyper["alpha"]
         sched = state.scheduler
         agent, g, _theta_used, rec = sched.step()
-        d = g if state.d is None else momentum(state.d, g, eta)
-        theta_new = normalized_step(state.theta, d, alpha)
-        sched.send(agent, extrapolate(theta_new, state.theta, eta))
+        d_sent = state.d_sent
+        if self.agent_momentum:
+            upload = afedpg_agent_direction(d_sent[agent], g, eta)  # on agent j
+            theta_new, d, x = afedpg_update(state.theta, None, upload, eta, alpha)
+            d_sent = d_sent[:agent] + (d,) + d_sent[agent + 1 :]  # sent with x
+        else:
+            theta_new, d, x = afedpg_update(state.theta, state.d, g, eta, alpha)
+        sched.send(agent, x)
         down = float(np.asarray(ctx.clock.kappa)[agent])
         ctx.rounds.append(Transfers(1, 1, 2, rec.upload_time + down))
-        return AFedPGState(theta=theta_new, d=d, t=state.t + 1, scheduler=sched)
+        return AFedPGState(theta_new, d, state.t + 1, sched, d_sent)
 
+
+_HYPER = (ETA, Hyperparameter("alpha", 0.01, "step size of the normalised server step"))
 
 SPEC = MethodSpec(
     name="afedpg",
+    title="AFedPG (server momentum)",
+    settings=("homogeneous",),
+    allreduce=False,
+    hyper=_HYPER,
+    build=lambda hyper: AFedPG(agent_momentum=False),
+    paper="AFedPG (Lan et al., 2025), server-momentum variant: greedy NIGT updates with one "
+    "momentum buffer on the server (Sections 1.1, 4.1)",
+)
+
+SPEC_AGENT = MethodSpec(
+    name="afedpg_agent",
     title="AFedPG",
     settings=("homogeneous",),
     allreduce=False,
-    hyper=(
-        ETA,
-        Hyperparameter("alpha", 0.01, "step size of the normalised server step"),
-    ),
-    build=lambda hyper: AFedPG(),
-    paper="AFedPG (Lan et al., 2025) as described in Sections 1.1, 4.1: greedy NIGT updates",
+    hyper=_HYPER,
+    build=lambda hyper: AFedPG(agent_momentum=True),
+    paper="AFedPG (Lan et al., 2025) as its paper defines it: momentum formed on the agent "
+    "from the d it received, delay-adaptive lookahead (constant eta), normalised server step",
 )

@@ -33,6 +33,8 @@ REGISTRY: dict[str, MethodSpec] = {
         fast_fedpg,
     )
 }
+# Second variants kept in the same modules (AFedPG's agent-side momentum, LAPG's full (16)).
+REGISTRY.update({s.name: s for s in (afedpg.SPEC_AGENT, lapg.SPEC_VAR)})
 
 
 def get(name: str) -> MethodSpec:

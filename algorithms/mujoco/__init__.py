@@ -3,14 +3,13 @@ batched rollouts and the g_H oracle. Importing this package imports torch and gy
 nothing outside ``algorithms.mujoco`` does.
 """
 
-from algorithms.mujoco.envs import PAPER_ENVS, AgentStateWrapper, make_env
+from algorithms.mujoco.envs import AgentStateWrapper, make_env
 from algorithms.mujoco.gradient import gradient_samples, gradient_sum, reward_to_go
 from algorithms.mujoco.oracle import MujocoOracle
 from algorithms.mujoco.policy import PolicySpec, log_prob, mu_sigma
 from algorithms.mujoco.rollout import Trajectories, rollout
 
 __all__ = [
-    "PAPER_ENVS",
     "AgentStateWrapper",
     "MujocoOracle",
     "PolicySpec",

@@ -1,7 +1,9 @@
 """Gymnasium environments for the MuJoCo experiments (Appendix H).
 
 Any gymnasium continuous-action (Box) environment id works; the paper uses
-``Humanoid-v4``, ``Reacher-v4``, ``Walker2d-v4`` and ``Hopper-v4`` (the ``-v5`` ids work too).
+``Humanoid-v4``, ``Reacher-v4``, ``Walker2d-v4`` and ``Hopper-v4`` (the ``-v5`` ids work too;
+the paper's horizon of each is :data:`algorithms.experiments.figures.PAPER_H`, which this
+package does not import: experiments use environments, not the other way round).
 
 Horizon: the env is made with ``max_episode_steps=H`` so its TimeLimit truncates exactly at
 the horizon H of equation (3) (Reacher's default limit of 50 steps would otherwise cut the
@@ -19,12 +21,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 
-from algorithms.experiments import PAPER_H
 from theory import checks
-
-#: The environments of Appendix H with the horizon the paper uses for each (one table,
-#: kept in :mod:`algorithms.experiments`, which does not import torch or gymnasium).
-PAPER_ENVS: dict[str, int] = PAPER_H
 
 #: (sign, flag) of agent i's state transform in the heterogeneous setting (Appendix H.3).
 INVERTED_VARIANTS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (-1.0, 1.0))

@@ -167,7 +167,14 @@ def numpy_params(spec: PolicySpec, theta: np.ndarray) -> tuple[np.ndarray, ...]:
     The rollout evaluates the policy with these (no autograd needed while sampling; numpy's
     per-call overhead is a few microseconds against torch's ~15, which matters for B = 1).
     """
-    p = {k: v.numpy() for k, v in unflatten(spec, torch.from_numpy(theta)).items()}
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.shape != (spec.dim,):
+        raise ValueError(f"theta must have shape ({spec.dim},), got {theta.shape}")
+    p, start = {}, 0
+    for name, shape in spec.shapes:  # the blocks of :func:`unflatten`, without torch
+        size = math.prod(shape)
+        p[name] = theta[start : start + size].reshape(shape)
+        start += size
     heads_w = np.concatenate([p["mu.weight"], p["sigma.weight"]]).T.copy()
     heads_b = np.concatenate([p["mu.bias"], p["sigma.bias"]])
     return (p["l1.weight"].T.copy(), p["l1.bias"].copy(), p["l2.weight"].T.copy(),

@@ -1,0 +1,62 @@
+"""The paper's MuJoCo figures (Section 6, Appendix H) as runnable experiments.
+
+* :mod:`~algorithms.experiments.figures` - the figures as data (panels, methods, claims);
+* :mod:`~algorithms.experiments.plan` - budgets and plans (what is scaled, and how);
+* :mod:`~algorithms.experiments.runner` - runs, workers, shards, result files;
+* :mod:`~algorithms.experiments.stats` - paired bootstrap verdicts on the claims;
+* :mod:`~algorithms.experiments.summary` - summary, verdicts and plot from stored runs.
+
+None of these import torch or gymnasium at import time.
+"""
+
+from algorithms.experiments.figures import (
+    EQUAL,
+    EXPERIMENTS,
+    FAST_SLOW,
+    PAPER_H,
+    QUARTER_D4,
+    SQRT_D4,
+    SQRT_FREE,
+    SQRT_SQRT,
+    Claim,
+    Experiment,
+    Panel,
+    Scenario,
+)
+from algorithms.experiments.plan import (
+    ALPHA_PAPER,
+    BUDGETS,
+    ETA,
+    M_PAPER,
+    Budget,
+    PanelPlan,
+    Plan,
+    plan,
+    simulated_time,
+)
+from algorithms.experiments.runner import (
+    GridEvaluator,
+    auc_score,
+    hyper_grid,
+    per_env_returns,
+    run_one,
+    run_plan,
+    shard_jobs,
+)
+from algorithms.experiments.summary import (
+    MissingRunsError,
+    PanelResult,
+    collect,
+    level_for,
+    plot,
+    summarise,
+    verdicts,
+)
+
+__all__ = [
+    "ALPHA_PAPER", "BUDGETS", "EQUAL", "ETA", "EXPERIMENTS", "FAST_SLOW", "M_PAPER",
+    "PAPER_H", "QUARTER_D4", "SQRT_D4", "SQRT_FREE", "SQRT_SQRT", "Budget", "Claim",
+    "Experiment", "GridEvaluator", "MissingRunsError", "Panel", "PanelPlan", "PanelResult", "Plan",
+    "Scenario", "auc_score", "collect", "hyper_grid", "level_for", "per_env_returns", "plan",
+    "plot", "run_one", "run_plan", "shard_jobs", "simulated_time", "summarise", "verdicts",
+]  # fmt: skip
