@@ -294,18 +294,24 @@ def _pool(workers: int, blas_threads: int) -> ProcessPoolExecutor:
                                initargs=(blas_threads,))  # fmt: skip
 
 
+class _Lazy:
+    """A future of ``--workers 1``: the run executes when its result is first asked for, so
+    runs are written (and logged) one by one as in a pool."""
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self.fn, self.args, self.done = fn, args, False
+
+    def result(self) -> Any:
+        if not self.done:
+            self.value, self.done = self.fn(*self.args), True
+        return self.value
+
+
 class _Inline:
     """The pool interface, run in this process (``--workers 1``)."""
 
-    def submit(self, fn: Callable, *args: Any) -> Any:
-        from concurrent.futures import Future
-
-        f: Future = Future()
-        try:
-            f.set_result(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller as in a pool
-            f.set_exception(exc)
-        return f
+    def submit(self, fn: Callable, *args: Any) -> _Lazy:
+        return _Lazy(fn, args)
 
     def shutdown(self, *a: Any, **k: Any) -> None:
         pass
@@ -382,8 +388,10 @@ def run_plan(
                     submit(Task(j[0], j[1], "report", 0, s), grid[0], src)
         _launch_ready(plan, out, jobs, grids, tuned, submit)
         while pending:
-            fs, _ = wait(list(pending), return_when=FIRST_COMPLETED) if workers > 1 else (
-                list(pending), None)  # fmt: skip
+            if workers > 1:
+                fs, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            else:
+                fs = [next(iter(pending))]  # one run at a time, in submission order
             for f in fs:
                 task, path = pending.pop(f)
                 finish(task, path, f.result(), False)
