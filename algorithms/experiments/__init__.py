@@ -1,7 +1,7 @@
 """The paper's MuJoCo figures (Section 6, Appendix H) as runnable experiments.
 
 * :mod:`~algorithms.experiments.figures` - the figures as data (panels, methods, claims);
-* :mod:`~algorithms.experiments.plan` - budgets and plans (what is scaled, and how);
+* :mod:`~algorithms.experiments.planning` - budgets and plans (what is scaled, and how);
 * :mod:`~algorithms.experiments.runner` - runs, workers, shards, result files;
 * :mod:`~algorithms.experiments.stats` - paired bootstrap verdicts on the claims;
 * :mod:`~algorithms.experiments.summary` - summary, verdicts and plot from stored runs.
@@ -23,7 +23,7 @@ from algorithms.experiments.figures import (
     Panel,
     Scenario,
 )
-from algorithms.experiments.plan import (
+from algorithms.experiments.planning import (
     ALPHA_PAPER,
     BUDGETS,
     ETA,

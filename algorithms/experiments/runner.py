@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from algorithms.experiments.blas import set_blas_threads
-from algorithms.experiments.plan import ETA, Budget, PanelPlan, Plan
+from algorithms.experiments.planning import ETA, Budget, PanelPlan, Plan
 from algorithms.methods.base import tuning_grid
 from algorithms.report import time_average
 from theory import checks

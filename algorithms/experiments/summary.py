@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from algorithms.experiments import stats
-from algorithms.experiments.plan import PanelPlan, Plan
+from algorithms.experiments.planning import PanelPlan, Plan
 from algorithms.experiments.runner import (
     Task,
     auc_score,
@@ -86,7 +86,8 @@ def collect(plan: Plan, dirs: Sequence[Path]) -> list[PanelResult]:
                     break
                 runs.append(run_from_json(blob))
             else:
-                if pr.tuning[m] and runs[0].hyper != select(pr.tuning[m]):
+                best = select(pr.tuning[m]) if pr.tuning[m] else {}
+                if any(runs[0].hyper.get(k) != v for k, v in best.items()):
                     raise ValueError(
                         f"merge: {pp.panel.key} {m}: the reported runs do not use the tuning "
                         "winner (folders of different plans?)"

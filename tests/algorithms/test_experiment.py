@@ -13,6 +13,8 @@ pytest.importorskip("gymnasium")
 
 from algorithms import experiments as ex  # noqa: E402
 from algorithms.cli.main import main  # noqa: E402
+from algorithms.experiments import planning as plan_mod  # noqa: E402
+from algorithms.experiments import runner, stats  # noqa: E402
 from algorithms.methods.registry import REGISTRY  # noqa: E402
 from algorithms.mujoco import MujocoOracle  # noqa: E402
 from algorithms.run import IterationRecord  # noqa: E402
@@ -52,7 +54,9 @@ def test_every_experiment_plans_under_every_budget():
     for name, e in ex.EXPERIMENTS.items():
         for b in ex.BUDGETS:
             p = ex.plan(name, b, dims=_dims)
-            assert len(p.panels) == len(e.panels) and p.panels[0].h.size == e.n
+            keep = ex.BUDGETS[b].envs_n100
+            n_panels = len(e.panels) if keep is None or e.n < 100 else len(keep)
+            assert len(p.panels) == n_panels and p.panels[0].h.size == e.n
             assert all(pp.max_time > 0 and pp.H >= 1 for pp in p.panels)
             for m in e.methods:
                 assert m in REGISTRY
@@ -67,7 +71,7 @@ def test_paper_budget_keeps_the_paper_numbers():
     assert p.budget.Ms == (20, 30, 50)
     assert not any(s.startswith(("horizon", "seeds", "alpha", "M =")) for s in p.scaled)
     assert [pp.panel.scenario.key for pp in p.panels] == ["equal", "sqrt-sqrt", "sqrt-sqrtd4"]
-    assert ex.plan("fig3-reacher", "paper", dims=_dims).panels[0].H == 1024
+    assert ex.plan("fig3", "paper", dims=_dims).panels[0].H == 1024
     assert ex.plan("fig5", "paper", dims=_dims).experiment.n == 100
 
 
@@ -76,6 +80,15 @@ def test_gradients_override_scales_simulated_time():
     b = ex.plan("fig1", "small", dims=_dims, gradients=2 * a.budget.gradients)
     for pa, pb in zip(a.panels, b.panels, strict=True):
         assert pb.max_time == pytest.approx(2 * pa.max_time)
+
+
+def test_gradient_count_by_hand():
+    small = ex.BUDGETS["small"]  # G = max(800, 12 n)
+    assert plan_mod.gradient_count(small, 10) == 800
+    assert plan_mod.gradient_count(small, 100) == 1200
+    # n = 100, h_i = 1, kappa_i = 0: 100 gradients per second -> T = 1200 / 100 = 12 s
+    (pp,) = ex.plan("fig4", "small", dims=_dims).panels
+    assert pp.max_time == pytest.approx(12.0) and pp.panel.env_id == "Hopper-v4"
 
 
 def test_panels_filter():
@@ -88,12 +101,18 @@ def test_panels_filter():
 
 
 def test_small_budget_says_what_it_scaled():
-    p = ex.plan("fig3-reacher", "small", seeds=2, dims=_dims)
+    p = ex.plan("fig3", "small", seeds=2, dims=_dims, panels=["Reacher-v4"])
     text = "\n".join(p.scaled)
     assert "horizon Reacher-v4: 1024 -> 50" in text
     assert "seeds: 5 -> 2" in text and p.seeds == (0, 1)
-    assert "alpha grid" in text and "M = M_init grid: [20, 30, 50] -> [20]" in text
+    assert "alpha grid" in text and "M = M_init grid" not in text  # the paper's {20, 30, 50}
     assert "not charged to the simulated clock" in text
+    assert "2 tuning seed(s) per grid point" in text and len(p.tune_seeds) == 2
+    small = ex.BUDGETS["small"]
+    assert small.seeds >= 10 and small.tune_seeds >= 2 and small.Ms == (20, 30, 50)
+    p5 = ex.plan("fig5", "small", dims=_dims)
+    assert any(s.startswith("environments: Reacher-v4, Walker2d-v4, Hopper-v4 -> Hopper-v4")
+               for s in p5.scaled)  # fmt: skip
     assert set(p.tune_seeds).isdisjoint(p.seeds)  # tuning never reuses reported seeds
     d = p.to_dict()
     assert d["panels"][0]["H"] == 50 and d["scaled"] == list(p.scaled)
@@ -106,6 +125,8 @@ def test_small_budget_says_what_it_scaled():
         ({"name": "fig1", "budget": "huge"}, "budget"),
         ({"name": "fig1", "seeds": 0}, "seeds"),
         ({"name": "fig1", "gradients": -5}, "gradients"),
+        ({"name": "fig1", "perturb": float("nan")}, "perturb"),
+        ({"name": "fig1", "perturb": -1.0}, "perturb"),
     ],
 )
 def test_plan_rejects_bad_input(kw, word):
@@ -116,7 +137,9 @@ def test_plan_rejects_bad_input(kw, word):
 def test_hyper_grid():
     small = ex.BUDGETS["small"]
     g = ex.hyper_grid(REGISTRY["rennala_nigt"], small)
-    assert g == [{"eta": 0.1, "alpha": a, "M": 20, "M_init": 20} for a in small.alphas]
+    assert g == [
+        {"eta": 0.1, "alpha": a, "M": M, "M_init": M} for a in small.alphas for M in (20, 30, 50)
+    ]
     g = ex.hyper_grid(REGISTRY["afedpg"], small)
     assert g == [{"eta": 0.1, "alpha": a} for a in small.alphas]
     paper = ex.BUDGETS["paper"]
@@ -231,98 +254,268 @@ def test_short_reacher_run_per_method(reacher, name):
     assert np.array_equal(again.theta, res.theta) and again.records == res.records
 
 
+# ---------------------------------------------------------------- shards and files
+def test_shards_partition_the_jobs_and_balance_them():
+    p = ex.plan("fig1", "small", dims=_dims)
+    jobs = runner.jobs_of(p)
+    for k in (1, 2, 3, 5, 20):
+        parts = [runner.shard_jobs(p, (i, k)) for i in range(k)]
+        flat = [j for part in parts for j in part]
+        assert sorted(flat) == sorted(jobs) and len(flat) == len(set(flat))
+        loads = [sum(runner.job_cost(p, j) for j in part) for part in parts]
+        # longest-first greedy: no shard exceeds the lightest by more than the largest job
+        assert max(loads) - min(loads) <= max(runner.job_cost(p, j) for j in jobs)
+    # fig1 small: Rennala NIGT 9 grid points x 2 tuning seeds + 10 seeds = 28 runs; others 16
+    assert runner.job_cost(p, (0, "rennala_nigt")) == 28
+    assert runner.job_cost(p, (0, "afedpg_agent")) == 16
+
+
+def test_run_files_are_strict_json_and_round_trip(tmp_path):
+    recs = [IterationRecord(0, 0.0, 0, 0, 0, 0.0, math.nan, math.nan),
+            IterationRecord(1, 2.5, 3, 4, 5, 0.5, 1.25, math.inf)]  # fmt: skip
+    from algorithms.run import RunResult
+
+    r = RunResult("sync_nigt", {"alpha": 0.5}, {"alpha": "tuned"}, recs, np.zeros(1),
+                  {"seed": 3, "wall_seconds": 1.0})  # fmt: skip
+    blob = runner.run_to_json(r, "abc", runner.Task(0, "sync_nigt", "report", 0, 3))
+    runner.write_atomic(tmp_path / "x.json", blob)
+    text = (tmp_path / "x.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    back = runner.run_from_json(runner.read_run(tmp_path / "x.json", "abc"))
+    assert back.records[1].J == 1.25 and math.isnan(back.records[0].J)
+    assert math.isnan(back.records[1].grad_norm)  # inf is stored as null
+    assert runner.read_run(tmp_path / "x.json", "other-plan") is None
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+# ---------------------------------------------------------------- verdict statistics
+def test_bootstrap_interval_by_hand():
+    # n = 2 seeds, differences (0, 2): a resample is (0,0), (0,2), (2,0) or (2,2), so the
+    # resampled means are 0, 1, 1, 2 with probabilities 1/4, 1/2, 1/4
+    x, y = np.array([1.0, 5.0]), np.array([1.0, 3.0])
+    est, lo, hi = stats.bootstrap_ci(lambda i: np.mean(x[i] - y[i], axis=1), 2, level=0.4)
+    # the 30% and 70% quantiles of {0 (1/4), 1 (1/2), 2 (1/4)} are both 1
+    assert (est, lo, hi) == (1.0, 1.0, 1.0)
+    est, lo, hi = stats.bootstrap_ci(lambda i: np.mean(x[i] - y[i], axis=1), 2, level=0.98)
+    assert (lo, hi) == (0.0, 2.0)
+    # a constant difference has a zero-width interval; the seed makes it reproducible
+    z = np.arange(10.0)
+    assert stats.bootstrap_ci(lambda i: np.mean(z[i] - z[i] + 3, axis=1), 10) == (3.0, 3.0, 3.0)
+    f = lambda i: np.mean(z[i], axis=1)  # noqa: E731
+    assert stats.bootstrap_ci(f, 10) == stats.bootstrap_ci(f, 10)
+    with pytest.raises(ValueError, match="n"):
+        stats.bootstrap_ci(f, 1)
+
+
+def _claim(kind, **kw):
+    return ex.Claim("c", "S", "text", kind, kw.pop("panel", "P"), **kw)
+
+
+def test_verdict_rules_on_synthetic_seeds():
+    rng = np.random.default_rng(0)
+    base = rng.normal(100, 10, 12)  # common random numbers: per-seed level shared
+    per = {"E_P": {"rennala_nigt": base + 20, "afedpg_agent": base + rng.normal(0, 1, 12),
+                   "sync_nigt": base - 5}}  # fmt: skip
+    init = {"E_P": 50.0}
+    v = stats.judge(_claim("better"), per, init, "final")
+    assert v["verdict"] == "reproduced" and len(v["comparisons"]) == 2
+    assert all(c["low"] > 0 for c in v["comparisons"])
+    per["E_P"]["sync_nigt"] = base + 40  # a baseline is clearly better: contradicted
+    assert stats.judge(_claim("better"), per, init, "final")["verdict"] == "contradicted"
+    per["E_P"]["sync_nigt"] = base + 20 + rng.normal(0, 30, 12)  # noisy: inconclusive
+    assert stats.judge(_claim("better"), per, init, "final")["verdict"] == "inconclusive"
+    # similar: gain = 120 - 50 = 70, margin 14; differences of about 1 are inside
+    same = {"E_P": {m: base + rng.normal(0, 1, 12) + 20 for m in ("rennala_nigt",
+                                                                 "afedpg_agent", "sync_nigt")}}
+    v = stats.judge(_claim("similar"), same, init, "final")
+    assert v["verdict"] == "reproduced" and v["margin"] == pytest.approx(
+        0.2 * (max(np.mean(a) for a in same["E_P"].values()) - 50.0))
+    same["E_P"]["sync_nigt"] = same["E_P"]["sync_nigt"] - 60
+    assert stats.judge(_claim("similar"), same, init, "final")["verdict"] == "contradicted"
+
+
+def test_gap_verdicts():
+    rng = np.random.default_rng(1)
+    base = rng.normal(100, 10, 10)
+    small_gap = {"rennala_nigt": base + 5, "afedpg_agent": base, "sync_nigt": base - 1}
+    big_gap = {"rennala_nigt": base + 30, "afedpg_agent": base, "sync_nigt": base - 1}
+    per = {"E_a": small_gap, "E_b": big_gap}
+    init = {"E_a": 50.0, "E_b": 50.0}
+    grows = stats.judge(_claim("gap_grows", panel="b", ref_panel="a"), per, init, "final")
+    assert grows["verdict"] == "reproduced"
+    c = grows["comparisons"][0]
+    assert c["estimate"] == pytest.approx(25.0)  # leads 30 and 5 over the best other
+    smaller = stats.judge(_claim("gap_smaller", panel="a", ref_panel="b"), per, init, "final")
+    assert smaller["verdict"] == "reproduced"
+    reverse = stats.judge(_claim("gap_smaller", panel="b", ref_panel="a"), per, init, "final")
+    assert reverse["verdict"] == "contradicted"
+
+
 # ---------------------------------------------------------------- CLI
-def test_cli_tiniest_budget_json(tmp_path, capsys):
-    out = tmp_path / "fig9"
-    assert (
-        main(["experiment", "fig9", "--budget", "tiny", "--out", str(out), "--json", "--quiet"])
-        == 0
-    )
-    payload = json.loads(capsys.readouterr().out)
+def _cli(*argv):
+    return main(["experiment", *argv])
+
+
+@pytest.fixture(scope="module")
+def fig9_tiny(tmp_path_factory):
+    """fig9 at the tiny budget, run once with --workers 1 (module fixture: a few seconds)."""
+    out = tmp_path_factory.mktemp("fig9") / "run"
+    assert _cli("fig9", "--budget", "tiny", "--out", str(out), "--workers", "1", "--quiet",
+                "--json") == 0  # fmt: skip
+    return out
+
+
+def _strict(path):
+    return json.loads(path.read_text(),
+                      parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))  # fmt: skip
+
+
+def _results(payload):
+    """The summary and verdicts without wall-clock times."""
+
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k not in ("wall_seconds", "workers")}
+        if isinstance(x, list):
+            return [strip(v) for v in x]
+        return x
+
+    return strip(payload["summary"]), strip(payload["verdicts"])
+
+
+def test_cli_tiny_fig9_summary_verdicts_and_files(fig9_tiny):
+    payload = _strict(fig9_tiny / "summary.json")
     plan = payload["plan"]
     assert payload["command"] == "apga experiment fig9 --budget tiny"
     assert plan["budget"] == "tiny" and plan["n"] == 2 and plan["heterogeneous"] is True
     assert plan["panels"][0]["h"] == [1.0, 10.0] and plan["panels"][0]["H"] == 8
-    assert any("horizon Humanoid-v4: 512 -> 8" == s for s in plan["scaled"])
+    assert "horizon Humanoid-v4: 512 -> 8" in plan["scaled"]
     methods = payload["summary"]["Humanoid-v4_1-10"]["methods"]
-    assert set(methods) == {"malenia_nigt", "rennala_nigt", "afedpg", "sync_nigt"}
+    assert set(methods) == {"malenia_nigt", "rennala_nigt", "afedpg_agent", "sync_nigt"}
     for name, m in methods.items():
         assert m["hyper"]["eta"] == 0.1 and m["gradients_evaluated"] > 0
-        assert m["hyper_source"]["eta"] == "Appendix H"
         assert m["hyper_source"]["alpha"] == "tiny budget (one grid point, not tuned)"
-        # heterogeneous pair: the final theta is also evaluated in each environment
+        assert len(m["final_returns"]) == 2 and len(m["average_returns"]) == 2
         per_env = m["final_return_per_env_median"]
         assert len(per_env) == 2 and all(math.isfinite(v) for v in per_env)
-        assert (out / "Humanoid-v4_1-10" / f"{name}_seed0.csv").exists()
-    assert (out / "fig9.png").stat().st_size > 0 and (out / "summary.json").exists()
-    # --replot rebuilds the same summary from the CSVs (wall-clock times aside)
-    (out / "fig9.png").unlink()
-    assert (
-        main(["experiment", "fig9", "--budget", "tiny", "--out", str(out), "--json", "--replot"])
-        == 0
-    )
-    again = json.loads(capsys.readouterr().out)
-    for name, m in again["summary"]["Humanoid-v4_1-10"]["methods"].items():
-        keys = (
-            "final_return_median",
-            "time_to_level_median",
-            "gradients_evaluated",
-            "hyper",
-            "hyper_source",
-        )
-        for key in (*keys, "final_return_per_env"):
-            np.testing.assert_equal(m[key], methods[name][key])  # NaN == NaN here
-    assert (out / "fig9.png").exists()
-    assert (
-        main(
-            [
-                "experiment",
-                "fig9",
-                "--budget",
-                "tiny",
-                "--out",
-                str(out),
-                "--seeds",
-                "2",
-                "--replot",
-            ]
-        )
-        == 2
-    )
+        for s in (0, 1):
+            assert (fig9_tiny / f"runs/Humanoid-v4_1-10/{name}/report-s{s}.json").exists()
+    (v,) = payload["verdicts"]
+    assert v["claim"] == "h3-malenia" and v["level"] == 0.95
+    for metric in ("final", "average"):
+        assert v[metric]["verdict"] in ("reproduced", "contradicted", "inconclusive")
+        (c,) = v[metric]["comparisons"]
+        assert c["difference"] == "malenia_nigt - afedpg_agent" and c["low"] <= c["high"]
+    assert (fig9_tiny / "fig9.png").stat().st_size > 0
+
+
+def test_cli_replot_workers_and_shards_give_the_same_summary(fig9_tiny, tmp_path, capsys):
+    ref = _results(_strict(fig9_tiny / "summary.json"))
+    (fig9_tiny / "fig9.png").unlink()
+    assert _cli("fig9", "--budget", "tiny", "--out", str(fig9_tiny), "--replot", "--quiet") == 0
+    assert _results(_strict(fig9_tiny / "summary.json")) == ref
+    assert (fig9_tiny / "fig9.png").exists()
+    # two workers: bit-identical results
+    assert _cli("fig9", "--budget", "tiny", "--out", str(tmp_path / "w2"), "--workers", "2",
+                "--quiet") == 0  # fmt: skip
+    assert _results(_strict(tmp_path / "w2/summary.json")) == ref
+    # two shards in two folders, merged into a third
+    for i in (0, 1):
+        assert _cli("fig9", "--budget", "tiny", "--out", str(tmp_path / f"s{i}"), "--shard",
+                    f"{i}/2", "--workers", "1", "--quiet") == 0  # fmt: skip
+    assert not (tmp_path / "s0/summary.json").exists()
+    capsys.readouterr()
+    # one shard alone is not the plan: one line naming what is missing, exit 2
+    assert _cli("fig9", "--budget", "tiny", "--merge", str(tmp_path / "s0"), "--out",
+                str(tmp_path / "m0")) == 2  # fmt: skip
+    assert "in none of the folders" in capsys.readouterr().err
+    assert _cli("fig9", "--budget", "tiny", "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                "--out", str(tmp_path / "m"), "--quiet") == 0  # fmt: skip
+    assert _results(_strict(tmp_path / "m/summary.json")) == ref
+    # rerunning a finished shard reuses its stored runs
+    assert _cli("fig9", "--budget", "tiny", "--out", str(tmp_path / "s0"), "--shard", "0/2",
+                "--workers", "1") == 0  # fmt: skip
+    assert "(stored)" in capsys.readouterr().err
+
+
+def test_cli_outputs_of_different_runs_never_overwrite(fig9_tiny, capsys):
+    before = (fig9_tiny / "summary.json").read_bytes()
+    assert _cli("fig9", "--budget", "tiny", "--seeds", "3", "--out", str(fig9_tiny)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "another plan" in err
+    assert (fig9_tiny / "summary.json").read_bytes() == before
+
+
+def test_cli_default_is_fig1_tiny(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _cli("--panels", "equal", "--quiet", "--workers", "1") == 0
+    out = capsys.readouterr().out
+    assert "running the default `fig1 --budget tiny`" in out
+    (d,) = (tmp_path / "runs/experiment/fig1").iterdir()
+    assert d.name.startswith("tiny-") and (d / "summary.json").exists()
 
 
 def test_cli_list(capsys):
-    assert main(["experiment", "--list"]) == 0
+    assert _cli("--list") == 0
     text = capsys.readouterr().out
     for name in ex.EXPERIMENTS:
         assert name in text
-    assert "tiny, small, paper" in text
+    assert "claim s6-ii" in text and "tiny, small, paper" in text
+
+
+BIG = "1" + "0" * 400
 
 
 @pytest.mark.parametrize(
-    "argv, word",
+    "argv, flag",
     [
         (["fig10"], "experiment: unknown value"),
         (["fig1", "--budget", "huge"], "budget: unknown value"),
-        (["fig1", "--seeds", "0"], "seeds"),
-        ([], "name"),
+        (["fig1", "--panels", "nope"], "panels"),
+        *[(["fig1", "--seeds", v], "--seeds") for v in ("0", "-1", BIG, "nan", "abc", "1.5")],
+        *[(["fig1", "--gradients", v], "--gradients") for v in ("0", "-3", BIG, "inf", "x")],
+        *[(["fig1", "--workers", v], "--workers") for v in ("0", "-2", BIG, "nan", "two")],
+        *[(["fig1", "--shard", v], "--shard") for v in ("a/b", "3/2", "2/2", "-1/2", "1", "0/0")],
+        (["fig1", "--blas-threads", "0"], "--blas-threads"),
+        (["fig1", "--perturb-theta0", "nan"], "--perturb-theta0"),
+        (["fig1", "--replot", "--shard", "0/2"], "--shard"),
     ],
 )
-def test_cli_bad_input_one_line_exit_2(capsys, argv, word):
-    assert main(["experiment", *argv]) == 2
+def test_cli_bad_input_one_line_exit_2(capsys, argv, flag):
+    try:
+        code = _cli(*argv)
+    except SystemExit as exc:  # argparse's own errors ("-1/2" looks like an option)
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("apga: error:") and word in err
+    assert err.count("\n") == 1 and err.startswith("apga: error:") and flag in err
 
 
-def test_tuning_picks_the_best_score_on_separate_seeds():
-    p = ex.plan("fig3-reacher", "tiny")
+@pytest.mark.parametrize("content", [None, b"", b"\x00\xff\xfe binary", b"{not json", b"{}",
+                                     b'{"plan": 1}', b"[1, 2]"])  # fmt: skip
+@pytest.mark.parametrize("option", ["--replot", "--merge"])
+def test_cli_replot_and_merge_on_bad_folders(tmp_path, capsys, content, option):
+    d = tmp_path / "d"
+    if content is not None:
+        d.mkdir()
+        (d / "summary.json").write_bytes(content)
+        (d / "plan.json").write_bytes(content)
+    argv = ["fig9", "--budget", "tiny"]
+    argv += ["--out", str(d), "--replot"] if option == "--replot" else ["--merge", str(d)]
+    assert _cli(*argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and option in err and "Traceback" not in err
+
+
+def test_tuning_picks_the_best_score_on_separate_seeds(tmp_path):
+    p = ex.plan("fig3", "tiny", panels=["Reacher-v4"])
     p = replace(p, budget=replace(p.budget, alphas=(2.0**-6, 2.0**-2)))
-    (pr,) = ex.run_experiment(p)
+    ex.run_plan(p, tmp_path, workers=1)
+    (pr,) = ex.collect(p, [tmp_path])
     for name, rows in pr.tuning.items():
         assert [r["hyper"]["alpha"] for r in rows] == [2.0**-6, 2.0**-2]
+        assert all(math.isfinite(r["score_final"]) for r in rows)
         best = max(rows, key=lambda r: r["score"])["hyper"]
-        (run,) = pr.runs[name]
+        run = pr.runs[name][0]
         assert run.hyper["alpha"] == best["alpha"] and run.hyper_source["alpha"] == "tuned"
         assert run.meta["seed"] == 0 and 0 not in p.tune_seeds
-        # the reported run is not the tuning run: its score differs from the tuning score
-        assert ex.auc_score(run.records, pr.plan.max_time) != max(r["score"] for r in rows)

@@ -207,3 +207,38 @@ def test_should_stop_abandons_the_trajectory_between_steps(hopper):
     a = hopper.sample_gradients(theta, np.array([0]), np.random.default_rng(1), lambda: False)
     b = hopper.sample_gradients(theta, np.array([0]), np.random.default_rng(1))
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("env_id", ["Hopper-v4", "Reacher-v4"])
+def test_single_trajectory_loop_equals_batched_loop(env_id):
+    """B = 1 takes its own 1-D loop; it must draw and compute exactly what the batched loop
+    does (same reset seed, same noise rows, same states, actions and rewards, bit for bit)."""
+    from algorithms.mujoco.rollout import rollout
+
+    o = MujocoOracle(env_id, H=30)
+    theta = o.init_theta(np.random.default_rng(3))
+    env = o._envs_for(np.zeros(1, int))
+    fast = rollout(o.spec, theta, env, 30, np.random.default_rng(9))
+    slow = rollout(o.spec, theta, env, 30, np.random.default_rng(9), batched=True)
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the two loops leave the Generator in the same state
+    r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
+    rollout(o.spec, theta, env, 30, r1)
+    rollout(o.spec, theta, env, 30, r2, batched=True)
+    assert r1.random() == r2.random()
+    o.close()
+
+
+def test_should_stop_on_the_batched_path(hopper):
+    """The stop signal works on the batched loop too (several trajectories)."""
+    from algorithms.oracle import Interrupted
+
+    polls = []
+    theta = hopper.init_theta(np.random.default_rng(0))
+    with pytest.raises(Interrupted, match="step 2 of"):
+        hopper.sample_gradients(
+            theta, np.array([0, 0]), np.random.default_rng(1),
+            lambda: polls.append(1) or len(polls) > 2,
+        )  # fmt: skip
+    assert len(polls) == 3
