@@ -76,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="BLAS threads per process (default 1: the workers fill the cores)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument(
+        "--markdown", action="store_true", help="print the docs' tables (markdown) on stdout"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-run progress lines on stderr")
 
 
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     p = ex.plan(name, budget, seeds, gradients=grads, panels=panels, perturb=perturb)
     command = _command(name, budget, args)
     out = Path(args.out or f"runs/experiment/{name}/{budget}-{p.plan_id}")
-    if not args.json:
+    if not (args.json or args.markdown):
         if default:
             print("no experiment given: running the default `fig1 --budget tiny`")
         print(f"{name}: {p.experiment.paper}; budget {p.budget.name}; scaled from the paper:")
@@ -195,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(payload, indent=2, allow_nan=False))
+    elif args.markdown:
+        from algorithms.experiments.markdown import summary_markdown
+
+        print(summary_markdown(payload))
     else:
         _print(summary, verdicts)
         print(f"runs, summary.json and {name}.png in {out}/")

@@ -519,3 +519,16 @@ def test_tuning_picks_the_best_score_on_separate_seeds(tmp_path):
         run = pr.runs[name][0]
         assert run.hyper["alpha"] == best["alpha"] and run.hyper_source["alpha"] == "tuned"
         assert run.meta["seed"] == 0 and 0 not in p.tune_seeds
+
+
+def test_markdown_tables_from_a_summary(fig9_tiny, capsys):
+    from algorithms.experiments.markdown import summary_markdown
+
+    payload = _strict(fig9_tiny / "summary.json")
+    text = summary_markdown(payload)
+    for title in ("Malenia NIGT", "Rennala NIGT", "AFedPG", "Synchronized NIGT"):
+        assert f"| {title} | 2^-4" in text
+    assert "| h3-malenia | final return | **" in text and "| h3-malenia | time-averaged" in text
+    assert _cli("fig9", "--budget", "tiny", "--out", str(fig9_tiny), "--replot",
+                "--markdown", "--quiet") == 0  # fmt: skip
+    assert capsys.readouterr().out.strip() == text.strip()
