@@ -79,7 +79,7 @@ BUDGETS: dict[str, Budget] = {
             (2.0**-7, 2.0**-5, 2.0**-3),
             M_PAPER,
             800,
-            12,
+            8,
             10,
             10,
             ("Hopper-v4",),
