@@ -158,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         for d in dirs:
             _check_folder(flag, d, p, must_exist=True)
         results = ex.collect(p, dirs)
+        if not args.replot:  # the merged summary goes to --out: never another plan's folder
+            _check_folder("--out", out, p, must_exist=False)
         walls = [_shard_wall(d) for d in dirs]
     else:
         _check_folder("--out", out, p, must_exist=False)

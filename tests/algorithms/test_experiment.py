@@ -434,6 +434,15 @@ def test_cli_replot_workers_and_shards_give_the_same_summary(fig9_tiny, tmp_path
     assert _cli("fig9", "--budget", "tiny", "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
                 "--out", str(tmp_path / "m"), "--quiet") == 0  # fmt: skip
     assert _results(_strict(tmp_path / "m/summary.json")) == ref
+    # merging into a folder of another plan is refused, one line naming --out
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "plan.json").write_text(json.dumps({"plan_id": "0123", "plan": {}}))
+    capsys.readouterr()
+    assert _cli("fig9", "--budget", "tiny", "--merge", str(tmp_path / "s0"), str(tmp_path / "s1"),
+                "--out", str(other)) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and not (other / "summary.json").exists()
     # rerunning a finished shard reuses its stored runs
     assert _cli("fig9", "--budget", "tiny", "--out", str(tmp_path / "s0"), "--shard", "0/2",
                 "--workers", "1") == 0  # fmt: skip
