@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.experiments.blas import set_blas_threads
+from algorithms.blas import set_blas_threads
 from algorithms.experiments.planning import ETA, Budget, PanelPlan, Plan
 from algorithms.methods.base import tuning_grid
 from algorithms.report import time_average
@@ -252,7 +252,8 @@ def _oracle(env_id: str, H: int, heterogeneous: bool) -> Any:
 
     key = (env_id, H, heterogeneous)
     if key not in _ORACLES:
-        _ORACLES[key] = MujocoOracle(env_id, H, heterogeneous=heterogeneous)
+        # blas_threads=None: run_plan has set the process's BLAS threads (--blas-threads)
+        _ORACLES[key] = MujocoOracle(env_id, H, heterogeneous=heterogeneous, blas_threads=None)
     return _ORACLES[key]
 
 
@@ -331,7 +332,7 @@ def run_plan(
     blas_threads: int = 1,
 ) -> list[tuple[int, str]]:
     """Run the jobs of ``shard`` of ``plan`` into ``out`` with ``workers`` processes (each
-    with ``blas_threads`` BLAS threads, :mod:`algorithms.experiments.blas`); runs already
+    with ``blas_threads`` BLAS threads, :mod:`algorithms.blas`); runs already
     stored for this plan are reused. Returns the shard's jobs."""
     from algorithms.methods.registry import get
 

@@ -47,6 +47,11 @@ class MujocoOracle:
     torch_threads:
         If not None, ``torch.set_num_threads`` is called with it (process-wide); one thread
         is fastest for these small networks.
+    blas_threads:
+        If not None, numpy's OpenBLAS is set to this many threads (process-wide,
+        :func:`algorithms.blas.set_blas_threads`): the policy and its gradient
+        are numpy, and a multithreaded BLAS on a busy machine made the backward pass ten
+        times slower. ``apga experiment`` passes None and sets it itself (``--blas-threads``).
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class MujocoOracle:
         heterogeneous: bool = False,
         hidden: int = 64,
         torch_threads: int | None = 1,
+        blas_threads: int | None = 1,
     ) -> None:
         self.env_id = env_id
         self.H = checks.count("H", H)
@@ -66,6 +72,10 @@ class MujocoOracle:
         self.n_envs = len(self.variants)
         if torch_threads is not None:
             torch.set_num_threads(checks.count("torch_threads", torch_threads))
+        if blas_threads is not None:
+            from algorithms.blas import set_blas_threads
+
+            set_blas_threads(checks.count("blas_threads", blas_threads))
         probe = make_env(env_id, self.H, self.variants[0])
         d_s = int(np.prod(probe.observation_space.shape))
         d_a = int(np.prod(probe.action_space.shape))

@@ -1,4 +1,5 @@
-"""Set the number of BLAS threads of numpy's OpenBLAS at run time.
+"""Set the number of BLAS threads of numpy's OpenBLAS at run time (used by the MuJoCo oracle
+and by ``apga experiment``).
 
 Experiment runs multiply small matrices (a 64-unit policy over a few hundred steps). A
 multithreaded OpenBLAS gains nothing there and, on a machine whose cores are already busy
