@@ -153,7 +153,11 @@ class Plan:
     def plan_id(self) -> str:
         """Hash of everything that decides the results (:meth:`to_dict`); runs of one plan
         may share a folder, runs of different plans never do."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        d = self.to_dict()
+        if self.experiment.runs_of is not None:  # e.g. fig2 judges fig1's runs
+            d["experiment"] = self.experiment.runs_of
+            d["paper"] = EXPERIMENTS[self.experiment.runs_of].paper
+        blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

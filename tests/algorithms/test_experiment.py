@@ -543,3 +543,10 @@ def test_markdown_tables_from_a_summary(fig9_tiny, capsys):
     assert _cli("fig9", "--budget", "tiny", "--out", str(fig9_tiny), "--replot",
                 "--markdown", "--quiet") == 0  # fmt: skip
     assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_fig2_judges_the_runs_of_fig1():
+    a, b = ex.plan("fig1", "small", dims=_dims), ex.plan("fig2", "small", dims=_dims)
+    assert a.plan_id == b.plan_id  # so `fig2 --merge FIG1_DIR` reads fig1's runs
+    assert {c.key for c in a.experiment.claims}.isdisjoint(c.key for c in b.experiment.claims)
+    assert ex.plan("fig3", "small", dims=_dims).plan_id != a.plan_id
