@@ -79,7 +79,7 @@ BUDGETS: dict[str, Budget] = {
             (2.0**-7, 2.0**-5, 2.0**-3),
             M_PAPER,
             800,
-            8,
+            12,
             10,
             10,
             ("Hopper-v4",),

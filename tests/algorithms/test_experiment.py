@@ -83,14 +83,14 @@ def test_gradients_override_scales_simulated_time():
 
 
 def test_gradient_count_by_hand():
-    small = ex.BUDGETS["small"]  # G = max(800, 8 n)
+    small = ex.BUDGETS["small"]  # G = max(800, 12 n)
     assert plan_mod.gradient_count(small, 10) == 800
-    assert plan_mod.gradient_count(small, 100) == 800
+    assert plan_mod.gradient_count(small, 100) == 1200
     assert plan_mod.gradient_count(ex.BUDGETS["paper"], 100) == 20000  # max(20000, 200 n)
     assert plan_mod.gradient_count(ex.BUDGETS["paper"], 1000) == 200000
-    # n = 100, h_i = 1, kappa_i = 0: 100 gradients per second -> T = 800 / 100 = 8 s
+    # n = 100, h_i = 1, kappa_i = 0: 100 gradients per second -> T = 1200 / 100 = 12 s
     (pp,) = ex.plan("fig4", "small", dims=_dims).panels
-    assert pp.max_time == pytest.approx(8.0) and pp.panel.env_id == "Hopper-v4"
+    assert pp.max_time == pytest.approx(12.0) and pp.panel.env_id == "Hopper-v4"
 
 
 def test_panels_filter():
