@@ -16,9 +16,9 @@ Verdict rules (for each metric: final return, time-averaged return):
   else inconclusive.
 * ``gap_grows``: the interval of (lead on panel) - (lead on reference panel), lead = subject
   minus the best other by mean, above 0 / below 0 / else.
-* ``gap_smaller``: the same with each lead divided by its panel's gain, reversed sign:
-  reproduced if the interval of (normalised lead on reference) - (normalised lead on panel)
-  lies above 0.
+* ``gap_smaller``: the same with each lead divided by its panel's gain (computed once on all
+  seeds), reversed sign: reproduced if the interval of (normalised lead on reference) -
+  (normalised lead on panel) lies above 0; inconclusive if a panel has no gain.
 
 Paper: none (our method of checking Section 6 and Appendix H); the percentile bootstrap is
 Efron & Tibshirani (1993), ch. 13.
@@ -135,14 +135,18 @@ def judge(
         R = _match(claim.ref_panel, panels)
         norm = claim.kind == "gap_smaller"
 
+        def gain(pk: str) -> float:
+            """The panel's gain on all seeds (a constant: resampling it too would divide by
+            near-zero gains in some resamples)."""
+            return max(float(np.mean(v)) for v in per_seed[pk].values()) - initial[pk]
+
         def lead(pk: str, i: np.ndarray) -> np.ndarray:
             d = {m: np.mean(np.asarray(v)[i], axis=1) for m, v in per_seed[pk].items()}
             best = np.max([d[m] for m in claim.others if m in d], axis=0)
             g = d[claim.subject] - best
             if norm:
-                scale = np.max(list(d.values()), axis=0) - initial[pk]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return np.where(scale > 0, g / scale, np.nan)
+                scale = gain(pk)
+                return g / scale if scale > 0 else np.full(g.shape, np.nan)
             return g
 
         if norm:
