@@ -15,6 +15,8 @@ Usage: ``python bench/bench_experiment_workers.py [--experiment fig1] [--budget 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,14 +32,21 @@ def _summary(ex, p, out):
     return s, ex.verdicts(p, s)
 
 
-def sweep(ex, p, workers: int) -> tuple[float, float, object]:
-    """(sweep seconds, sweep + summary seconds, summary)."""
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def sweep(ex, p, workers: int) -> tuple[float, float, object, float]:
+    """(sweep seconds, sweep + summary seconds, summary, CPU seconds of the sweep)."""
     with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
+        c0, t0 = _cpu(), time.perf_counter()
         ex.run_plan(p, Path(d), workers=workers)
-        t_sweep = time.perf_counter() - t0
+        t_sweep, cpu = time.perf_counter() - t0, _cpu() - c0
         result = _summary(ex, p, Path(d))
-        return t_sweep, time.perf_counter() - t0, result
+        return t_sweep, time.perf_counter() - t0, result, cpu
 
 
 def command(name: str, budget: str, workers: int) -> float:
@@ -62,10 +71,12 @@ def main() -> None:
 
     p = ex.plan(args.experiment, args.budget)
     sweep(ex, p, 1)  # warm-up: environments built, caches filled
-    s1, s2, t1, t2, same = [], [], [], [], True
+    s1, s2, t1, t2, same, cpu1, cpu2 = [], [], [], [], True, [], []
     for _ in range(args.repeats):
-        a_sweep, a, ra = sweep(ex, p, 1)
-        b_sweep, b, rb = sweep(ex, p, 2)
+        a_sweep, a, ra, ca = sweep(ex, p, 1)
+        b_sweep, b, rb, cb = sweep(ex, p, 2)
+        cpu1.append(ca)
+        cpu2.append(cb)
         s1.append(a_sweep)
         s2.append(b_sweep)
         t1.append(a)
@@ -76,6 +87,10 @@ def main() -> None:
           f"ratio {min(s2) / min(s1):.2f} (target <= 0.60)")  # fmt: skip
     print(f"  sweep + summary:    workers 1: {min(t1):.2f} s   workers 2: {min(t2):.2f} s   "
           f"ratio {min(t2) / min(t1):.2f}   identical summary and verdicts: {same}")  # fmt: skip
+    # CPU time of the sweep (parent + workers): what parallelism costs on top of the work;
+    # with other processes busy, wall time cannot fall below this / available cores
+    print(f"  sweep CPU seconds:  workers 1: {min(cpu1):.2f} s   workers 2: {min(cpu2):.2f} s"
+          f"   (load average before: {os.getloadavg()[0]:.2f})")  # fmt: skip
     if args.command:
         c1 = min(command(args.experiment, args.budget, 1) for _ in range(args.repeats))
         c2 = min(command(args.experiment, args.budget, 2) for _ in range(args.repeats))
