@@ -1,0 +1,135 @@
+"""What one real run is: the method, the problem, the cluster emulation and the budget.
+
+``apga launch`` validates its arguments into a :class:`RunSpec` *before* any process is
+started (so a bad argument never reaches the ranks), writes it as ``spec.json`` in the run
+folder, and every rank reads it from there. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from theory import checks
+
+MODES = ("allreduce", "server")
+#: Methods each mode runs (Table 1: AFedPG does not support AllReduce).
+MODE_METHODS = {
+    "allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
+    "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"),
+}
+TABULAR = "tabular"
+#: Refuse runs whose record files would exceed this many iterations (memory and disk).
+MAX_ITERATIONS = 10_000_000
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One real run (every field is JSON; ranks rebuild everything else from it).
+
+    method, mode:  registry name and ``allreduce`` | ``server``
+    n:             number of agents (ranks that compute gradients)
+    env:           ``tabular`` or a gymnasium id (MuJoCo, torch policy)
+    tabular:       :class:`algorithms.setting.TabularSetting` fields (env, S, A, gamma, H,
+                   mdp_seed, family) when ``env == "tabular"``
+    horizon, gamma, heterogeneous: MuJoCo oracle options (Appendix H; H.3 pair)
+    h, kappa:      emulated seconds per gradient / per communication for each agent
+                   (None: no emulation, the machine's real speed)
+    timing, timing_options: duration model of the emulation (:mod:`algorithms.timing`)
+    hyper:         given hyperparameters (eta, alpha, M, M_init, batch)
+    iterations:    stop after this many global iterations (None: use ``time``)
+    time:          wall-clock budget in seconds (None: use ``iterations``)
+    seed:          run seed (theta_0, trajectories, random emulated durations)
+    run_id:        unique id of the run (store keys, rendezvous id)
+    timeout:       seconds a rank waits for its peers (a collective, a receive) before failing
+    save_gradients: also write every aggregated gradient and its point (checks, tests)
+    """
+
+    method: str
+    mode: str
+    n: int
+    env: str = TABULAR
+    tabular: dict[str, Any] = field(default_factory=dict)
+    horizon: int = 64
+    gamma: float = 0.99
+    heterogeneous: bool = False
+    h: list[float] | None = None
+    kappa: list[float] | None = None
+    timing: str = "fixed"
+    timing_options: dict[str, float] = field(default_factory=dict)
+    hyper: dict[str, float] = field(default_factory=dict)
+    iterations: int | None = None
+    time: float | None = None
+    seed: int = 0
+    run_id: str = "apga"
+    timeout: float = 300.0
+    save_gradients: bool = False
+
+    def __post_init__(self) -> None:
+        checks.choice("mode", self.mode, MODES)
+        if self.method not in MODE_METHODS[self.mode]:
+            modes = [m for m, ms in MODE_METHODS.items() if self.method in ms]
+            hint = f" (use --mode {modes[0]})" if modes else ""
+            raise ValueError(
+                f"method: {self.method!r} does not run in {self.mode} mode; choose one of "
+                f"{', '.join(MODE_METHODS[self.mode])}{hint}"
+            )
+        checks.count("n", self.n)
+        checks.count("seed", self.seed, minimum=0)
+        if (self.iterations is None) == (self.time is None):
+            raise ValueError("iterations: give exactly one of --iterations and --time")
+        if self.iterations is not None:
+            k = checks.count("iterations", self.iterations)
+            if k > MAX_ITERATIONS:
+                raise ValueError(f"iterations must be <= {MAX_ITERATIONS}, got {k}")
+        if self.time is not None:
+            checks.positive("time", self.time)
+        checks.positive("timeout", self.timeout)
+        for name in ("h", "kappa"):
+            values = getattr(self, name)
+            if values is not None:
+                arr = checks.times(name, values, allow_zero=(name == "kappa"))
+                if arr.size != self.n:
+                    raise ValueError(f"length mismatch: {name} has {arr.size}, n is {self.n}")
+        if self.env != TABULAR:
+            checks.count("horizon", self.horizon)
+            checks.open_unit("gamma", self.gamma)
+
+    # -- derived ---------------------------------------------------------------------
+    @property
+    def world_size(self) -> int:
+        """Processes of the run: the n agents, plus the server in server mode."""
+        return self.n + (self.mode == "server")
+
+    @property
+    def emulated(self) -> bool:
+        return self.h is not None
+
+    def h_times(self) -> np.ndarray | None:
+        return None if self.h is None else np.asarray(self.h, dtype=float)
+
+    def kappa_times(self) -> np.ndarray:
+        return np.zeros(self.n) if self.kappa is None else np.asarray(self.kappa, dtype=float)
+
+    # -- files -----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunSpec:
+        data = json.loads(Path(path).read_text())
+        return cls(**data)
+
+
+def finite_or_none(x: float) -> float | None:
+    """x for strict JSON: None where it is NaN or infinite."""
+    x = float(x)
+    return x if math.isfinite(x) else None
