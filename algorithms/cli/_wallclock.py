@@ -1,11 +1,9 @@
 """``apga predict`` in seconds: the simulated clock on a described cluster (flags and output).
 
-Any of ``--cluster``, ``--wallclock``, ``--timing`` (``--log-sigma``, ``--jitter``),
-``--M``, ``--M-init``, ``--iterations``, ``--batch``, ``--seed``, ``--rounds`` or
-``--sweep`` adds a section of predicted seconds (:mod:`algorithms.wallclock`) to
-``apga predict``'s output. This module imports only argparse at load time so that
-``apga predict`` with no arguments does not pay for the clock (numpy/scipy), rich tables
-or matplotlib.
+The flags are defined in :mod:`algorithms.cli._cluster` (``add_seconds_arguments``); when
+one of them is given (``seconds_requested``), ``apga predict`` imports this module and adds
+a section of predicted seconds (:mod:`algorithms.wallclock`) to its output. ``apga
+predict`` with no arguments never imports it, nor the clock (numpy/scipy), nor matplotlib.
 """
 
 from __future__ import annotations
@@ -13,53 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from algorithms.cli._cluster import add_cluster_argument
-
-#: argparse dests whose presence turns the seconds section on (--out and --sweep-points
-#: alone are then refused: they only make sense with --sweep).
-TRIGGERS = ("cluster", "timing", "log_sigma", "jitter", "M", "M_init", "iterations", "batch",
-            "seed", "rounds", "sweep", "sweep_points", "out")
 SWEEP_VARIABLES = ("n", "eps")
 DEFAULT_SWEEP_POINTS = {"n": 50, "eps": 13}
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(
-        "seconds on the simulated clock (any of these adds the section; h_i are then seconds "
-        "per stochastic gradient, kappa_i seconds per vector; see docs/wallclock.md)"
-    )
-    add_cluster_argument(g)
-    g.add_argument("--wallclock", action="store_true",
-                   help="predict seconds for the cluster given by --h/--kappa/--profile")
-    g.add_argument("--timing", default=None,
-                   help="fixed | exponential | lognormal | uniform (default fixed)")
-    g.add_argument("--log-sigma", default=None, help="lognormal spread (default 0.5)")
-    g.add_argument("--jitter", default=None, help="uniform jitter in [0, 1) (default 0.5)")
-    g.add_argument("--M", dest="M", default=None,
-                   help="batch of every round (default: Theorem 4.2)")
-    g.add_argument("--M-init", dest="M_init", default=None,
-                   help="batch of the first round (default: Theorem 4.2)")
-    g.add_argument("--batch", default=None,
-                   help="Synchronized NIGT: gradients per agent per round (default 1)")
-    g.add_argument("--iterations", default=None,
-                   help="iterations K of the run (default: T of Theorem 4.1 per method)")
-    g.add_argument("--seed", default=None, help="seed of the simulated clock (default 0)")
-    g.add_argument("--rounds", default=None,
-                   help="simulated rounds with random timing (default 100)")
-    g.add_argument("--sweep", default=None,
-                   help="n=A..B (first n agents; a --profile is extended) or eps=A..B "
-                        "(log-spaced): PNG + CSV of predicted run seconds per method")
-    g.add_argument("--sweep-points", default=None,
-                   help="points of the sweep (default: every n up to 50, else 50; 13 for eps)")
-    g.add_argument("--out", default=None,
-                   help="folder for sweep files (default runs/predict; a new sub-folder per run)")
-
-
-def requested(args: argparse.Namespace) -> bool:
-    """True when the seconds section was asked for (a trigger flag was given)."""
-    return bool(getattr(args, "wallclock", False)) or any(
-        getattr(args, k, None) is not None for k in TRIGGERS)
-
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """The validated numeric options of the section (M, M_init, ... as ints or None)."""

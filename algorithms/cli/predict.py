@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from algorithms.cli import _wallclock
+from algorithms.cli._cluster import add_seconds_arguments, seconds_requested
 
 COMMAND = "predict"
 ORDER = 10
@@ -78,7 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument("--methods", default=None, help="comma list of method names (default all)")
     o.add_argument("--json", action="store_true", help="print one JSON object")
-    _wallclock.add_arguments(p)
+    add_seconds_arguments(p)
 
 
 def _num(name: str, text: str | None, default: float | None = None) -> float | None:
@@ -181,7 +181,7 @@ def build(args: argparse.Namespace, given=None):
         setting=args.setting,
         methods=methods,
         policy=policy,
-        h_per_gradient=_wallclock.requested(args),
+        h_per_gradient=seconds_requested(args),
     )
 
 
@@ -269,11 +269,13 @@ def render(pred, console=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not _wallclock.requested(args):
+    if not seconds_requested(args):
         pred = build(args)
         if args.json:
             print(json.dumps(pred.to_json(), indent=2, allow_nan=False))
         else:
             render(pred)
         return 0
+    from algorithms.cli import _wallclock
+
     return _wallclock.run(args, times, build, render)
