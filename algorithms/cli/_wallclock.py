@@ -164,9 +164,9 @@ def render_seconds(results: dict, spec, opts: dict, console) -> None:
     ]
     nigt = [r for m, r in results.items() if m in ("rennala_nigt", "malenia_nigt")]
     if nigt:
-        given = "given" if opts["M"] is not None or opts["M_init"] is not None else "Theorem 4.2"
-        lines.append(f"batches: M = {nigt[0].M}, M_init = {nigt[0].M_init} ({given}); Sync. "
-                     f"NIGT: b = {opts['batch']} per agent")
+        src = {k: "given" if opts[k] is not None else "Theorem 4.2" for k in ("M", "M_init")}
+        lines.append(f"batches: M = {nigt[0].M} ({src['M']}), M_init = {nigt[0].M_init} "
+                     f"({src['M_init']}); Sync. NIGT: b = {opts['batch']} per agent")
     if any(r.iterations_source == "given" for r in results.values()):
         lines.append("K = T column: K given by --iterations")
     for line in lines:

@@ -128,6 +128,20 @@ def test_text_output_has_the_seconds_table(capsys, h124):
     assert sync[1:8] == ["3", "5", "0", "5", "-", "3", "20"]
 
 
+def test_docs_worked_example(capsys):
+    # docs/wallclock.md: h = (1, 2, 4) s, kappa = 0.5 s, M = 10, M_init = 20, K = 100
+    from pathlib import Path
+
+    hand = Path(__file__).resolve().parents[2] / "docs" / "clusters" / "hand.csv"
+    code, out, _ = run(capsys, "predict", "--json", "--cluster", str(hand), "--M", "10",
+                       "--M-init", "20", "--iterations", "100", "--eps", "0.1")
+    w = strict_json(out)["wallclock"]
+    got = {m: (w[m]["round_seconds"], w[m]["init_seconds"], w[m]["total_seconds"]) for m in w}
+    assert got == {"rennala_nigt": (7.0, 13.0, 713.0), "malenia_nigt": (9.0, 17.0, 917.0),
+                   "sync_nigt": (5.0, 5.0, 505.0),
+                   "afedpg": (pytest.approx(30 / 31, rel=1e-15), 0.0, 98.0)}
+
+
 def test_methods_filter_applies_to_the_seconds(capsys, h124):
     code, out, _ = run(capsys, "predict", "--json", "--cluster", str(h124), "--methods",
                        "rennala_nigt,afedpg")
