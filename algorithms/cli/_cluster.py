@@ -103,7 +103,8 @@ def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
                    help="iterations K of the run (default: T of Theorem 4.1 per method)")
     g.add_argument("--seed", default=None, help="seed of the simulated clock (default 0)")
     g.add_argument("--rounds", default=None,
-                   help="simulated rounds with random timing (default 100)")
+                   help="simulated rounds with random timing (default 100; fewer above "
+                        "10,000 agents)")
     g.add_argument("--sweep", default=None,
                    help="n=A..B (first n agents; a --profile is extended) or eps=A..B "
                         "(log-spaced): PNG + CSV of predicted run seconds per method")

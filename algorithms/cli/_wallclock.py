@@ -25,8 +25,8 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
 
     out = {"M": opt("M"), "M_init": opt("M_init"), "iterations": opt("iterations"),
            "batch": opt("batch") or 1, "seed": opt("seed", 0) or 0,
-           "rounds": opt("rounds") or wc.DEFAULT_ROUNDS}
-    if out["rounds"] > wc.MAX_ROUNDS:
+           "rounds": opt("rounds")}  # None: wallclock.default_rounds(n), set by run
+    if out["rounds"] is not None and out["rounds"] > wc.MAX_ROUNDS:
         raise ValueError(f"rounds: {out['rounds']} exceeds the limit of {wc.MAX_ROUNDS}")
     for name in ("sweep_points", "out"):
         if getattr(args, name) is not None and args.sweep is None:
@@ -46,6 +46,10 @@ def run(args: argparse.Namespace, times, build, render) -> int:
     h, kappa, spec = times(args)
     if spec is None:  # validated before the tables: a bad time is named once, as seconds
         spec = flags_cluster(h, kappa, args)
+    if opts["rounds"] is None:
+        from algorithms.wallclock import default_rounds
+
+        opts["rounds"] = default_rounds(spec.n)
     pred = build(args, (h, kappa, spec))
     names = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     methods = methods_for(names)

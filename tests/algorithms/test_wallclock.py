@@ -163,3 +163,8 @@ def test_json_entries_are_strict():
     for m in wc.WALLCLOCK_METHODS:
         assert {"round_seconds", "round_seconds_std", "bound_seconds", "iterations",
                 "total_seconds"} <= set(json.loads(text)[m])
+
+
+def test_default_rounds_bound_the_simulated_work():
+    assert [wc.default_rounds(n) for n in (1, 10_000, 20_000, 10**5, 10**6)] == [
+        100, 100, 50, 10, 10]
