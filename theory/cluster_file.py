@@ -72,7 +72,7 @@ class ClusterSpec:
               ``uniform``), mean h_i
     options:  the model's parameter if given: ``log_sigma`` (lognormal) or ``jitter``
               (uniform); absent means the default 0.5
-    agents:   optional labels, one per agent
+    agents:   optional labels, one per agent (stripped; no line breaks or NUL)
     comments: the file's comment lines (without the leading ``#``), in order
     source:   the file it was read from, if any
 
@@ -103,7 +103,7 @@ class ClusterSpec:
             if OPTION_MODEL.get(key) != self.timing:
                 raise ValueError(f"{key}: not an option of timing {self.timing!r}")
             options[key] = check_option(key, value)
-        agents = None if self.agents is None else tuple(str(a) for a in self.agents)
+        agents = None if self.agents is None else tuple(_label(a) for a in self.agents)
         if agents is not None:
             checks.same_length(("agents", "h"), agents, h)
         for name, arr in (("h", h), ("kappa", kappa)):
@@ -371,13 +371,21 @@ def _comment_lines(*groups: Iterable[str]) -> list[str]:
         if isinstance(group, str):
             group = [group]
         for c in group:
+            if "\x00" in str(c):
+                raise ValueError(f"comments: {str(c)!r} contains NUL")
             out.extend(line.strip() for line in str(c).splitlines() or [""])
     return out
 
 
+def _label(value: object) -> str:
+    """An agent label as the file keeps it: stripped, one line, no NUL."""
+    text = str(value).strip()
+    if "\x00" in text or len(f"x{text}x".splitlines()) > 1:
+        raise ValueError(f"agents: label {text!r} contains a line break or NUL")
+    return text
+
+
 def _csv_cell(text: str) -> str:
-    if "\n" in text or "\r" in text:
-        raise ValueError(f"agents: label {text!r} contains a line break")
     if any(ch in text for ch in ',"') or text != text.strip() or text.startswith("#"):
         return '"' + text.replace('"', '""') + '"'
     return text

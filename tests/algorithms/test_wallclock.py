@@ -4,10 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algorithms import wallclock as wc
 from algorithms.aggregation import AsyncGreedy
 from theory.cluster_file import ClusterSpec
+from validation.strategies import computation_times
 
 H124 = ClusterSpec([1.0, 2.0, 4.0], [0.5, 0.5, 0.5])
 
@@ -168,3 +171,22 @@ def test_json_entries_are_strict():
 def test_default_rounds_bound_the_simulated_work():
     assert [wc.default_rounds(n) for n in (1, 10_000, 20_000, 10**5, 10**6)] == [
         100, 100, 50, 10, 10]
+
+
+@settings(max_examples=60)
+@given(h=computation_times(max_n=8, max_spread=50.0),
+       kappa=st.lists(st.floats(0.0, 5.0, allow_nan=False), min_size=8, max_size=8),
+       M=st.integers(1, 60))
+def test_fixed_rounds_within_the_bounds_with_per_agent_kappa(h, kappa, M):
+    # Per-agent kappa_i <= max_i kappa_i: agents start no later and upload no slower than
+    # with one kappa = max, so each round stays within its bound (kappa = max_i kappa_i).
+    c = ClusterSpec(h, kappa[: h.size])
+    for method in ("rennala_nigt", "malenia_nigt", "sync_nigt"):
+        bound = wc.round_bound(method, c, M)[0]
+        assert wc.round_seconds(method, c, M).mean <= bound * (1 + 1e-12)
+    # AFedPG's K-th update lies between K and K + n times the long-run gap 1/S
+    gap = wc.round_seconds("afedpg", c).mean
+    K = 3 * M
+    t_K = wc.greedy_update_time(c.h, c.kappa, K)
+    # (sum_i floor(t/c_i) >= K needs t >= K / S; and t = (K + n)/S is always enough)
+    assert K * gap * (1 - 1e-12) <= t_K <= (K + c.n) * gap * (1 + 1e-12)

@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from theory import cluster_file as cf
 from theory.cluster_file import ClusterSpec, read_cluster, write_cluster
@@ -188,3 +190,38 @@ def test_too_many_rows_refused_up_front(tmp_path, monkeypatch):
     monkeypatch.setattr(cf, "MAX_BYTES", 10)
     with pytest.raises(ValueError, match="exceed the limit"):
         read_cluster(p)
+
+
+# Everything but surrogates, NUL and what str.splitlines treats as a line break.
+_LABEL_CHARS = st.characters(blacklist_categories=("Cs",),
+                             blacklist_characters="\x00\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+@settings(max_examples=60)
+@given(
+    h=st.lists(st.floats(1e-6, 1e6, allow_nan=False), min_size=1, max_size=8),
+    kappa_scale=st.floats(0.0, 10.0, allow_nan=False),
+    model=st.sampled_from([("fixed", {}), ("exponential", {}), ("lognormal", {"log_sigma": 0.7}),
+                           ("uniform", {"jitter": 0.1})]),
+    labels=st.one_of(st.none(), st.lists(st.text(_LABEL_CHARS, max_size=12), min_size=8,
+                                         max_size=8)),
+    comment=st.text(_LABEL_CHARS, max_size=30),
+)
+def test_any_spec_round_trips_exactly(tmp_path_factory, h, kappa_scale, model, labels, comment):
+    agents = None if labels is None else labels[: len(h)]
+    c = ClusterSpec(h, [kappa_scale * x for x in h], model[0], model[1], agents)
+    path = tmp_path_factory.mktemp("rt") / "c.csv"
+    write_cluster(path, c, [comment])
+    assert read_cluster(path) == ClusterSpec(c.h, c.kappa, c.timing, c.options, c.agents,
+                                             (comment.strip(),))
+
+
+def test_labels_and_comments_that_cannot_be_written_are_refused(tmp_path):
+    for bad in ("a\nb", "a\u2028b", "a\x00b"):
+        with pytest.raises(ValueError, match="agents: label"):
+            ClusterSpec([1.0], [0.0], agents=(bad,))
+    with pytest.raises(ValueError, match="comments"):
+        write_cluster(tmp_path / "c.csv", ClusterSpec([1.0], [0.0]), ["a\x00b"])
+    c = ClusterSpec([1.0, 2.0], [0.0, 0.0], agents=(" #1, \"x\" ", ""))
+    assert c.agents == ('#1, "x"', "")  # stripped; quoted on write
+    assert read_cluster(write_cluster(tmp_path / "d.csv", c)).agents == c.agents
