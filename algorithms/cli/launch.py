@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -221,8 +219,11 @@ def _run_dir(args, spec_like: str) -> Path:
 
 # ----------------------------------------------------------------------------- running
 def run(args: argparse.Namespace) -> int:
+    from algorithms.distributed.node import quiet_torch_logs
     from algorithms.distributed.spec import MODES
     from theory import checks
+
+    quiet_torch_logs()
 
     checks.choice("mode", args.mode, MODES)
     if args.nnodes > 1 and args.rdzv_endpoint is None:
@@ -271,62 +272,49 @@ def _launch_allreduce(args, spec, run_dir: Path, endpoint: str) -> int:
 
 
 def _launch_server(args, spec, run_dir: Path, endpoint: str) -> int:
-    """One elastic agent per process, so that one agent's death ends only its own group."""
-    from algorithms.distributed.node import NodeConfig, save_config
+    """One elastic agent per process (the server, each agent), so that one agent's death
+    ends only its own worker group; the agents run as threads of this launcher."""
+    from algorithms.distributed.node import NodeConfig, RendezvousFailedError, run_node
 
     node_rank = args.node_rank or 0
     if args.nnodes > 1 and args.node_rank is None:
         raise ValueError("node-rank: server mode on several nodes needs --node-rank "
                          "(the server runs on node 0)")
-    total = spec.n + 1
     roles: list[list[str]] = []
     if node_rank == 0:
         roles.append(["--role", "server"])
     for j in range(args.nproc):
         roles.append(["--role", "agent", "--agent", str(node_rank * args.nproc + j)])
-    procs = []
-    logs = run_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    for extra in roles:
-        server = extra[1] == "server"
+    results: dict[int, object] = {}
+
+    def node(k: int, extra: list[str]) -> None:
         cfg = NodeConfig(
-            run_dir=str(run_dir), nproc=1, nnodes=total, endpoint=endpoint, run_id=spec.run_id,
-            is_host=server, join_timeout=args.rdzv_timeout, exit_barrier=5.0,
-            worker_args=extra)
-        path = run_dir / f"node-{extra[1]}{'' if server else extra[3]}.json"
-        save_config(cfg, path)
-        out = open(logs / f"{path.stem}.log", "w")  # noqa: SIM115 - closed below
-        procs.append((server, out, subprocess.Popen(
-            [sys.executable, "-m", "algorithms.distributed.node", str(path)],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "LOGLEVEL": "CRITICAL"})))
-        if server:  # the server's agent hosts the store: let it bind first
-            time.sleep(0.3)
-    try:
-        codes = _wait_nodes(procs, args.rdzv_timeout + args.timeout)
-    finally:
-        for _, out, proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-            out.close()
-    if node_rank == 0:
-        return codes[0]
-    return max(codes) if all(c in (0, 1, 2) for c in codes) else 1
+            run_dir=str(run_dir), nproc=1, nnodes=spec.n + 1, endpoint=endpoint,
+            run_id=spec.run_id, is_host=extra[1] == "server", join_timeout=args.rdzv_timeout,
+            exit_barrier=1.0, worker_args=extra)
+        try:
+            results[k] = run_node(cfg)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            results[k] = exc
 
-
-def _wait_nodes(procs, grace: float) -> list[int]:
-    """Exit codes of the node processes. Once the server's node is done, the agents' nodes
-    get ``grace`` seconds to finish (a departed agent's node has already exited)."""
-    server = [p for s, _, p in procs if s]
-    if server:
-        server[0].wait()
-        deadline = time.monotonic() + grace
-        for _, _, p in procs:
-            try:
-                p.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.terminate()
-                p.wait()
-    return [p.wait() for _, _, p in procs]
+    threads = [threading.Thread(target=node, args=(k, extra), daemon=True)
+               for k, extra in enumerate(roles)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    outcomes = [results.get(k) for k in range(len(roles))]
+    for res in outcomes:  # a rendezvous that failed anywhere is the launch's error
+        if isinstance(res, RendezvousFailedError):
+            raise res
+    mine = outcomes[0] if node_rank == 0 else None
+    if node_rank == 0:  # the server's outcome is the run's; departed agents are events
+        if isinstance(mine, Exception):
+            raise mine
+        return 1 if mine is None or mine.is_failed() else 0
+    failed = [r for r in outcomes if isinstance(r, Exception) or r.is_failed()]
+    return 1 if failed else 0
 
 
 def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:

@@ -11,18 +11,16 @@ and the survivors must not wait torchrun's fixed 300 s for it.
 Worker output goes to ``RUN_DIR/logs`` (the terminal shows the launcher's progress); the
 workers' one-line errors go to ``RUN_DIR/errors`` and :func:`first_error` reads them.
 
-Also runnable as ``python -m algorithms.distributed.node NODE.json`` (one elastic agent per
-process: server mode starts one per agent so that one agent's death ends only its own
-worker group; see :mod:`algorithms.cli.launch`).
+Server mode runs one such agent per process of the run (as threads of ``apga launch``):
+torch's agents are all-or-nothing for the workers they manage, and one agent's death must
+end only its own worker group (see :mod:`algorithms.cli.launch`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -58,13 +56,23 @@ class NodeConfig:
     worker_args: list[str] = field(default_factory=list)
 
 
+#: Workers are forked from the agent, which has imported torch already: each saves the
+#: second or so of importing it again (several processes share two cores here).
+START_METHOD = os.environ.get("APGA_START_METHOD", "fork")
+
+
 class RendezvousFailedError(ValueError):
     """The nodes could not meet (unreachable endpoint, a node that never joined)."""
 
 
 def quiet_torch_logs(level: str = "CRITICAL") -> None:
-    """Silence torch elastic's own log lines (the launcher prints one line per event)."""
+    """Silence torch elastic's own log lines (the launcher prints one line per event).
+
+    Must run before torch is imported for the C++ side (TORCH_CPP_LOG_LEVEL is read when
+    libtorch loads): otherwise every TCPStore retry prints a stack trace.
+    """
     os.environ.setdefault("LOGLEVEL", level)
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(os.environ["LOGLEVEL"])
@@ -107,22 +115,25 @@ def run_node(cfg: NodeConfig):
         **conf,
     )
     run_dir = Path(cfg.run_dir)
+    if cfg.is_host is False:
+        _wait_listening(cfg.endpoint, cfg.join_timeout)
     try:
         handler = get_rendezvous_handler(params)
     except (RendezvousError, RuntimeError, ValueError, TimeoutError) as exc:
         raise RendezvousFailedError(_rdzv_message(cfg, exc)) from None
+    from algorithms.distributed.worker import entry
+
     spec = WorkerSpec(
         role="apga",
         local_world_size=cfg.nproc,
-        entrypoint=sys.executable,
-        args=("-u", "-m", "algorithms.distributed.worker", str(run_dir / "spec.json"),
-              *cfg.worker_args),
+        entrypoint=entry,
+        args=([str(run_dir / "spec.json"), *cfg.worker_args],),
         rdzv_handler=handler,
         max_restarts=cfg.max_restarts,
         monitor_interval=0.05,
     )
     logs = DefaultLogsSpecs(log_dir=str(run_dir / "logs"), redirects=Std.ALL, tee=Std.NONE)
-    agent = LocalElasticAgent(spec, logs_specs=logs, start_method="spawn",
+    agent = LocalElasticAgent(spec, logs_specs=logs, start_method=START_METHOD,
                               exit_barrier_timeout=cfg.exit_barrier)
     shutdown = True
     try:
@@ -140,6 +151,23 @@ def run_node(cfg: NodeConfig):
                 handler.shutdown()
             except Exception:  # noqa: BLE001 - the store host may already be gone
                 pass
+
+
+def _wait_listening(endpoint: str, timeout: float) -> None:
+    """Wait until the store host accepts connections: a node that does not host the store
+    joins once it is there instead of going through the store client's growing back-off
+    (the rendezvous reports if it never comes)."""
+    import socket
+    import time
+
+    host, _, port = endpoint.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
 
 
 def _rdzv_message(cfg: NodeConfig, exc: BaseException) -> str:
@@ -162,31 +190,3 @@ def first_error(run_dir: Path) -> tuple[int, str] | None:
             code, line = text.split("\t", 1)
             return int(code), line
     return None
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m algorithms.distributed.node NODE.json``: one elastic agent; exit code 0 if
-    its workers succeeded, 2 on a bad argument or rendezvous failure, 1 otherwise."""
-    argv = sys.argv[1:] if argv is None else argv
-    cfg = NodeConfig(**json.loads(Path(argv[0]).read_text()))
-    try:
-        result = run_node(cfg)
-    except RendezvousFailedError as exc:
-        from algorithms.distributed.worker import write_error
-
-        write_error(Path(cfg.run_dir), -1, 2, str(exc))
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    if not result.is_failed():
-        return 0
-    err = first_error(Path(cfg.run_dir))
-    return 2 if err and err[0] == 2 else 1
-
-
-def save_config(cfg: NodeConfig, path: Path) -> None:
-    path.write_text(json.dumps(asdict(cfg)) + "\n")
-
-
-if __name__ == "__main__":  # pragma: no cover - started by apga launch (server mode)
-    raise SystemExit(main())

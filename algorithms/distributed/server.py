@@ -11,18 +11,20 @@ evaluated exactly after every arrival; a synchronized round waits for ``batch``
 gradients from every agent. AFedPG (Section 4.1): every arrival is a server update, and
 only the sending agent gets the new (extrapolated) point back.
 
-Agents (:func:`run_agent`) keep a receive from the server posted at all times (a thread),
-so a server send never waits for an agent that is busy computing, and the arrival of a
+The server's any-source receive is one receiving thread per agent feeding one queue
+(arrival order), not gloo's ``recv(src=None)``: that call fails as a whole when one peer's
+connection breaks, and surviving a dead agent is the point of this mode. Agents
+(:func:`run_agent`) likewise keep a receive from the server posted at all times (a
+thread), so a server send never waits for an agent busy computing, and the arrival of a
 new message is the stop signal polled between environment steps. Emulated times:
 receiving a point takes kappa_i, each gradient at least h_i (:mod:`.emulate`), each upload
 kappa_i; every wait is interrupted by a newer message.
 
-Faults: an agent whose process dies is noticed at the next send to it (gloo reports the
-closed connection at once); the server records ``agent_left`` with the time and carries on
-with the others. Rennala NIGT and AFedPG finish with the remaining agents; Malenia NIGT and
-Synchronized NIGT need every agent (Algorithm 3 waits for M_i >= 1), so they stop with
-one clear error. Every second the server also sends a ``ping`` to agents it has not heard
-from, so AFedPG notices a silent departure too.
+Faults: an agent whose process dies breaks its connection; the server's receiving thread
+for it (or the next send to it) sees that at once, the server records ``agent_left`` with
+the time and carries on with the others. Rennala NIGT and AFedPG finish with the
+remaining agents; Malenia NIGT and Synchronized NIGT need every agent (Algorithm 3 waits
+for M_i >= 1), so they stop with one clear error.
 
 Paper: Algorithms 1-3, Assumption 2.5 (centralized: kappa per vector to/from the server),
 Section 4.1 (AFedPG: one upload and one download per gradient).
@@ -46,8 +48,7 @@ from algorithms.distributed.emulate import Emulation, gradient_rng, wait_until
 from algorithms.oracle import Interrupted
 
 UP, DOWN = 0, 1  # message tags: agent -> server, server -> agent
-DONE, COMPUTE, ONE, PING = 0, 1, 2, 3  # operations of a down message
-PING_EVERY = 1.0
+DONE, COMPUTE, ONE = 0, 1, 2  # operations of a down message
 _HEAD_UP, _HEAD_DOWN = 3, 3
 
 
@@ -80,20 +81,24 @@ class ServerClock:
     """The server's real backend: broadcasts, any-source receives, agent departures."""
 
     def __init__(self, *, spec: Any, dim: int, ranks: dict[int, int], log: Any,
-                 started: float) -> None:
+                 started: float, keep: Any = None) -> None:
         self.n = spec.n
         self.kappa = spec.kappa_times()
         self.dim = dim
         self.ranks = dict(ranks)  # agent -> process rank
         self.alive = set(ranks)
         self.log = log
+        self.timeout = float(spec.timeout)
         self.iteration = 0
         self._started = started
-        self._heard = {a: 0.0 for a in ranks}
-        self._last_ping = 0.0
         self._version = {a: -1 for a in ranks}  # greedy: the update each agent computes at
         self._update = 0
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        for a in sorted(ranks):
+            threading.Thread(target=self._receive, args=(a,), name=f"apga-rx-{a}",
+                             daemon=True).start()
         self.rounds: list[GreedyArrival] = []
+        self.keep = keep  # callable(round_id, theta, g, counts) or None (save_gradients)
 
     def drain_rounds(self) -> list[GreedyArrival]:
         out, self.rounds = self.rounds, []
@@ -121,35 +126,44 @@ class ServerClock:
             self._left(agent, str(exc))
             return False
 
-    def _left(self, agent: int, why: str) -> None:
+    def _left(self, agent: int, why: str, when: float | None = None) -> None:
+        """Record that ``agent`` is gone (main thread only: the log has one writer)."""
         if agent in self.alive:
             self.alive.discard(agent)
-            self.log.event(event="agent_left", agent=agent, time=self.now,
+            self.log.event(event="agent_left", agent=agent,
+                           time=self.now if when is None else when,
                            iteration=self.iteration, reason=" ".join(why.split())[:200])
         if not self.alive:
             raise AgentsLeftError("every agent has left; the run cannot continue")
 
-    def _ping(self) -> None:
-        """Probe agents not heard from for a while: a dead one fails the send."""
-        now = self.now
-        if now - self._last_ping < PING_EVERY:
-            return
-        self._last_ping = now
-        for a in sorted(self.alive):
-            if now - self._heard[a] >= PING_EVERY:
-                self._send(a, PING, -1, 0.0, None)
-
-    def _recv(self) -> tuple[int, int, np.ndarray]:
-        """The next gradient from any agent: (agent, round or version, g)."""
+    def _receive(self, agent: int) -> None:
+        """Receiving thread of one agent: its gradients, in order, into the inbox."""
         import torch
         import torch.distributed as dist
 
-        buf = torch.zeros(_HEAD_UP + self.dim, dtype=torch.float64)
-        dist.recv(buf, tag=UP)
-        arr = buf.numpy()
-        agent, r = int(arr[0]), int(arr[1])
-        self._heard[agent] = self.now
-        return agent, r, arr[_HEAD_UP:].copy()
+        while True:
+            buf = torch.zeros(_HEAD_UP + self.dim, dtype=torch.float64)
+            try:
+                dist.recv(buf, src=self.ranks[agent], tag=UP)
+            except RuntimeError as exc:  # the agent's process is gone (or the run ended)
+                self._inbox.put((agent, None, str(exc), self.now))
+                return
+            arr = buf.numpy()
+            self._inbox.put((agent, int(arr[1]), arr[_HEAD_UP:].copy(), self.now))
+
+    def _recv(self) -> tuple[int, int, np.ndarray]:
+        """The next gradient from any agent still there: (agent, round or version, g)."""
+        while True:
+            try:
+                agent, r, g, when = self._inbox.get(timeout=self.timeout)
+            except queue.Empty:
+                raise AgentsLeftError(
+                    f"timeout: no gradient arrived in {self.timeout:g} s") from None
+            if r is None:
+                self._left(agent, g, when)
+                continue
+            if agent in self.alive:
+                return agent, r, g
 
     def broadcast(self, op: int, r: int, extra: float, theta: np.ndarray | None) -> int:
         """Send to every agent still there; returns how many received."""
@@ -194,6 +208,8 @@ class ServerClock:
             simulated=int(counts.sum()) + unused, evaluated=int(counts.sum()) + unused,
             iteration=r)
         ctx.rounds.append(record)
+        if self.keep is not None:
+            self.keep(r, np.asarray(theta, dtype=float), g, counts)
         self.iteration += 1
         return g
 
@@ -231,11 +247,7 @@ class RealGreedy:
 
     def step(self):
         c = self.clock
-        while True:
-            c._ping()
-            agent, version, g = c._recv()
-            if agent in c.alive:
-                break
+        agent, version, g = c._recv()
         staleness = c._update - version
         c._update += 1
         c.iteration += 1
@@ -280,8 +292,6 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
                 pending.set()
                 return
             msg = buf.numpy()
-            if int(msg[0]) == PING:
-                continue
             inbox.put(msg)
             pending.set()
             if int(msg[0]) == DONE:
@@ -331,7 +341,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
 
 def run_server(spec: Any, run_dir: Path, rank: int) -> None:
     """The server: the method's loop with :class:`ServerClock`, records, then DONE."""
-    from algorithms.distributed.loop import Driver
+    from algorithms.distributed.loop import Driver, Keeper
     from algorithms.distributed.runlog import RunLog, dump_json
     from algorithms.distributed.signals import run_store
     from algorithms.distributed.worker import build_oracle
@@ -341,8 +351,9 @@ def run_server(spec: Any, run_dir: Path, rank: int) -> None:
     store.set("server", str(rank))
     ranks = {a: int(store.get(f"agent{a}").decode()) for a in range(spec.n)}
     log = RunLog(run_dir, spec.method, spec.seed)
+    keeper = Keeper() if spec.save_gradients else None
     clock = ServerClock(spec=spec, dim=oracle.dim, ranks=ranks, log=log,
-                        started=time.monotonic())
+                        started=time.monotonic(), keep=keeper)
     driver = Driver(spec, oracle, clock, log)
     try:
         driver.init(theta0)
@@ -350,4 +361,6 @@ def run_server(spec: Any, run_dir: Path, rank: int) -> None:
             driver.step()
     finally:
         clock.finish()
+    if keeper is not None:
+        keeper.save(run_dir / "gradients.npz")
     dump_json(run_dir / "summary.json", driver.summary(run_dir))

@@ -140,6 +140,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def entry(argv: list[str]) -> None:
+    """The elastic agent's entrypoint (a function, so that workers can be forked from an
+    agent that has already imported torch): runs :func:`main`, exits with its code."""
+    code = main(list(argv))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if code:
+        raise SystemExit(code)
+
+
 def _init_process_group(spec: RunSpec) -> None:
     import torch.distributed as dist
 
