@@ -14,7 +14,8 @@ DESCRIPTION = """Predict the wall-clock time of every method of Tables 1 and 2 o
 
 The cluster is given by per-step computation times (\\dot h_i of Assumption 2.5) as a comma
 list (--h), a file of numbers (--h-file) or a profile (--profile equal|sqrt|quarter: h_i = 1,
-sqrt(i), i^(1/4), with --n agents), plus the communication time --kappa.
+sqrt(i), i^(1/4), with --n agents), plus the communication time --kappa (one number, or
+per-agent kappa_i: the rows then use kappa = max_i kappa_i).
 
 --form table uses the simplified Table 1/2 expressions (in eps, n, h_i, kappa only);
 --form theorem uses the full-constant Theorems 4.4, 5.1 and G.1 (A.2/A.3 with --mu) with
@@ -24,6 +25,8 @@ horizon H and iteration count T always come from Theorems 4.1/4.2 (A.1 with --mu
 
 O-constants are taken as 1 and logarithmic factors are ignored: the numbers are the
 paper's bounds with unit constants, good for comparing methods, not exact seconds.
+Seconds: --cluster FILE (or --wallclock with the flags above) adds, from the simulated
+clock, each method's seconds per iteration and per run (docs/wallclock.md).
 
 Default (no arguments): the paper's Appendix H cluster n = 10, h_i = sqrt(i), with
 kappa = 1, eps = 0.01, L_g = L_h = sigma = Delta = 1, gamma = 0.99, homogeneous setup."""
