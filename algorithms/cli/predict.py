@@ -101,6 +101,8 @@ def times(args: argparse.Namespace, n: int | None = None):
     from theory import checks
     from theory.clusters import parse_times, profile, read_times
 
+    if args.d is not None and (args.kappa or "").strip() != "sqrt_d4":
+        raise ValueError("d: only used with --kappa sqrt_d4 (kappa_i = sqrt(i) d^(1/4))")
     spec = cluster_from_args(args)
     if spec is not None:
         return spec.h, spec.kappa, spec

@@ -234,6 +234,8 @@ def test_cluster_and_the_flags_it_replaces_clash(capsys, h124, argv, word):
     (["--sweep", "eps=0..1"], "sweep"),
     (["--h", "1,2", "--kappa", "1,2,3"], "length mismatch"),
     (["--kappa", "sqrt_d4"], "needs the dimension d"),
+    (["--kappa", "1", "--d", "16"], "d: only used with --kappa sqrt_d4"),
+    (["--kappa", "sqrt_d4", "--d", "0"], "d must be an integer >= 1"),
     (["--out", "x"], "out: only used with --sweep"),
     (["--h", "1e308", "--wallclock"], "exceeds"),
     (["--wallclock", "--M-init", "3000000"], "M: a rennala_nigt round"),
