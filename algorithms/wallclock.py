@@ -56,6 +56,7 @@ MAX_ROUND_GRADIENTS = 2_000_000
 MAX_GREEDY_UPDATES = 20_000
 MAX_ROUNDS = 100_000
 MAX_ITERATIONS = 10**15  # totals stay exact enough in float64 below this
+MAX_RUN_ITERATIONS = 1_000_000  # iterations run_timeline simulates one by one
 DEFAULT_ROUNDS = 100
 
 
@@ -148,6 +149,69 @@ def round_seconds(method: str, cluster: ClusterSpec, M: int = 1, *, batch: int =
         rec = plan(clock, per_round)
         d[r] = rec.end - rec.start
     return RoundSeconds(method, float(d.mean()), float(d.std()), d, per_round)
+
+
+class RunTimeline(NamedTuple):
+    """The simulated clock of one whole run of run seed ``run_seed``.
+
+    ends:      clock time after each iteration: ends[0] after Algorithm 1's line 2 (the
+               M_init round; 0.0 for AFedPG, whose start only broadcasts), ends[t] after
+               iteration t; exactly the ``time`` column of ``apga train``'s records
+    durations: ends[t] - ends[t - 1] (durations[0] = ends[0])
+    """
+
+    method: str
+    ends: np.ndarray
+    durations: np.ndarray
+
+
+def run_timeline(method: str, cluster: ClusterSpec, iterations: int, *, M: int = 1,
+                 M_init: int = 1, batch: int = 1, run_seed: int = 0) -> RunTimeline:
+    """Every iteration's end time of a run of ``method`` with run seed ``run_seed``.
+
+    The clock is the one ``apga train`` builds for that seed
+    (:func:`algorithms.clock.seeded_clock`, the same timing keys round by round), driven
+    by the plan functions only: the M_init round, then ``iterations`` rounds of M
+    (Rennala/Malenia NIGT); ``iterations + 1`` synchronized rounds (Synchronized NIGT);
+    ``iterations`` server updates (AFedPG). Compare a real run's per-round durations with
+    ``durations`` round by round.
+
+    Paper: Algorithm 1 (line 2, then line 6 per iteration), Algorithms 2, 3.
+    """
+    from algorithms.clock import seeded_clock
+
+    checks.choice("method", method, WALLCLOCK_METHODS)
+    cluster = _check_cluster(cluster)
+    K = checks.count("iterations", iterations)
+    if K > MAX_RUN_ITERATIONS:
+        raise ValueError(f"iterations: {K} exceeds the limit of {MAX_RUN_ITERATIONS} "
+                         "simulated iterations")
+    kw = cluster.clock_kwargs()
+    clock, _ = seeded_clock(kw.pop("h"), kw.pop("kappa"), checks.count("run_seed", run_seed, 0),
+                            **kw)
+    ends = np.empty(K + 1)
+    if method == "afedpg":
+        from algorithms.aggregation import AsyncGreedy
+
+        sched = AsyncGreedy(_PlanOnlyOracle(), clock, np.random.default_rng(0))
+        sched.start(np.zeros(0))
+        ends[0] = clock.now
+        for t in range(1, K + 1):
+            agent, _g, _theta, _rec = sched.step()
+            sched.send(agent, np.zeros(0))
+            ends[t] = clock.now
+    else:
+        if method == "sync_nigt":
+            plan, sizes = _synchronized_plan(checks.count("batch", batch)), (0, 0)
+            _check_round_size(method, "batch", cluster.n * batch)
+        else:
+            plan, sizes = _plan(method), (checks.count("M_init", M_init), checks.count("M", M))
+            _check_round_size(method, "M_init", sizes[0])
+            _check_round_size(method, "M", sizes[1])
+        for t in range(K + 1):
+            plan(clock, sizes[0] if t == 0 else sizes[1])
+            ends[t] = clock.now
+    return RunTimeline(method, ends, np.diff(ends, prepend=0.0))
 
 
 def greedy_update_time(h, kappa, K: int) -> float:

@@ -190,3 +190,31 @@ def test_fixed_rounds_within_the_bounds_with_per_agent_kappa(h, kappa, M):
     t_K = wc.greedy_update_time(c.h, c.kappa, K)
     # (sum_i floor(t/c_i) >= K needs t >= K / S; and t = (K + n)/S is always enough)
     assert K * gap * (1 - 1e-12) <= t_K <= (K + c.n) * gap * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("method", ["rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"])
+def test_run_timeline_is_the_clock_of_apga_train(method):
+    # Same run seed, same timing model: the plan-only timeline ends every iteration at the
+    # time a real simulated run (oracle, updates, records) records, bit for bit.
+    from algorithms.methods.registry import get
+    from algorithms.run import run_method
+    from algorithms.setting import TabularSetting
+
+    setting = TabularSetting(n=3, h="1,2,4", kappa="0.5,0.25,1", timing="lognormal",
+                             timing_options={"log_sigma": 0.4}, S=4, A=2, H=5)
+    oracle, clock, rng, theta0 = setting.build(seed=11)
+    hyper = {"M": 5, "M_init": 8} if method in ("rennala_nigt", "malenia_nigt") else {}
+    res = run_method(get(method), oracle, clock, rng, theta0, hyper=hyper, max_iters=12)
+    c = ClusterSpec([1.0, 2.0, 4.0], [0.5, 0.25, 1.0], "lognormal", {"log_sigma": 0.4})
+    tl = wc.run_timeline(method, c, 12, M=5, M_init=8, run_seed=11)
+    assert [r.time for r in res.records] == tl.ends.tolist()
+    assert tl.durations.sum() == pytest.approx(tl.ends[-1])
+
+
+def test_run_timeline_fixed_matches_the_prediction():
+    tl = wc.run_timeline("rennala_nigt", H124, 100, M=10, M_init=20)
+    assert tl.durations[0] == 13.0 and set(tl.durations[1:]) == {7.0}
+    assert tl.ends[-1] == wc.predict_method("rennala_nigt", H124, eps=0.1, M=10, M_init=20,
+                                            iterations=100).total_seconds
+    a = wc.run_timeline("afedpg", H124, 16)
+    assert a.ends[1:].tolist() == [2, 3, 4, 5, 6, 6, 8, 9, 10, 10, 12, 12, 14, 15, 15, 16]
