@@ -293,6 +293,9 @@ def predict_method(method: str, cluster: ClusterSpec, *, eps: float, L_g: float 
         iterations = checks.count("iterations", iterations)
         if iterations > MAX_ITERATIONS:
             raise ValueError(f"iterations: {iterations} exceeds {MAX_ITERATIONS:.0e}")
+    if method in ("rennala_nigt", "malenia_nigt"):  # name the batch that is too large
+        _check_round_size(method, "M_init", M_init)
+        _check_round_size(method, "M", M)
     counts = _iterations(method, cluster.n, batch, eps, L_g, L_h, sigma, Delta, mu, M, M_init)
     K = counts.T if iterations is None else iterations
     k_source = f"T ({counts.source}, O-form, constant 1)" if iterations is None else "given"

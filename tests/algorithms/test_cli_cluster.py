@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -202,7 +203,8 @@ def test_bad_cluster_file_is_one_line_exit_2(capsys, tmp_path, command, content,
              "compare": ["--out", str(tmp_path / "o")]}.get(command, [])
     code, out, err = run(capsys, command, "--cluster", str(p), *extra)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and err.startswith("apga: error: cluster:")
+    # (the CLI may spell the parameter as its flag: "cluster:" or "--cluster:")
+    assert err.count("\n") == 1 and re.match(r"apga: error: (--)?cluster:", err)
     assert str(p) in err and word in err
 
 
@@ -227,7 +229,7 @@ def test_cluster_and_the_flags_it_replaces_clash(capsys, h124, argv, word):
     (["--timing", "gamma"], "timing"),
     (["--timing", "lognormal", "--log-sigma", "abc"], "log_sigma"),
     (["--timing", "uniform", "--jitter", "1"], "jitter"),
-    (["--log-sigma", "0.3"], "log_sigma: not an option of timing 'fixed'"),
+    (["--log-sigma", "0.3"], "not an option of timing 'fixed'"),
     (["--sweep", "m=1..3"], "sweep must look like"),
     (["--sweep", "n=3..1"], "A <= B"),
     (["--sweep", "n=1..11"], "cluster has 10 agents"),
@@ -238,14 +240,15 @@ def test_cluster_and_the_flags_it_replaces_clash(capsys, h124, argv, word):
     (["--kappa", "sqrt_d4", "--d", "0"], "d must be an integer >= 1"),
     (["--out", "x"], "out: only used with --sweep"),
     (["--h", "1e308", "--wallclock"], "exceeds"),
-    (["--wallclock", "--M-init", "3000000"], "M: a rennala_nigt round"),
+    (["--wallclock", "--M-init", "3000000"], r"M[_-]init: a rennala_nigt round of 3000000"),
+    (["--wallclock", "--M", "3000000"], r"(^|-)M: a rennala_nigt round of 3000000"),
 ])
 def test_bad_seconds_flags_one_line_exit_2(capsys, argv, word):
     if argv[0] == "--sweep" and argv[1] == "n=1..11":
         argv = ["--h", ",".join(["1"] * 10), *argv]
     code, out, err = run(capsys, "predict", *argv)
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and word in err, err
+    assert err.count("\n") == 1 and re.search(word, err.removeprefix("apga: error: ")), err
 
 
 def test_aggregate_with_cluster_equals_flags(capsys, tmp_path):
