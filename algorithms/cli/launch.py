@@ -68,7 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help=doc)
     e = p.add_argument_group("problem")
     e.add_argument("--env", default="tabular",
-                   help="tabular (garnet) | chain | grid | a gymnasium id, e.g. Hopper-v4")
+                   help="tabular (garnet) | chain | grid | synthetic (Gaussian gradients of "
+                   "dimension --dim, no simulation cost) | a gymnasium id, e.g. Hopper-v4")
+    e.add_argument("--dim", type=int, default=1000, help="dimension of --env synthetic")
     e.add_argument("--family", default=None,
                    help="heterogeneous: reward | transition | initial (tabular), "
                    "inverted (MuJoCo, Appendix H.3)")
@@ -123,7 +125,8 @@ def _spec(args: argparse.Namespace, run_id: str):
     tabular = args.env in TABULAR_KINDS
     common = {"method": args.method, "mode": args.mode, "n": n, "hyper": hyper,
               "iterations": iterations, "time": budget, "seed": args.seed, "run_id": run_id,
-              "timeout": args.timeout, "save_gradients": args.save_gradients}
+              "timeout": args.timeout, "save_gradients": args.save_gradients,
+              "restarts": args.max_restarts}
     if tabular:
         from algorithms.setting import TabularSetting
 
@@ -137,6 +140,10 @@ def _spec(args: argparse.Namespace, run_id: str):
         dim = setting.oracle().dim
         problem = {"env": "tabular", "tabular": tab}
         heterogeneous = fam is not None
+    elif args.env == "synthetic":
+        problem = {"env": "synthetic", "dim": args.dim, "heterogeneous": args.family is not None}
+        heterogeneous = args.family is not None
+        dim = args.dim
     else:
         if args.family not in (None, FAMILY_MUJOCO):
             raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
@@ -152,7 +159,7 @@ def _spec(args: argparse.Namespace, run_id: str):
               "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
     h, kappa, timing, options = _cluster_times(args, n, dim)
     run = RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
-    if not tabular:
+    if not tabular and args.env != "synthetic":
         _check_gym_id(args.env)
     return run
 

@@ -24,8 +24,13 @@ MODE_METHODS = {
     "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"),
 }
 TABULAR = "tabular"
+#: A Gaussian oracle of any dimension (algorithms.synthetic): no simulation cost, so a run
+#: measures coordination alone (bench, calibration of communication).
+SYNTHETIC = "synthetic"
 #: Refuse runs whose record files would exceed this many iterations (memory and disk).
 MAX_ITERATIONS = 10_000_000
+#: Largest synthetic dimension (a few vectors of this size per rank must fit in memory).
+MAX_DIM = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,10 @@ class RunSpec:
 
     method, mode:  registry name and ``allreduce`` | ``server``
     n:             number of agents (ranks that compute gradients)
-    env:           ``tabular`` or a gymnasium id (MuJoCo, torch policy)
+    env:           ``tabular``, ``synthetic`` or a gymnasium id (MuJoCo, torch policy)
     tabular:       :class:`algorithms.setting.TabularSetting` fields (env, S, A, gamma, H,
                    mdp_seed, family) when ``env == "tabular"``
+    dim:           dimension d of the ``synthetic`` oracle
     horizon, gamma, heterogeneous: MuJoCo oracle options (Appendix H; H.3 pair)
     h, kappa:      emulated seconds per gradient / per communication for each agent
                    (None: no emulation, the machine's real speed)
@@ -47,6 +53,7 @@ class RunSpec:
     seed:          run seed (theta_0, trajectories, random emulated durations)
     run_id:        unique id of the run (store keys, rendezvous id)
     timeout:       seconds a rank waits for its peers (a collective, a receive) before failing
+    restarts:      restarts the elastic agent may do (> 0: rank 0 checkpoints every iteration)
     save_gradients: also write every aggregated gradient and its point (checks, tests)
     """
 
@@ -55,6 +62,7 @@ class RunSpec:
     n: int
     env: str = TABULAR
     tabular: dict[str, Any] = field(default_factory=dict)
+    dim: int = 1000
     horizon: int = 64
     gamma: float = 0.99
     heterogeneous: bool = False
@@ -68,6 +76,7 @@ class RunSpec:
     seed: int = 0
     run_id: str = "apga"
     timeout: float = 300.0
+    restarts: int = 0
     save_gradients: bool = False
 
     def __post_init__(self) -> None:
@@ -90,13 +99,18 @@ class RunSpec:
         if self.time is not None:
             checks.positive("time", self.time)
         checks.positive("timeout", self.timeout)
+        checks.count("restarts", self.restarts, minimum=0)
         for name in ("h", "kappa"):
             values = getattr(self, name)
             if values is not None:
                 arr = checks.times(name, values, allow_zero=(name == "kappa"))
                 if arr.size != self.n:
                     raise ValueError(f"length mismatch: {name} has {arr.size}, n is {self.n}")
-        if self.env != TABULAR:
+        if self.env == SYNTHETIC:
+            checks.count("dim", self.dim)
+            if self.dim > MAX_DIM:
+                raise ValueError(f"dim must be <= {MAX_DIM}, got {self.dim}")
+        elif self.env != TABULAR:
             checks.count("horizon", self.horizon)
             checks.open_unit("gamma", self.gamma)
 
