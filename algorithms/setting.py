@@ -39,6 +39,7 @@ class TabularSetting:
     kappa:     communication time: a number, a comma list, or ``sqrt`` / ``sqrt_d4``
                (Section H: kappa_i = sqrt(i), kappa_i = sqrt(i) d^(1/4))
     timing:    fixed, exponential, lognormal or uniform (see algorithms.timing)
+    timing_options: the model's options (``log_sigma``, ``jitter``), None for the defaults
     """
 
     env: str = "garnet"
@@ -52,6 +53,7 @@ class TabularSetting:
     h: str = "sqrt"
     kappa: str = "0"
     timing: str = "fixed"
+    timing_options: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         checks.choice("env", self.env, ENVS)
@@ -115,7 +117,11 @@ class TabularSetting:
         seed = checks.count("seed", seed, minimum=0)
         oracle = oracle if oracle is not None else self.oracle()
         clock, rng = seeded_clock(
-            self.h_times(), self.kappa_times(oracle.dim), seed, timing=self.timing
+            self.h_times(),
+            self.kappa_times(oracle.dim),
+            seed,
+            timing=self.timing,
+            **(self.timing_options or {}),
         )
         theta0 = np.zeros(oracle.dim)
         return oracle, clock, rng, theta0

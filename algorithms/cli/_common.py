@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
 from algorithms.setting import TabularSetting
 
 DEFAULT = TabularSetting()
@@ -59,20 +60,22 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="heterogeneous family: reward | transition | initial (default: homogeneous)",
     )
-    g.add_argument("--n", type=int, default=DEFAULT.n, help="agents (default %(default)s)")
+    g.add_argument("--n", type=int, default=None, help=f"agents (default {DEFAULT.n})")
     g.add_argument(
-        "--h", default=DEFAULT.h, help="equal | sqrt | quarter | comma list (default %(default)s)"
+        "--h", default=None, help=f"equal | sqrt | quarter | comma list (default {DEFAULT.h})"
     )
     g.add_argument(
         "--kappa",
-        default=DEFAULT.kappa,
-        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4))",
+        default=None,
+        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4)) "
+        f"(default {DEFAULT.kappa})",
     )
     g.add_argument(
         "--timing",
-        default=DEFAULT.timing,
-        help="fixed | exponential | lognormal | uniform (default %(default)s)",
+        default=None,
+        help=f"fixed | exponential | lognormal | uniform (default {DEFAULT.timing})",
     )
+    add_cluster_argument(g)
     r = p.add_argument_group("run")
     r.add_argument(
         "--time",
@@ -105,6 +108,12 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
     checks.positive("time", args.time)
     if args.max_iters is not None:
         checks.count("max-iters", args.max_iters, minimum=0)
+    spec = cluster_from_args(args)
+    if spec is not None:
+        times = setting_fields(spec)
+    else:
+        given = {k: getattr(args, k) for k in ("n", "h", "kappa", "timing")}
+        times = {k: getattr(DEFAULT, k) if v is None else v for k, v in given.items()}
     return TabularSetting(
         env=args.env,
         S=args.S,
@@ -113,10 +122,7 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
         H=args.H,
         mdp_seed=args.mdp_seed,
         family=args.family,
-        n=args.n,
-        h=args.h,
-        kappa=args.kappa,
-        timing=args.timing,
+        **times,
     )
 
 

@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args
+
 COMMAND = "aggregate"
 ORDER = 30
 HELP = "simulate one AggregateRennala/AggregateMalenia round; compare with Lemma C.1/C.2"
@@ -23,23 +25,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="rennala", help="rennala | malenia (default %(default)s)")
     p.add_argument(
         "--h",
-        required=True,
-        help="computation times: comma list (1,2,4) or profile equal|sqrt|quarter",
+        default=None,
+        help="computation times: comma list (1,2,4) or profile equal|sqrt|quarter "
+        "(this or --cluster is required)",
     )
     p.add_argument("--n", type=int, default=None, help="number of agents (with a profile --h)")
     p.add_argument("--M", required=True, type=int, help="batch size M of the round")
     p.add_argument(
         "--kappa",
-        default="0",
-        help="communication time: number, comma list (kappa_i) or profile name",
+        default=None,
+        help="communication time: number, comma list (kappa_i) or profile name (default 0)",
     )
     p.add_argument(
         "--timing",
-        default="fixed",
-        help="fixed | exponential | lognormal | uniform (default %(default)s)",
+        default=None,
+        help="fixed | exponential | lognormal | uniform (default fixed)",
     )
     p.add_argument("--log-sigma", type=float, default=None, help="lognormal spread (0.5)")
     p.add_argument("--jitter", type=float, default=None, help="uniform jitter in [0, 1) (0.5)")
+    add_cluster_argument(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the clock (default 0)")
     p.add_argument(
         "--json",
@@ -55,10 +59,20 @@ def run(args: argparse.Namespace) -> int:
     from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 
     method = checks.choice("method", args.method, ("rennala", "malenia"))
-    options = {
-        k: v for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter)) if v is not None
-    }
-    clock = make_clock(args.h, args.kappa, timing=args.timing, seed=args.seed, n=args.n, **options)
+    spec = cluster_from_args(args)
+    if spec is not None:
+        clock = make_clock(**spec.clock_kwargs(), seed=args.seed)
+    elif args.h is None:
+        raise ValueError("h: give the computation times --h or a --cluster file")
+    else:
+        options = {
+            k: v
+            for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter))
+            if v is not None
+        }
+        timing = args.timing or "fixed"
+        kappa = "0" if args.kappa is None else args.kappa
+        clock = make_clock(args.h, kappa, timing=timing, seed=args.seed, n=args.n, **options)
     M = checks.count("M", args.M)
     h = clock.h_at()
     kappa = float(clock.kappa.max())
@@ -80,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             "m_star": bound.m_star,
             "counts": record.counts.tolist(),
             "method": method,
-            "timing": args.timing,
+            "timing": clock.timing,
             "bound_terms": bound._asdict(),
             "record": record.to_dict(),
         }
@@ -88,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     lemma = "C.1" if method == "rennala" else "C.2"
-    note = "" if args.timing == "fixed" else "  (bound assumes fixed times h_i)"
+    note = "" if clock.timing == "fixed" else "  (bound assumes fixed times h_i)"
     print(
         f"method            Aggregate{method.capitalize()}  (n = {clock.n}, M = {M}, "
-        f"timing = {args.timing})"
+        f"timing = {clock.timing})"
     )
     print(
         f"simulated time    {time:.6g}  (computation {record.computation_time:.6g}, "
