@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{ranks:>5} {1000 * med:>12.2f} ms {1000 * h:>5.1f} ms {ms:>7.2f} ms "
                   f"{med / h:>7.3f}")
         verdict = "meets" if over4 <= OVERHEAD_TARGET_MS else "misses"
-        print(f"overhead at 4 ranks: {over4:.2f} ms ({verdict} the <= {OVERHEAD_TARGET_MS} ms target)")
+        print(f"overhead at 4 ranks: {over4:.2f} ms "
+              f"({verdict} the <= {OVERHEAD_TARGET_MS} ms target)")
         if not a.skip_mujoco:
             print("\nMuJoCo gradient throughput (Hopper-v4, H = 64, real speed, M = 40)")
             one = throughput(tmp, 1, max(5, a.iterations // 4))
