@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+from algorithms.cli._cluster import add_cluster_argument
+
 COMMAND = "launch"
 ORDER = 42
 HELP = "run a method for real on torch.distributed processes (torchrun's elastic agent)"
@@ -29,8 +31,9 @@ In server mode on several nodes give --node-rank (the server runs on node 0).
 
 --h / --kappa (comma lists in seconds, or profiles equal|sqrt|quarter; kappa also sqrt_d4)
 make agent i take at least h_i seconds per gradient and kappa_i per communication
-(emulated waits that the stop signal interrupts). Without --h the machine's real speed
-is used. Default: Rennala NIGT, 2 agents, a 10-state Garnet MDP, 100 iterations, real
+(emulated waits that the stop signal interrupts); --cluster FILE gives them (and the
+timing model) from a cluster file (docs/wallclock.md). Without them the machine's real
+speed is used. Default: Rennala NIGT, 2 agents, a 10-state Garnet MDP, 100 iterations, real
 speed. Writes the records of `apga train` (<method>_seed<s>.csv), rounds.jsonl,
 events.jsonl and summary.json into --out (default runs/launch/<method>-<mode>-<time>)."""
 
@@ -40,8 +43,9 @@ FAMILY_MUJOCO = "inverted"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("processes (torchrun semantics)")
-    r.add_argument("--nproc", type=int, default=2,
-                   help="agents on this node (default %(default)s; n = nnodes x nproc)")
+    r.add_argument("--nproc", type=int, default=None,
+                   help="agents on this node (default 2, or the --cluster file's rows; "
+                   "n = nnodes x nproc)")
     r.add_argument("--nnodes", type=int, default=1, help="nodes (default %(default)s)")
     r.add_argument("--node-rank", type=int, default=None,
                    help="this node's rank: static rendezvous; server mode: the server on node 0")
@@ -84,10 +88,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
     c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
                    "sqrt or sqrt_d4")
-    c.add_argument("--timing", default="fixed",
-                   help="fixed | exponential | lognormal | uniform (default %(default)s)")
+    c.add_argument("--timing", default=None,
+                   help="fixed | exponential | lognormal | uniform (default fixed)")
     c.add_argument("--log-sigma", type=float, default=None, help="lognormal spread (0.5)")
     c.add_argument("--jitter", type=float, default=None, help="uniform jitter in [0, 1) (0.5)")
+    add_cluster_argument(c)
     b = p.add_argument_group("run")
     budget = b.add_mutually_exclusive_group()
     budget.add_argument("--iterations", type=int, default=None,
@@ -104,13 +109,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- validation
 def _spec(args: argparse.Namespace, run_id: str):
     """Validate every argument into a RunSpec (before any process starts)."""
+    from algorithms.cli._cluster import cluster_from_args
     from algorithms.distributed.spec import RunSpec
     from algorithms.methods.registry import get
     from theory import checks
 
-    nproc = checks.count("nproc", args.nproc)
+    cluster = cluster_from_args(args)
     nnodes = checks.count("nnodes", args.nnodes)
+    if args.nproc is None:
+        args.nproc = cluster.n // nnodes if cluster is not None and cluster.n % nnodes == 0 else 2
+    nproc = checks.count("nproc", args.nproc)
     n = nproc * nnodes
+    if cluster is not None and cluster.n != n:
+        raise ValueError(f"cluster: {cluster.source} describes {cluster.n} agents, the launch "
+                         f"has {n} (--nnodes {nnodes} x --nproc {nproc})")
     checks.count("max-restarts", args.max_restarts, minimum=0)
     checks.positive("rdzv-timeout", args.rdzv_timeout)
     spec = get(args.method)
@@ -157,7 +169,11 @@ def _spec(args: argparse.Namespace, run_id: str):
     if heterogeneous and "heterogeneous" not in spec.settings:
         print(f"apga: warning: {spec.name} is designed for the homogeneous setting; on a "
               "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
-    h, kappa, timing, options = _cluster_times(args, n, dim)
+    if cluster is not None:
+        h, kappa = cluster.h.tolist(), cluster.kappa.tolist()
+        timing, options = cluster.timing, dict(cluster.options)
+    else:
+        h, kappa, timing, options = _cluster_times(args, n, dim)
     run = RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
     if not tabular and args.env != "synthetic":
         _check_gym_id(args.env)
@@ -167,18 +183,19 @@ def _spec(args: argparse.Namespace, run_id: str):
 def _cluster_times(args, n: int, dim: int | None):
     from algorithms import timing as tm
 
+    timing = args.timing or "fixed"
     options = {k: v for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter))
                if v is not None}
-    options = tm.check_options(args.timing, options)
+    options = tm.check_options(timing, options)
     h = None if args.h is None else tm.resolve_times("h", args.h, n).tolist()
     kappa = None
     if args.kappa is not None:
         if str(args.kappa).strip() == "sqrt_d4" and dim is None:
             dim = _mujoco_dim(args)
         kappa = tm.resolve_kappa(args.kappa, n, dim).tolist()
-    if h is None and args.timing != "fixed":
+    if h is None and timing != "fixed":
         raise ValueError("timing: a random timing model needs emulated times --h")
-    return h, kappa, args.timing, options
+    return h, kappa, timing, options
 
 
 def _mujoco_dim(args) -> int:
