@@ -41,7 +41,8 @@ TABULAR_KINDS = ("tabular", "garnet", "chain", "grid")
 FAMILY_MUJOCO = "inverted"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
+    """Processes and rendezvous (torchrun's flags); shared with ``apga calibrate``."""
     r = p.add_argument_group("processes (torchrun semantics)")
     r.add_argument("--nproc", type=int, default=None,
                    help="agents on this node (default 2, or the --cluster file's rows; "
@@ -54,22 +55,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rdzv-id", default=None, help="rendezvous id shared by all nodes")
     r.add_argument("--rdzv-timeout", type=float, default=60.0,
                    help="seconds to wait for every node to join (default %(default)s)")
-    r.add_argument("--max-restarts", type=int, default=0,
-                   help="restarts of the worker group after a failure (allreduce mode; "
-                   "resumes from the last completed iteration)")
+    if restarts:
+        r.add_argument("--max-restarts", type=int, default=0,
+                       help="restarts of the worker group after a failure (allreduce mode; "
+                       "resumes from the last completed iteration)")
     r.add_argument("--timeout", type=float, default=300.0,
                    help="seconds a process waits for its peers before failing (default 300)")
-    m = p.add_argument_group("method")
-    m.add_argument("--method", default="rennala_nigt",
-                   help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
-    m.add_argument("--mode", default="allreduce", help="allreduce (default) | server")
-    for name, typ, doc in (("eta", float, "momentum (default 0.1)"),
-                           ("alpha", float, "step size (default 0.05; AFedPG 0.01)"),
-                           ("M", int, "batch of every aggregation (default 20)"),
-                           ("M_init", int, "batch of the first aggregation (default 20)"),
-                           ("batch", int, "Synchronized NIGT: gradients per agent (default 1)")):
-        m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
-                       help=doc)
+    r.add_argument("--mode", default="allreduce", help="allreduce (default) | server")
+
+
+def add_problem_arguments(p: argparse.ArgumentParser) -> None:
+    """The environment an agent samples; shared with ``apga calibrate``."""
     e = p.add_argument_group("problem")
     e.add_argument("--env", default="tabular",
                    help="tabular (garnet) | chain | grid | synthetic (Gaussian gradients of "
@@ -84,6 +80,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--gamma", type=float, default=None,
                    help="discount (default: 0.9 tabular, 0.99 MuJoCo)")
     e.add_argument("--mdp-seed", type=int, default=0, help="seed of the tabular MDP(s)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_process_arguments(p)
+    m = p.add_argument_group("method")
+    m.add_argument("--method", default="rennala_nigt",
+                   help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
+    for name, typ, doc in (("eta", float, "momentum (default 0.1)"),
+                           ("alpha", float, "step size (default 0.05; AFedPG 0.01)"),
+                           ("M", int, "batch of every aggregation (default 20)"),
+                           ("M_init", int, "batch of the first aggregation (default 20)"),
+                           ("batch", int, "Synchronized NIGT: gradients per agent (default 1)")):
+        m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
+                       help=doc)
+    add_problem_arguments(p)
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
     c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
@@ -134,38 +145,11 @@ def _spec(args: argparse.Namespace, run_id: str):
     iterations, budget = args.iterations, args.time
     if iterations is None and budget is None:
         iterations = 100
-    tabular = args.env in TABULAR_KINDS
     common = {"method": args.method, "mode": args.mode, "n": n, "hyper": hyper,
               "iterations": iterations, "time": budget, "seed": args.seed, "run_id": run_id,
               "timeout": args.timeout, "save_gradients": args.save_gradients,
               "restarts": args.max_restarts}
-    if tabular:
-        from algorithms.setting import TabularSetting
-
-        fam = args.family
-        setting = TabularSetting(
-            env="garnet" if args.env == "tabular" else args.env, S=args.S, A=args.A,
-            gamma=0.9 if args.gamma is None else args.gamma,
-            H=30 if args.H is None else args.H, mdp_seed=args.mdp_seed, family=fam, n=n)
-        tab = {k: getattr(setting, k) for k in ("env", "S", "A", "gamma", "H", "mdp_seed",
-                                                 "family")}
-        dim = setting.oracle().dim
-        problem = {"env": "tabular", "tabular": tab}
-        heterogeneous = fam is not None
-    elif args.env == "synthetic":
-        problem = {"env": "synthetic", "dim": args.dim, "heterogeneous": args.family is not None}
-        heterogeneous = args.family is not None
-        dim = args.dim
-    else:
-        if args.family not in (None, FAMILY_MUJOCO):
-            raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
-                             "(Appendix H.3), got {args.family!r}")
-        heterogeneous = args.family == FAMILY_MUJOCO
-        H = 64 if args.H is None else args.H
-        gamma = 0.99 if args.gamma is None else args.gamma
-        problem = {"env": args.env, "horizon": H, "gamma": gamma,
-                   "heterogeneous": heterogeneous}
-        dim = None
+    problem, dim, heterogeneous = problem_fields(args, n)
     if heterogeneous and "heterogeneous" not in spec.settings:
         print(f"apga: warning: {spec.name} is designed for the homogeneous setting; on a "
               "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
@@ -174,10 +158,32 @@ def _spec(args: argparse.Namespace, run_id: str):
         timing, options = cluster.timing, dict(cluster.options)
     else:
         h, kappa, timing, options = _cluster_times(args, n, dim)
-    run = RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
-    if not tabular and args.env != "synthetic":
-        _check_gym_id(args.env)
-    return run
+    return RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
+
+
+def problem_fields(args: argparse.Namespace, n: int) -> tuple[dict, int | None, bool]:
+    """(RunSpec fields of the problem, its dimension d if known cheaply, heterogeneous)."""
+    if args.env in TABULAR_KINDS:
+        from algorithms.setting import TabularSetting
+
+        setting = TabularSetting(
+            env="garnet" if args.env == "tabular" else args.env, S=args.S, A=args.A,
+            gamma=0.9 if args.gamma is None else args.gamma,
+            H=30 if args.H is None else args.H, mdp_seed=args.mdp_seed, family=args.family, n=n)
+        tab = {k: getattr(setting, k) for k in ("env", "S", "A", "gamma", "H", "mdp_seed",
+                                                 "family")}
+        return {"env": "tabular", "tabular": tab}, setting.oracle().dim, args.family is not None
+    if args.env == "synthetic":
+        het = args.family is not None
+        return {"env": "synthetic", "dim": args.dim, "heterogeneous": het}, args.dim, het
+    if args.family not in (None, FAMILY_MUJOCO):
+        raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
+                         f"(Appendix H.3), got {args.family!r}")
+    _check_gym_id(args.env)
+    het = args.family == FAMILY_MUJOCO
+    problem = {"env": args.env, "horizon": 64 if args.H is None else args.H,
+               "gamma": 0.99 if args.gamma is None else args.gamma, "heterogeneous": het}
+    return problem, None, het
 
 
 def _cluster_times(args, n: int, dim: int | None):
@@ -221,10 +227,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_dir(args, spec_like: str) -> Path:
+def _run_dir(args, spec_like: str, root: str = "runs/launch") -> Path:
     if args.out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs/launch") / f"{spec_like}-{stamp}-{uuid.uuid4().hex[:6]}"
+        out = Path(root) / f"{spec_like}-{stamp}-{uuid.uuid4().hex[:6]}"
     else:
         out = Path(args.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -248,8 +254,22 @@ def run(args: argparse.Namespace) -> int:
     from theory import checks
 
     quiet_torch_logs()
-
     checks.choice("mode", args.mode, MODES)
+    endpoint, run_id = rendezvous(args)
+    spec = _spec(args, run_id)
+    run_dir = _run_dir(args, f"{spec.method}-{spec.mode}")
+    spec.save(run_dir / "spec.json")
+    progress = _Progress(run_dir, spec, enabled=not args.no_progress and sys.stderr.isatty())
+    started = time.monotonic()
+    try:
+        code = execute(args, spec, run_dir, endpoint)
+    finally:
+        progress.close()
+    return _report(args, spec, run_dir, code, time.monotonic() - started)
+
+
+def rendezvous(args: argparse.Namespace) -> tuple[str, str]:
+    """(endpoint, run id) of the launch: 127.0.0.1 and a free port on one node."""
     if args.nnodes > 1 and args.rdzv_endpoint is None:
         raise ValueError("rdzv-endpoint: a multi-node launch needs --rdzv-endpoint HOST:PORT")
     if args.rdzv_endpoint is not None:
@@ -258,19 +278,14 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.rdzv_id or (
         uuid.uuid4().hex[:12] if args.rdzv_endpoint is None
         else "apga-" + endpoint.replace(":", "-").replace(".", "-"))
-    spec = _spec(args, run_id)
-    run_dir = _run_dir(args, f"{spec.method}-{spec.mode}")
-    spec.save(run_dir / "spec.json")
-    progress = _Progress(run_dir, spec, enabled=not args.no_progress and sys.stderr.isatty())
-    started = time.monotonic()
-    try:
-        if spec.mode == "allreduce":
-            code = _launch_allreduce(args, spec, run_dir, endpoint)
-        else:
-            code = _launch_server(args, spec, run_dir, endpoint)
-    finally:
-        progress.close()
-    return _report(args, spec, run_dir, code, time.monotonic() - started)
+    return endpoint, run_id
+
+
+def execute(args: argparse.Namespace, spec, run_dir: Path, endpoint: str) -> int:
+    """Start this node's processes for ``spec`` and wait for them; returns an exit code."""
+    if spec.mode == "allreduce":
+        return _launch_allreduce(args, spec, run_dir, endpoint)
+    return _launch_server(args, spec, run_dir, endpoint)
 
 
 def _check_endpoint(endpoint: str) -> None:
@@ -286,7 +301,7 @@ def _launch_allreduce(args, spec, run_dir: Path, endpoint: str) -> int:
     cfg = NodeConfig(
         run_dir=str(run_dir), nproc=args.nproc, nnodes=args.nnodes, endpoint=endpoint,
         run_id=spec.run_id, backend="static" if args.node_rank is not None else "c10d",
-        node_rank=args.node_rank, max_restarts=args.max_restarts,
+        node_rank=args.node_rank, max_restarts=getattr(args, "max_restarts", 0),
         join_timeout=args.rdzv_timeout)
     result = run_node(cfg)
     if not result.is_failed():

@@ -18,6 +18,7 @@ import numpy as np
 from theory import checks
 
 MODES = ("allreduce", "server")
+TASKS = ("run", "calibrate")
 #: Methods each mode runs (Table 1: AFedPG does not support AllReduce).
 MODE_METHODS = {
     "allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
@@ -55,6 +56,9 @@ class RunSpec:
     timeout:       seconds a rank waits for its peers (a collective, a receive) before failing
     restarts:      restarts the elastic agent may do (> 0: rank 0 checkpoints every iteration)
     save_gradients: also write every aggregated gradient and its point (checks, tests)
+    task:          ``run`` (the method) or ``calibrate`` (``apga calibrate``: time
+                   ``iterations`` gradients per agent and as many communications, after
+                   ``warmup`` untimed ones)
     """
 
     method: str
@@ -78,6 +82,8 @@ class RunSpec:
     timeout: float = 300.0
     restarts: int = 0
     save_gradients: bool = False
+    task: str = "run"
+    warmup: int = 3
 
     def __post_init__(self) -> None:
         checks.choice("mode", self.mode, MODES)
@@ -100,6 +106,8 @@ class RunSpec:
             checks.positive("time", self.time)
         checks.positive("timeout", self.timeout)
         checks.count("restarts", self.restarts, minimum=0)
+        checks.choice("task", self.task, TASKS)
+        checks.count("warmup", self.warmup, minimum=0)
         for name in ("h", "kappa"):
             values = getattr(self, name)
             if values is not None:

@@ -120,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             agent = rank
         _register(run_dir, rank, role, agent)
         _init_process_group(spec)
-        if spec.mode == "allreduce":
+        if spec.task == "calibrate":
+            from algorithms.distributed.calibrate import run_calibration
+
+            run_calibration(spec, run_dir, rank, role, agent)
+        elif spec.mode == "allreduce":
             from algorithms.distributed.loop import run_allreduce
 
             run_allreduce(spec, run_dir, rank)
