@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     nnodes = checks.count("nnodes", args.nnodes)
     nproc = checks.count("nproc", 2 if args.nproc is None else args.nproc)
     args.nproc = nproc
-    checks.positive("rdzv-timeout", args.rdzv_timeout)
     n = nproc * nnodes
+    launch.check_processes(args, n)
     output = _output(args)
     endpoint, run_id = launch.rendezvous(args)
     problem, _, _ = launch.problem_fields(args, n)

@@ -38,6 +38,10 @@ speed. Writes the records of `apga train` (<method>_seed<s>.csv), rounds.jsonl,
 events.jsonl and summary.json into --out (default runs/launch/<method>-<mode>-<time>)."""
 
 TABULAR_KINDS = ("tabular", "garnet", "chain", "grid")
+#: Processes per node: each is a Python interpreter with torch (~250 MB) and its sockets.
+MAX_NPROC = 512
+#: MuJoCo horizon bound: a trajectory keeps H x (d_s + d_a) floats per step of memory.
+MAX_HORIZON = 1_000_000
 FAMILY_MUJOCO = "inverted"
 
 
@@ -135,7 +139,7 @@ def _spec(args: argparse.Namespace, run_id: str):
         raise ValueError(f"cluster: {cluster.source} describes {cluster.n} agents, the launch "
                          f"has {n} (--nnodes {nnodes} x --nproc {nproc})")
     checks.count("max-restarts", args.max_restarts, minimum=0)
-    checks.positive("rdzv-timeout", args.rdzv_timeout)
+    check_processes(args, n)
     spec = get(args.method)
     hyper = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
     unknown = [k for k in hyper if k not in {h.name for h in spec.hyper}]
@@ -161,6 +165,27 @@ def _spec(args: argparse.Namespace, run_id: str):
     return RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
 
 
+def check_processes(args: argparse.Namespace, n: int) -> None:
+    """Bounds on the processes of this node, checked before any starts."""
+    from algorithms.distributed.spec import MAX_SECONDS, check_memory
+    from theory import checks
+
+    t = checks.positive("rdzv-timeout", args.rdzv_timeout)
+    if t > MAX_SECONDS:
+        raise ValueError(f"rdzv-timeout must be <= {MAX_SECONDS:g} s, got {t:g}")
+    if args.nproc > MAX_NPROC:
+        raise ValueError(f"nproc must be <= {MAX_NPROC} processes per node, got {args.nproc}")
+    if args.env == "synthetic":
+        from algorithms.distributed.spec import MAX_DIM
+
+        d = checks.count("dim", args.dim)
+        if d > MAX_DIM:
+            raise ValueError(f"dim must be <= {MAX_DIM}, got {d}")
+    else:
+        d = 0
+    check_memory(args.nproc + (getattr(args, "mode", "") == "server"), d)
+
+
 def problem_fields(args: argparse.Namespace, n: int) -> tuple[dict, int | None, bool]:
     """(RunSpec fields of the problem, its dimension d if known cheaply, heterogeneous)."""
     if args.env in TABULAR_KINDS:
@@ -180,8 +205,13 @@ def problem_fields(args: argparse.Namespace, n: int) -> tuple[dict, int | None, 
         raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
                          f"(Appendix H.3), got {args.family!r}")
     _check_gym_id(args.env)
+    from theory import checks
+
     het = args.family == FAMILY_MUJOCO
-    problem = {"env": args.env, "horizon": 64 if args.H is None else args.H,
+    H = checks.count("H", 64 if args.H is None else args.H)
+    if H > MAX_HORIZON:
+        raise ValueError(f"H must be <= {MAX_HORIZON} steps, got {H}")
+    problem = {"env": args.env, "horizon": H,
                "gamma": 0.99 if args.gamma is None else args.gamma, "heterogeneous": het}
     return problem, None, het
 

@@ -30,8 +30,43 @@ TABULAR = "tabular"
 SYNTHETIC = "synthetic"
 #: Refuse runs whose record files would exceed this many iterations (memory and disk).
 MAX_ITERATIONS = 10_000_000
-#: Largest synthetic dimension (a few vectors of this size per rank must fit in memory).
-MAX_DIM = 50_000_000
+#: Largest synthetic dimension; and every rank keeps about BYTES_PER_PARAMETER bytes per
+#: parameter (theta, theta_prev, d, the round's sums and buffers in float64).
+MAX_DIM = 10_000_000
+BYTES_PER_PARAMETER = 96
+#: Memory a worker process needs besides its vectors (torch, numpy, the oracle).
+PROCESS_BYTES = 250 * 2**20
+#: Seconds above this (31.7 years) are a unit error, not a budget or a time.
+MAX_SECONDS = 1e9
+#: Gradients per aggregation above this would keep one round going for hours at least.
+MAX_BATCH = 10_000_000
+#: Rounds of calibration, restarts, warm-up gradients: bounded so that a typo cannot hang.
+MAX_REPEATS = 100_000
+
+
+def _bounded(name: str, value: float, limit: float, unit: str = "") -> None:
+    if value > limit:
+        raise ValueError(f"{name} must be <= {limit:g}{unit}, got {value:g}")
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(processes: int, dim: int) -> None:
+    """Refuse up front a launch whose processes cannot fit in this machine's memory."""
+    mem = physical_memory()
+    need = processes * (PROCESS_BYTES + BYTES_PER_PARAMETER * dim)
+    if mem is not None and need > mem:
+        raise ValueError(
+            f"nproc: {processes} processes with d = {dim} parameters need about "
+            f"{need / 2**30:.1f} GiB, this machine has {mem / 2**30:.1f} GiB")
 
 
 @dataclass(frozen=True)
@@ -103,15 +138,22 @@ class RunSpec:
             if k > MAX_ITERATIONS:
                 raise ValueError(f"iterations must be <= {MAX_ITERATIONS}, got {k}")
         if self.time is not None:
-            checks.positive("time", self.time)
-        checks.positive("timeout", self.timeout)
-        checks.count("restarts", self.restarts, minimum=0)
+            _bounded("time", checks.positive("time", self.time), MAX_SECONDS, " s")
+        _bounded("timeout", checks.positive("timeout", self.timeout), MAX_SECONDS, " s")
+        _bounded("max-restarts", checks.count("restarts", self.restarts, minimum=0),
+                 MAX_REPEATS)
         checks.choice("task", self.task, TASKS)
-        checks.count("warmup", self.warmup, minimum=0)
+        _bounded("warmup", checks.count("warmup", self.warmup, minimum=0), MAX_REPEATS)
+        if self.task == "calibrate":
+            _bounded("repetitions", self.iterations, MAX_REPEATS)
+        for key in ("M", "M_init", "batch"):
+            if key in self.hyper:
+                _bounded(key, checks.count(key, self.hyper[key]), MAX_BATCH)
         for name in ("h", "kappa"):
             values = getattr(self, name)
             if values is not None:
                 arr = checks.times(name, values, allow_zero=(name == "kappa"))
+                _bounded(name, float(arr.max()), MAX_SECONDS, " s")
                 if arr.size != self.n:
                     raise ValueError(f"length mismatch: {name} has {arr.size}, n is {self.n}")
         if self.env == SYNTHETIC:
