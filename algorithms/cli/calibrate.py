@@ -120,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
               "timing": fit.timing, "options": dict(fit.options), "cv": fit.cv,
               "loglik": fit.loglik}
     if args.json:
-        print(json.dumps(result, indent=2, allow_nan=False))
+        from algorithms.distributed.runlog import strict
+
+        # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON
+        print(json.dumps(strict(result), indent=2, allow_nan=False))
     else:
         _print(result, data)
     return 0

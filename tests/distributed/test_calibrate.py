@@ -25,7 +25,7 @@ def test_calibrate_writes_a_file_predict_reads_back(tmp_path, capsys, mode):
          mode, "--repetitions", "6", "--output", str(out), "--json", "--no-progress"],
         capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"JSON has {c}"))
     cluster = read_cluster(out)
     assert cluster.n == 2 and np.all(cluster.h > 0) and np.all(cluster.kappa > 0)
     np.testing.assert_array_equal(cluster.h, result["h"])
