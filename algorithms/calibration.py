@@ -19,9 +19,12 @@ fitted to the pooled ratios x = t / h_i, which all have mean 1:
 
 Communication: in AllReduce mode a round communicates once, by one all_reduce of the
 round's buffer, while the clock charges kappa_i to receive the point and kappa to reduce
-(Lemma C.1: t + 2 kappa); so kappa_i = half the median all_reduce time, the same for every
-agent, makes the clock's round equal the real one. In server mode kappa_i is half agent
-i's median round trip of one d-vector to the server and back.
+(Lemma C.1: t + 2 kappa). A real round also pays for its stop signal and its bookkeeping,
+so kappa (the same for every agent) is half of what measured real AggregateRennala rounds
+cost beyond their computation on the clock (:func:`kappa_from_rounds`); half the median
+all_reduce alone (:func:`kappa_from_allreduce`) is the fallback without such rounds. In
+server mode kappa_i is half agent i's median round trip of one d-vector to the server
+and back.
 
 Paper: Assumption 2.5 (h_i, kappa), Lemma C.1 (t + 2 kappa), Section H (per-agent kappa_i).
 """
@@ -86,6 +89,28 @@ def fit_timing(samples: Sequence[Sequence[float]]) -> TimingFit:
 def kappa_from_allreduce(seconds: Sequence[float], n: int) -> np.ndarray:
     """kappa_i = half the median all_reduce time, every agent (see module doc)."""
     return np.full(n, 0.5 * float(np.median(np.asarray(seconds, dtype=float))))
+
+
+def kappa_from_rounds(durations: Sequence[float], h: Sequence[float], M: int) -> float:
+    r"""kappa from real AggregateRennala rounds: half of what a round costs beyond computing.
+
+    Notes
+    -----
+    .. math:: \kappa = \tfrac12 \max\{\operatorname{median}_r D_r - t^*(h, M), 0\}
+
+    with :math:`D_r` the measured rounds and :math:`t^*` the exit time of Algorithm 2 on
+    the simulated clock with fixed times h and kappa = 0 (Lemma C.1's t); the clock then
+    adds kappa to receive the point and kappa to reduce, which together give back the
+    measured round at this M.
+
+    Paper: Lemma C.1 (round = t + 2 kappa).
+    """
+    from algorithms.aggregation import plan_rennala
+    from algorithms.clock import make_clock
+
+    record = plan_rennala(make_clock(np.asarray(h, dtype=float), 0.0), int(M))
+    extra = float(np.median(np.asarray(durations, dtype=float))) - record.t_exit
+    return 0.5 * max(extra, 0.0)
 
 
 def kappa_from_round_trips(seconds: Sequence[Sequence[float]]) -> np.ndarray:

@@ -7,8 +7,11 @@ Algorithm 2's count costs a real round.
 
 Communication: AllReduce mode times ``iterations`` all_reduces of a round's buffer
 (d + 4n + 1 float64, :mod:`.allreduce`), each after a barrier, and keeps for each the
-slowest rank's time (a round ends when the last rank has it). Server mode times, agent by
-agent, round trips of one (d + 3)-float64 message to the server and back.
+slowest rank's time (a round ends when the last rank has it); then ``iterations`` real
+AggregateRennala rounds with M = 4n at theta_0 (the backend's own code), whose durations
+beyond their gradients give the per-round cost :mod:`algorithms.calibration` turns into
+kappa. Server mode times, agent by agent, round trips of one (d + 3)-float64 message to
+the server and back.
 
 Every rank sends its samples to rank 0 (the server in server mode), which writes
 ``calibration.json`` in the run folder; :mod:`algorithms.calibration` turns it into a
@@ -60,6 +63,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
             dist.all_reduce(buf)
             if k >= spec.warmup:
                 comm.append(time.perf_counter() - t0)
+        rounds = _rennala_rounds(spec, oracle, theta, agent, store)
         root = 0
     else:
         if role == "server":
@@ -73,7 +77,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
         dist.barrier()
         comm = _round_trips(spec, store, d, role, root)
     sample = {"agent": agent, "role": role, "host": socket.gethostname(), "times": times,
-              "comm": comm}
+              "comm": comm, "rounds": rounds if spec.mode == "allreduce" else None}
     gathered = [None] * dist.get_world_size() if rank == root else None
     dist.gather_object(sample, gathered, dst=root)
     if rank != root:
@@ -88,8 +92,36 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
         "horizon": spec.tabular.get("H") if spec.env == "tabular" else spec.horizon,
         "repetitions": spec.iterations, "warmup": spec.warmup,
         "times": [g["times"] for g in agents], "comm": comm_out,
+        "rounds": next((g["rounds"] for g in gathered if g["rounds"]), None),
+        "round_M": ROUND_GRADIENTS_PER_AGENT * n,
         "hosts": [g["host"] for g in agents], "torch": torch.__version__,
     })
+
+
+#: Calibration rounds use M = 4 gradients per agent (a round long against its overheads,
+#: short enough for many repetitions).
+ROUND_GRADIENTS_PER_AGENT = 4
+
+
+def _rennala_rounds(spec, oracle, theta, agent: int, store) -> list[float]:
+    """Durations of real AggregateRennala rounds (the backend's own code, real speed) with
+    M = 4 n at theta_0: what a round costs beyond its gradients (stop signal, all_reduce)."""
+    from types import SimpleNamespace
+
+    from algorithms.distributed.allreduce import AllReduceClock
+    from algorithms.distributed.emulate import Emulation
+    from algorithms.distributed.signals import StopWatcher, run_store
+
+    watcher = StopWatcher(run_store(spec.run_id, 0, spec.timeout))
+    clock = AllReduceClock(agent=agent, n=spec.n, oracle=oracle, store=store, watcher=watcher,
+                           emulation=Emulation(None, np.zeros(spec.n)), seed=spec.seed,
+                           started=time.monotonic())
+    ctx = SimpleNamespace(rounds=[], hyper={})
+    M = ROUND_GRADIENTS_PER_AGENT * spec.n
+    for _ in range(spec.warmup + spec.iterations):
+        clock.aggregate("rennala", theta, M, ctx)
+    watcher.close()
+    return [r.duration for r in ctx.rounds[spec.warmup:]]
 
 
 def _round_trips(spec, store, d: int, role: str, root: int) -> list[list[float]]:

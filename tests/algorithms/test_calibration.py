@@ -12,6 +12,7 @@ from algorithms.calibration import (
     fit_timing,
     kappa_from_allreduce,
     kappa_from_round_trips,
+    kappa_from_rounds,
 )
 
 
@@ -70,3 +71,10 @@ def test_kappa_by_hand():
 def test_too_few_or_bad_samples_name_the_agent(bad):
     with pytest.raises(ValueError, match="samples: agent 0"):
         fit_timing(bad)
+
+
+def test_kappa_from_rounds_by_hand():
+    """h = (1, 2, 4), M = 10: Algorithm 2 exits at t = 6 (6 + 3 + 1 gradients); rounds of
+    median 7 s leave 1 s for two communications: kappa = 0.5 (and 0 if nothing is left)."""
+    assert kappa_from_rounds([6.9, 7.0, 8.0], [1.0, 2.0, 4.0], 10) == pytest.approx(0.5)
+    assert kappa_from_rounds([5.0], [1.0, 2.0, 4.0], 10) == 0.0
