@@ -18,38 +18,28 @@ rounds the records report. Run it on a quiet machine: other load shows up as ove
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from algorithms.cli.launch import launch_json
+
 OVERHEAD_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 1.7
 
 
-def launch(out: Path, *args: str) -> dict:
-    cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
-           "--no-progress", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise SystemExit(f"launch failed ({proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
-
-
 def overhead(tmp: Path, ranks: int, iterations: int, h: float = 0.05, d: int = 30_000):
-    s = launch(tmp / f"overhead{ranks}", "--env", "synthetic", "--dim", str(d), "--nproc",
-               str(ranks), "--h", str(h), "--M", str(ranks), "--M-init", str(ranks),
-               "--iterations", str(iterations))
+    s = launch_json(tmp / f"overhead{ranks}", "--env", "synthetic", "--dim", str(d), "--nproc",
+                    str(ranks), "--h", str(h), "--M", str(ranks), "--M-init", str(ranks),
+                    "--iterations", str(iterations))
     durations = np.array([r["duration"] for r in s["rounds"][1:]])
     return float(np.median(durations)), h
 
 
 def throughput(tmp: Path, ranks: int, iterations: int, M: int = 40) -> float:
-    s = launch(tmp / f"mujoco{ranks}", "--env", "Hopper-v4", "--H", "64", "--nproc", str(ranks),
-               "--M", str(M), "--M-init", str(M), "--iterations", str(iterations))
+    s = launch_json(tmp / f"mujoco{ranks}", "--env", "Hopper-v4", "--H", "64", "--nproc",
+                    str(ranks), "--M", str(M), "--M-init", str(M), "--iterations", str(iterations))
     rounds = s["rounds"][1:]
     return sum(sum(r["counts"]) for r in rounds) / sum(r["duration"] for r in rounds)
 
