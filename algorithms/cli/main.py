@@ -8,6 +8,10 @@ dependencies (torch, matplotlib) inside ``run`` so that ``apga predict`` starts 
 Errors: a :class:`ValueError` (bad input, named parameter), a missing file or an
 argument error prints one line ``apga: error: ...`` on stderr and exits 2; an
 unexpected exception prints one line and exits 1 (``APGA_DEBUG=1`` shows the traceback).
+A ValueError names the parameter by its Python name (``eps``, ``M_init``, ``h_file``);
+the message is rewritten to the command's flag (``--eps``, ``--M-init``, ``--h-file``) so
+that the user reads the option they typed. Warnings (numpy's RuntimeWarning, say) are
+collected: dropped when the command fails, printed one line each when it succeeds.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -53,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
             "predict wall-clock, simulate, verify."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"apga {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     for mod in _subcommand_modules():
         # argparse %-formats help strings: escape a literal '%' ("20-80% band").
@@ -63,8 +69,46 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _flags=flag_names(p))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("apga")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown (not installed)"
+
+
+def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Parameter name -> the option that sets it, for every option of ``parser``.
+
+    Keys are the destination (``M_init``, ``hp_M_init`` without its ``hp_`` prefix) and
+    the flag without dashes in both spellings (``max-iters``, ``max_iters``).
+    """
+    out: dict[str, str] = {}
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if not longs or action.dest == "help":
+            continue
+        flag = longs[0]
+        bare = flag[2:]
+        dest = action.dest[3:] if action.dest.startswith("hp_") else action.dest
+        for key in (dest, bare, bare.replace("-", "_")):
+            out.setdefault(key, flag)
+    return out
+
+
+def name_flag(message: str, flags: dict[str, str]) -> str:
+    """Rewrite a message that starts with a parameter name to start with its flag."""
+    head = message.split(" ", 1)[0]
+    word = head.rstrip(":,")
+    base = word.split("[", 1)[0]
+    if base in flags:
+        return flags[base] + message[len(base):]
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,27 +117,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _run(args)
+    if code == 0:
+        seen = set()
+        for w in caught:
+            line = f"apga: warning: {str(w.message).splitlines()[0]}"
+            if line not in seen:
+                seen.add(line)
+                sys.stderr.write(line + "\n")
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    flags = getattr(args, "_flags", {})
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, IsADirectoryError) as exc:
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         if os.environ.get("APGA_DEBUG"):
             raise
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.stderr.write(f"apga: error: {msg}\n")
+        sys.stderr.write(f"apga: error: {name_flag(msg, flags)}\n")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # stdout closed early (`apga predict | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
-        sys.stderr.write("apga: interrupted\n")
+    except KeyboardInterrupt as exc:
+        # algorithms.run.Interrupted says where the last checkpoint is and how to resume.
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        sys.stderr.write(f"apga: interrupted{'; ' + detail if detail else ''}\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
+    except MemoryError:
         if os.environ.get("APGA_DEBUG"):
             raise
         sys.stderr.write(
-            f"apga: internal error: {type(exc).__name__}: {exc} "
+            "apga: error: out of memory: the inputs ask for more than this machine holds; "
+            "use a smaller problem (fewer agents, states or seeds)\n"
+        )
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # disk full, permissions: files the command could not write
+        if os.environ.get("APGA_DEBUG"):
+            raise
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"apga: error: {exc.strerror or exc}{where}\n")
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
+        if os.environ.get("APGA_DEBUG"):
+            raise
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        sys.stderr.write(
+            f"apga: internal error: {type(exc).__name__}: {text} "
             "(APGA_DEBUG=1 shows the traceback)\n"
         )
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 COMMAND = "predict"
 ORDER = 10
@@ -75,18 +76,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _num(name: str, text: str | None, default: float | None = None) -> float | None:
+    """The option ``name`` as a finite float (NaN, inf and 1e400 are refused here, with
+    the text given, before any formula sees them)."""
     if text is None:
         return default
     try:
-        return float(text)
-    except ValueError:
+        x = float(text)
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {text!r}")
+    return x
 
 
 def build(args: argparse.Namespace):
     """Parse and validate the arguments into a :class:`theory.predict.Prediction`."""
     from theory import checks
-    from theory.clusters import parse_times, profile, read_times
+    from theory.clusters import AGENTS_WHY, MAX_AGENTS, PROFILES, parse_times, profile, read_times
     from theory.predict import Constants, constants_from_policy, predict
 
     if args.n is not None and (args.h is not None or args.h_file is not None):
@@ -96,8 +102,10 @@ def build(args: argparse.Namespace):
     elif args.h_file is not None:
         h = read_times(args.h_file, "h_file")
     else:
-        n = checks.count("n", args.n if args.n is not None else DEFAULTS["n"])
-        h = profile(args.profile or DEFAULTS["profile"], n)
+        n = checks.count("n", args.n if args.n is not None else DEFAULTS["n"],
+                         maximum=MAX_AGENTS, why=AGENTS_WHY)
+        name = DEFAULTS["profile"] if args.profile is None else args.profile.strip()
+        h = profile(checks.choice("profile", name, PROFILES), n)
     gamma = _num("gamma", args.gamma, DEFAULTS["gamma"])
     Delta = _num("Delta", args.Delta, DEFAULTS["Delta"])
     mu = _num("mu", args.mu)
@@ -140,6 +148,8 @@ def build(args: argparse.Namespace):
     methods = None
     if args.methods is not None:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise ValueError(f"methods: give at least one method name, got {args.methods!r}")
     return predict(
         h,
         _num("eps", args.eps),
@@ -225,7 +235,14 @@ def render(pred) -> None:
     )
     omega = any(v.note.startswith("Omega") for v in pred.methods.values())
     extra = " [Omega]: Table 1 states only a lower expression for this method." if omega else ""
-    console.print(f"note: {NOTE}{extra} x LB: total / lower bound's total.", highlight=False)
+    form = (
+        " Theorem form: full constants, and totals use h_i = dot h_i / (1 - gamma) = "
+        f"{1 / (1 - pred.constants.gamma):.4g} dot h_i (one gradient = a trajectory of "
+        "~1/(1-gamma) steps), so they are not comparable with the table form."
+        if pred.form == "theorem" else ""
+    )
+    console.print(f"note: {NOTE}{extra}{form} x LB: total / lower bound's total.",
+                  highlight=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -119,11 +119,11 @@ def test_bad_input_one_line_exit_2(capsys, argv, name):
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("apga: error: ")
-    assert name in err
+    assert "--" + name.replace("_", "-") in err  # the option as typed, not the Python name
 
 
 def test_subprocess_no_traceback():
     p = subprocess.run([sys.executable, "-m", "algorithms.cli.main", "predict", "--h", "1,-2"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
-    assert p.stderr.strip().splitlines() == ["apga: error: h must be > 0, got h[1] = -2.0"]
+    assert p.stderr.strip().splitlines() == ["apga: error: --h must be > 0, got h[1] = -2.0"]
