@@ -9,6 +9,18 @@ from algorithms.clock import MAX_ARRIVALS, SimClock, TooManyArrivalsError
 from theory import checks
 
 MAX_DOUBLINGS = 200  # horizon doublings before giving up (never hang)
+#: Most gradients one round may ask the oracle for: they are sampled in one batch in
+#: memory (e.g. M trajectories of H steps). A plan may count more (apga aggregate), but a
+#: round that evaluates them is refused.
+MAX_ROUND_GRADIENTS = 2**20
+
+
+def check_evaluations(total: int, name: str, why: str) -> None:
+    """Refuse a round that would ask the oracle for more than MAX_ROUND_GRADIENTS gradients."""
+    if total > MAX_ROUND_GRADIENTS:
+        raise ValueError(
+            f"{name}: the round needs {total} gradients ({why}), more than the "
+            f"{MAX_ROUND_GRADIENTS} the oracle samples in one batch in memory")
 
 
 def check_theta(theta, oracle) -> np.ndarray:

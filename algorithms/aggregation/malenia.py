@@ -212,5 +212,8 @@ def aggregate_malenia(theta, M: int, oracle, clock: SimClock, rng: np.random.Gen
     theta = cm.check_theta(theta, oracle)
     rng = cm.check_rng(rng)
     record = plan_malenia(clock, M)
+    h = clock.h_at(record.iteration)
+    cm.check_evaluations(record.evaluated, "h", f"Algorithm 3 waits for the slowest agent "
+                         f"while the fastest computes: h from {h.min():.3g} to {h.max():.3g}")
     sums = np.asarray(oracle.sum_gradients(theta, record.counts, rng))
     return (sums / record.counts[:, None]).mean(axis=0), record

@@ -113,7 +113,10 @@ def name_flag(message: str, flags: dict[str, str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line argument error (exit 2)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT
