@@ -70,7 +70,8 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="heterogeneous family: reward | transition | initial (default: homogeneous)",
     )
-    g.add_argument("--n", type=ty.integer(1), default=DEFAULT.n, help="agents (default %(default)s)")
+    g.add_argument("--n", type=ty.integer(1), default=DEFAULT.n,
+                   help="agents (default %(default)s)")
     g.add_argument(
         "--h", default=DEFAULT.h, help="equal | sqrt | quarter | comma list (default %(default)s)"
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from algorithms.cli import _common
 from algorithms.cli import _types as ty
