@@ -86,14 +86,28 @@ def write_file(path: str | Path, data: str | bytes, flag: str) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temporary(target: Path) -> Path:
+    """A new empty file next to ``target``, unique to this process, with the permissions
+    a plain ``open`` would give (mkstemp's are 0600)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
+                                suffix=target.suffix)
+    os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())
+    return Path(name)
+
+
 def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
     """``write(tmp)`` then rename tmp over ``path``; tmp is unique and removed on failure.
 
     The temporary name keeps the suffix (matplotlib picks the format from it).
     """
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temporary(path)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -202,10 +216,11 @@ class OutputDir:
         """Yield a temporary path to write ``name`` to; renamed into place on success."""
         target = self.file(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmpname = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
-                                       suffix=target.suffix)
-        os.close(fd)
-        tmp = Path(tmpname)
+        try:
+            tmp = _temporary(target)
+        except OSError as exc:
+            raise ValueError(f"{self.flag}: cannot write {str(target)!r} "
+                             f"({_why(exc)})") from None
         try:
             yield tmp
             os.replace(tmp, target)

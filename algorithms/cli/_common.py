@@ -12,6 +12,7 @@ from algorithms.cli import _types as ty
 from algorithms.setting import TabularSetting
 
 DEFAULT = TabularSetting()
+DEFAULT_TIME = 1000.0  # simulated seconds of `apga train` / `apga compare`
 
 _ROUND = 2**20  # algorithms.aggregation._common.MAX_ROUND_GRADIENTS (not imported: startup)
 _BATCH_WHY = "gradients of a round are sampled in one batch in memory"
@@ -89,7 +90,7 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--time",
         type=ty.positive(),
-        default=1000.0,
+        default=DEFAULT_TIME,
         help="simulated-time budget in seconds (default %(default)s)",
     )
     r.add_argument(
@@ -188,14 +189,24 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
             if getattr(args, f"hp_{name}") is not None}
 
 
-def run_identity(args: argparse.Namespace, setting: TabularSetting, **extra: Any) -> dict:
+def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **extra: Any) -> dict:
     """What an output folder's run is (:class:`algorithms.outputs.OutputDir`): the
-    command, the setting, every flag that changes the records, and the budget."""
+    command, the setting, every flag that changes the records, and the budget.
+
+    Hyperparameters enter as the values each method will use (a default given
+    explicitly is the same run); with ``--hyper-from theory`` as the flags given and eps.
+    Resolving them here also checks them (eta > 1, say) before any work.
+    """
     ident = {"command": args.command, **setting.to_dict(), **extra,
              "hyper_from": args.hyper_from, "time": args.time, "max_iters": args.max_iters}
     if args.hyper_from == "theory":
         ident["eps"] = args.eps
-    ident.update({f"--{k.replace('_', '-')}": v for k, v in given_flags(args).items()})
+        ident.update({f"--{k.replace('_', '-')}": v for k, v in given_flags(args).items()})
+    else:
+        for spec in specs:
+            values, _ = spec.resolve(given_hyper(args, spec))
+            prefix = f"{spec.name}." if len(specs) > 1 else ""
+            ident.update({f"{prefix}{k}": v for k, v in values.items()})
     return ident
 
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             if value is not None:
                 raise ValueError(f"{flag}: only used with --tune")
     identity = _common.run_identity(
-        args, setting, methods=[s.name for s in specs], seeds=args.seeds, tune=args.tune,
+        args, setting, specs, methods=[s.name for s in specs], seeds=args.seeds, tune=args.tune,
         tune_grid=grid, tune_M=M_grid, tune_seeds=tune_seeds if args.tune else None,
     )
     progress = _common.progress_enabled(args)

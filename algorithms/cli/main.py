@@ -98,6 +98,11 @@ def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
         dest = action.dest[3:] if action.dest.startswith("hp_") else action.dest
         for key in (dest, bare, bare.replace("-", "_")):
             out.setdefault(key, flag)
+    # Names the library uses for what these flags set (run_method's max_time and
+    # checkpoint, the clock's simulated time).
+    for name, flag in (("max_time", "time"), ("checkpoint", "resume")):
+        if flag in out:
+            out.setdefault(name, out[flag])
     return out
 
 

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = get(args.method)
     setting = _common.setting_from(args)
-    identity = _common.run_identity(args, setting, method=spec.name, seed=args.seed)
+    identity = _common.run_identity(args, setting, [spec], method=spec.name, seed=args.seed)
     with _common.open_out(args, "runs/train", identity) as out:
         note = _common.homogeneous_note(spec, setting)
         if note:
