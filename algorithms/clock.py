@@ -148,14 +148,14 @@ class SimClock:
             self.check_resolution(float(finite.max()), start)
         return s
 
-    def check_resolution(self, T: float, start: float | None = None) -> None:
+    def check_resolution(self, T: float, start: float | None = None, work: str = "M") -> None:
         """Raise :class:`ClockRangeError` if float times near ``T`` are too coarse.
 
         The spacing of floats near T (``math.ulp(T)``) must be at most
         :data:`RESOLUTION` times the fastest computation time min_i h_i: otherwise
         s_i + k h_i rounds to neighbouring floats and arrival counts come out wrong.
-        The message blames kappa, the spread of h or the simulated time, whichever
-        carries T there.
+        The message blames kappa, the simulated time, the number of computations per
+        agent (``work``: the batch, M) or the spread of h, whichever carries T there.
         """
         h = self.h_at()
         fast = h[np.isfinite(h)]
@@ -174,6 +174,9 @@ class SimClock:
             name, what = "time", f"the simulated time reached {start:.4g}"
         elif k_max >= T - start - k_max:
             name, what = "kappa", f"communication times up to kappa = {k_max:.4g}"
+        elif (T - start - k_max) > 2**20 * float(fast.max()):
+            name, what = work, (f"about {(T - start - k_max) / float(fast.max()):.3g} "
+                                "computations per agent in one round")
         else:
             name, what = "h", (f"computation times spread from {h_min:.4g} to "
                                f"{float(fast.max()):.4g}")
@@ -209,7 +212,7 @@ class SimClock:
         t = np.where(np.isfinite(s) & (t < self.fail_at), t, np.inf)
         done = t[np.isfinite(t)]
         if done.size:
-            self.check_resolution(float(done.max()))
+            self.check_resolution(float(done.max()), work="batch")
         return t
 
     def arrivals(

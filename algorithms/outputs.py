@@ -130,11 +130,12 @@ class OutputDir:
         self.identity = jsonio.strict(dict(identity))
         self.resume = resume
         self.continuable = continuable
-        self.path = Path(str(path))
+        self._given = str(path)
+        self.path = Path(self._given)
         self._lock_fh = None
 
     def __enter__(self) -> OutputDir:
-        self.path = prepare_dir(self.path, self.flag)
+        self.path = prepare_dir(self._given, self.flag)
         self._lock()
         try:
             self._claim()

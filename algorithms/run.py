@@ -176,7 +176,15 @@ def run_method(
     try:
         while _more(clock, it, max_time, max_iters):
             ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
-            state = method.step(state, ctx)
+            try:
+                # theta overflowing is detected below and reported naming the step size.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    state = method.step(state, ctx)
+            except ValueError as exc:
+                # An extrapolated point (NIGT's x_t) overflowed inside the step.
+                if str(exc).startswith("theta must be finite"):
+                    raise _theta_error(it + 1, values) from None
+                raise
             it += 1
             for r in ctx.rounds:
                 totals.add(r)
@@ -214,32 +222,36 @@ def _check_budget(max_time: Any, max_iters: Any) -> tuple[float, int | None]:
 def _check_work(clock: Any, max_time: float, max_iters: int | None) -> None:
     """Refuse a budget that would simulate more than MAX_RUN_COMPUTATIONS computations.
 
-    By time t the agents finish at most about t sum_i 1/h_i computations (fixed h_i;
-    the mean rate with random timing), and every method needs at least one per
-    iteration, so max_time sum_i 1/h_i bounds the work of a time-limited run.
+    By time t the agents finish about t sum_i 1/h_i computations (fixed h_i; the mean
+    rate with random timing), and every method needs at least one per iteration, so
+    min(max_time sum_i 1/h_i, max_iters) estimates the work of a run from below; a run
+    is refused only when even that is too much.
     """
-    if max_iters is not None or not hasattr(clock, "h_at"):
+    if not hasattr(clock, "h_at"):
         return
     h = np.asarray(clock.h_at(), dtype=float)
     rate = float(np.sum(1.0 / h[np.isfinite(h)])) if np.isfinite(h).any() else 0.0
-    work = max_time * rate
+    # At least one computation per iteration: max_iters bounds the work from below too.
+    work = min(max_time * rate, math.inf if max_iters is None else float(max_iters))
     if work > MAX_RUN_COMPUTATIONS:
         fastest = float(h[np.isfinite(h)].min())
         raise ValueError(
-            f"max_time: {max_time:g} simulated seconds hold about {work:.3g} computations "
-            f"(fastest h = {fastest:.3g}), more than the {MAX_RUN_COMPUTATIONS:.0e} a run "
-            "may simulate; shorten the time, use larger h, or give max_iters")
+            f"max_time, h: {max_time:g} simulated seconds with h down to {fastest:.3g} hold "
+            f"about {work:.3g} computations, more than the {MAX_RUN_COMPUTATIONS:.0e} a run "
+            "may simulate; shorten the time, use larger h, or give a smaller max_iters")
 
 
 def _check_theta(state: Any, it: int, values: Mapping[str, float]) -> None:
     """theta must stay finite: a step size like 1e308 overflows it within a few steps."""
-    theta = np.asarray(state.theta)
-    if np.isfinite(theta).all():
-        return
+    if not np.isfinite(np.asarray(state.theta)).all():
+        raise _theta_error(it, values)
+
+
+def _theta_error(it: int, values: Mapping[str, float]) -> ValueError:
     steps = {k: v for k, v in values.items() if k in _STEPS}
     name = max(steps, key=steps.get) if steps else "hyper"
     shown = f" = {steps[name]:g}" if steps else ""
-    raise ValueError(
+    return ValueError(
         f"{name}: the parameters theta became non-finite at iteration {it} "
         f"({name}{shown} is too large a step); use a smaller {name}")
 
@@ -259,8 +271,11 @@ def _more(clock: Any, it: int, max_time: float, max_iters: int | None) -> bool:
 
 
 def _record(it, clock, totals, state, evaluate) -> IterationRecord:
-    # ``evaluate`` may return NaN to skip an iteration (e.g. evaluation on a time grid).
-    J, g = evaluate(np.asarray(state.theta)) if evaluate is not None else (math.nan, math.nan)
+    # ``evaluate`` may return NaN to skip an iteration (e.g. evaluation on a time grid);
+    # theta near the float limit (a huge step size) may give NaN too, not a warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        J, g = evaluate(np.asarray(state.theta)) if evaluate is not None else (
+            math.nan, math.nan)
     return IterationRecord(
         it,
         float(clock.now),

@@ -95,8 +95,8 @@ def times(
     """
     try:
         arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a list of numbers, got {_fmt(values)}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int like 10**400
+        raise ValueError(f"{name} must be a list of finite numbers, got {_fmt(values)}") from None
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -171,7 +171,9 @@ def finite_outputs(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            out = func(*args, **kwargs)
+            # numpy's overflow warnings would only repeat what the checks below report.
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                out = func(*args, **kwargs)
         except OutOfRangeError as exc:
             # A nested guarded call already named its culprit; keep it if it is one of
             # our inputs too (maybe a field of a constants record), else find ours.
@@ -258,7 +260,10 @@ def _numbers(name: str, value: Any):
         return
     try:
         arr = np.asarray(value, dtype=float).ravel()
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:  # holds an int like 10**400: the most extreme input there is
+        yield name, math.inf
+        return
+    except (TypeError, ValueError):
         return
     arr = arr[np.isfinite(arr) & (arr != 0)]
     if arr.size:

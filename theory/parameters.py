@@ -179,16 +179,24 @@ def horizon_from_policy(eps: float, eta: float, alpha: float, r_max: float, M_g:
     truncation_constants(r_max, M_g, M_h, gamma, 1.0)  # validates r_max, M_g, M_h, gamma
     c = eps if mu is None else math.sqrt(checks.positive("mu", mu) * eps)
     lg = math.log(gamma)
+    target = math.log(c * eta)
     hi = 64
     while True:
         H = np.arange(1, hi + 1, dtype=float)
         D_g, D_h = _truncation(r_max, M_g, M_h, gamma, H)
-        ok = H * lg + np.log(64 * np.maximum(D_g, alpha * D_h)) <= math.log(c * eta)
+        with np.errstate(over="ignore", divide="ignore"):
+            lhs = H * lg + np.log(64 * np.maximum(D_g, alpha * D_h))
+        if not np.isfinite(lhs[0]) or not math.isfinite(target):
+            # 64 max{D_g, alpha D_h} overflowed: the decorator names the input to blame.
+            raise ValueError("horizon: gamma^H <= c eta / (64 max{D_g, alpha D_h}) cannot be "
+                             "evaluated in floating point")
+        ok = lhs <= target
         if ok.any():
             return int(np.argmax(ok)) + 1
-        if hi > 10**9:  # pragma: no cover - gamma^H decays, so this is unreachable
-            raise ValueError("gamma: horizon does not converge")
-        hi *= 4
+        if hi >= MAX_HORIZON:
+            raise ValueError(f"gamma: the horizon H exceeds {MAX_HORIZON} steps "
+                             f"(gamma = {gamma!r} is too close to 1 for these constants)")
+        hi = min(4 * hi, MAX_HORIZON)
 
 
 @checks.finite_outputs
@@ -428,7 +436,8 @@ def global_explicit_iterations(eps: float, Delta: float, alpha: float, mu: float
     mu = checks.positive("mu", mu)
     rate = alpha * math.sqrt(2 * mu)
     if rate > 1 + 1e-12:
-        raise ValueError(f"alpha must be <= 1/sqrt(2 mu) (Theorem A.1), got alpha = {alpha!r}")
+        raise ValueError(f"alpha, mu: alpha must be <= 1/sqrt(2 mu) (Theorem A.1), got "
+                         f"alpha = {alpha!r}, mu = {mu!r}")
     if rate >= 1 or 4 * Delta <= eps:
         return 1
     return max(math.ceil(math.log(4 * Delta / eps) / -math.log1p(-rate)), 1)
@@ -460,6 +469,8 @@ def _horizon(numerator: float, denom_max: float, gamma: float) -> int:
     return max(_ceil(math.log(ratio) / math.log(gamma)), 1)
 
 
+#: Longest horizon :func:`horizon_from_policy` scans for (its arrays have H entries).
+MAX_HORIZON = 2**24
 #: Round-off allowance of :func:`_ceil`, in units of float spacing at x (ulps).
 CEIL_ULPS = 4
 

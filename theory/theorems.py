@@ -75,7 +75,11 @@ def rennala_nigt_time_varying(h_dot, eps: float, L_g: float, L_h: float, sigma: 
 
     Paper: Theorem 4.3 (Appendix E.1).
     """
-    arr = np.asarray(h_dot, dtype=float)
+    try:
+        arr = np.asarray(h_dot, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"h_dot must be a (T, n) array of finite numbers, got "
+                         f"{str(h_dot)[:40]}") from None
     if arr.ndim != 2 or arr.shape[0] < 1:
         raise ValueError(f"h_dot must have shape (T, n) with T >= 1, got shape {arr.shape}")
     flat = checks.times("h_dot", arr.ravel())

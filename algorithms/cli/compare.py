@@ -161,7 +161,10 @@ def parse_methods(text: str, kind: str) -> list[str]:
     if not names:
         raise ValueError(f"methods: give at least one method name (or 'all'), got {text!r}")
     for name in names:
-        get(name)
+        try:
+            get(name)
+        except ValueError as exc:
+            raise ValueError(f"methods: {str(exc).split(': ', 1)[-1]}") from None
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"methods: {', '.join(repeated)} listed twice (runs would share files)")

@@ -245,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.is_dir():
         raise ValueError(f"output: {args.output!r} is a folder; give a file name")
+    if not out.parent.is_dir():  # before rendering: a mistyped folder fails at once
+        raise ValueError(f"output: folder {str(out.parent)!r} does not exist")
     if args.check:
         if out.exists() and not out.is_file():
             raise ValueError(f"output: {args.output!r} is not a regular file")
@@ -257,8 +259,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"{out} is up to date")
         return 0
-    if not out.parent.is_dir():  # before rendering: a mistyped folder fails at once
-        raise ValueError(f"output: folder {str(out.parent)!r} does not exist")
     write_file(out, render_markdown(), "output")
     print(f"wrote {out}")
     return 0

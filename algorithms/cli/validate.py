@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                  "drop --only (or write elsewhere with --out)")
             out = DOCS / ("full" if args.mode == "full" else "")
         elif args.out is not None:
-            out = Path(args.out)
+            out = args.out  # a string: prepare_dir refuses '' (Path('') would be '.')
         else:
             tag = args.mode + (f"-seed{args.seed}" if args.seed else "")
             if args.only:

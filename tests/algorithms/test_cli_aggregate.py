@@ -36,10 +36,10 @@ def test_text_output_profile_and_random_timing(capsys):
     (["--h", "1,-2", "--M", "3"], "h must be > 0"),
     (["--h", "1,nan", "--M", "3"], "h must not contain NaN"),
     (["--h", "1,2", "--M", "0"], "argument --M: must be an integer >= 1"),
-    (["--h", "1,2", "--M", "3", "--kappa", "1,2,3"], "length mismatch: kappa"),
+    (["--h", "1,2", "--M", "3", "--kappa", "1,2,3"], "length mismatch: --kappa"),
     (["--h", "1,2", "--M", "3", "--timing", "gamma"], "timing: unknown value"),
     (["--h", "1,2", "--M", "3", "--method", "fedavg"], "method: unknown value"),
-    (["--h", "1,2", "--n", "3", "--M", "3"], "length mismatch: h has 2, n is 3"),
+    (["--h", "1,2", "--n", "3", "--M", "3"], "length mismatch: --h has 2, --n is 3"),
     (["--h", "1,2", "--M", "3", "--timing", "uniform", "--jitter", "2"], "jitter"),
     (["--h", "1,inf", "--M", "3", "--method", "malenia"], "h must be finite (index 1 is inf)"),
 ])
