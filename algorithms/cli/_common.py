@@ -279,22 +279,26 @@ def run_one(
         elif not ckpt.exists():
             warnings.warn(f"--resume: no checkpoint of {spec.name} seed {seed} in "
                           f"{ckpt.parent}; that run started afresh", stacklevel=2)
-    result = run_method(
-        spec,
-        oracle,
-        clock,
-        rng,
-        theta0,
-        hyper=values,
-        hyper_source=sources,
-        max_time=args.time,
-        max_iters=args.max_iters,
-        checkpoint=ckpt,
-        checkpoint_every=max(args.checkpoint_every, 1),
-        progress=progress,
-        meta={"seed": seed, "theory": prepared.info, "note": note},
-        identity={"seed": seed, **setting.to_dict()},
-    )
+    try:
+        result = run_method(
+            spec,
+            oracle,
+            clock,
+            rng,
+            theta0,
+            hyper=values,
+            hyper_source=sources,
+            max_time=args.time,
+            max_iters=args.max_iters,
+            checkpoint=ckpt,
+            checkpoint_every=max(args.checkpoint_every, 1),
+            progress=progress,
+            meta={"seed": seed, "theory": prepared.info, "note": note},
+            identity={"seed": seed, **setting.to_dict()},
+        )
+    except OSError as exc:  # a checkpoint could not be written (full disk, permissions)
+        raise ValueError(f"out: cannot write the checkpoint {ckpt} "
+                         f"({exc.strerror or exc})") from None
     if write:
         with out.writing(f"{spec.name}_seed{seed}.csv") as tmp:
             write_csv(tmp, result.records)
