@@ -47,6 +47,7 @@ class TabularSetting:
     kappa:     communication time: a number, a comma list, or ``sqrt`` / ``sqrt_d4``
                (Section H: kappa_i = sqrt(i), kappa_i = sqrt(i) d^(1/4))
     timing:    fixed, exponential, lognormal or uniform (see algorithms.timing)
+    timing_options: the model's options (``log_sigma``, ``jitter``), None for the defaults
     """
 
     env: str = "garnet"
@@ -60,10 +61,11 @@ class TabularSetting:
     h: str = "sqrt"
     kappa: str = "0"
     timing: str = "fixed"
+    timing_options: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         """Validate every field now, not at :meth:`build` (names the field on error)."""
-        from algorithms.timing import TIMING_MODELS, resolve_kappa, resolve_times
+        from algorithms.timing import check_options, resolve_kappa, resolve_times
         from theory.clusters import AGENTS_WHY, MAX_AGENTS
 
         checks.choice("env", self.env, ENVS)
@@ -90,7 +92,7 @@ class TabularSetting:
             raise ValueError(
                 f"{'n' if self.family and self.n > 1 else 'S'}: {what} need {entries:.3g} "
                 f"transition probabilities, more than {MAX_ENTRIES:.0e} (400 MB)")
-        checks.choice("timing", self.timing, TIMING_MODELS)
+        check_options(self.timing, self.timing_options or {})
         resolve_times("h", self.h, self.n)
         if not (isinstance(self.kappa, str) and self.kappa.strip() == "sqrt_d4"):
             resolve_kappa(self.kappa, self.n)
@@ -151,7 +153,11 @@ class TabularSetting:
         seed = checks.count("seed", seed, minimum=0)
         oracle = oracle if oracle is not None else self.oracle()
         clock, rng = seeded_clock(
-            self.h_times(), self.kappa_times(oracle.dim), seed, timing=self.timing
+            self.h_times(),
+            self.kappa_times(oracle.dim),
+            seed,
+            timing=self.timing,
+            **(self.timing_options or {}),
         )
         theta0 = np.zeros(oracle.dim)
         return oracle, clock, rng, theta0

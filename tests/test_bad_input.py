@@ -53,6 +53,14 @@ TABLE = [
     ("predict", ["--json", "--r-max", "1", "--M-h", "1", "--l2", "1"], {"--M-g": NUMBERS}),
     ("predict", ["--json", "--r-max", "1", "--M-g", "1", "--l2", "1"], {"--M-h": NUMBERS}),
     ("predict", ["--json", "--r-max", "1", "--M-g", "1", "--M-h", "1"], {"--l2": NUMBERS}),
+    ("predict", ["--json", "--wallclock"], {
+        "--timing": WORDS, "--M": NUMBERS, "--M-init": NUMBERS, "--iterations": NUMBERS,
+        "--seed": NUMBERS, "--rounds": NUMBERS, "--batch": NUMBERS,
+        "--sweep": WORDS + ["n=1..1e9", "eps=1e-300..1"],
+    }),
+    ("predict", ["--json", "--wallclock", "--timing", "lognormal"], {"--log-sigma": NUMBERS}),
+    ("predict", ["--json", "--wallclock", "--timing", "uniform"], {"--jitter": NUMBERS}),
+    ("predict", ["--json", "--kappa", "sqrt_d4"], {"--d": NUMBERS}),
     ("aggregate", ["--json"], {
         "--method": WORDS, "--h": LISTS + ["1e-9,1e9"], "--n": NUMBERS, "--M": NUMBERS,
         "--kappa": NUMBERS + ["3e16"], "--timing": WORDS, "--seed": NUMBERS,
@@ -160,6 +168,19 @@ def test_h_file(kind, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 2
     _check(code, out, err, "--h-file", True)
+
+
+@pytest.mark.parametrize("kind", FILE_KINDS)
+@pytest.mark.parametrize("argv", [["predict", "--json"], ["aggregate", "--json"],
+                                  ["train", *TINY], ["compare", *TINY, "--seeds", "1"]],
+                         ids=["predict", "aggregate", "train", "compare"])
+def test_cluster_file(argv, kind, tmp_path, capsys):
+    path = _files(tmp_path)[kind]
+    out_dir = ["--out", str(tmp_path / "o")] if argv[0] in ("train", "compare") else []
+    code = main([*argv, *out_dir, "--cluster", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    _check(code, out, err, "--cluster", True)
 
 
 def _outputs(tmp: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ from validation.result import VERDICTS, Budget, CheckResult, jsonable
 
 STYLE = {"pass": "green", "fail": "bold red", "reported": "cyan"}
 SHAPE_PLOT = "time_complexity_shape.png"
+WALLCLOCK_PLOT = "wallclock.png"
 
 
 def verdict_counts(results: Sequence[CheckResult]) -> dict[str, int]:
@@ -236,6 +237,11 @@ def write_report(
         if r.name == "time_complexity_shape" and "eps_rows" in r.details:
             paths["plot"] = plot_shape(r, out / SHAPE_PLOT)
             plots[r.name] = SHAPE_PLOT
+        if r.name == "wallclock" and "plot" in r.details:
+            from validation.checks.wallclock import plot
+
+            paths["wallclock_plot"] = plot(r.details, out / WALLCLOCK_PLOT)
+            plots[r.name] = WALLCLOCK_PLOT
     doc = payload(results, budget, seconds, command)
     paths["json"] = write_file(out / "report.json",
                                jsonio.dumps(doc, indent=2, sort_keys=True) + "\n", flag)

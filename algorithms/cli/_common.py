@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Any
 
 from algorithms.cli import _types as ty
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
 from algorithms.setting import TabularSetting
 
-DEFAULT = TabularSetting()
+# The setting's defaults for the help texts, read from the dataclass fields: building a
+# TabularSetting here would validate h and kappa with algorithms.timing at every start-up
+# (`apga predict` imports this module to build its parser, and stays light).
+DEFAULT = SimpleNamespace(**{f.name: f.default for f in fields(TabularSetting)})
 DEFAULT_TIME = 1000.0  # simulated seconds of `apga train` / `apga compare`
 
 _ROUND = 2**20  # algorithms.aggregation._common.MAX_ROUND_GRADIENTS (not imported: startup)
@@ -71,21 +76,22 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="heterogeneous family: reward | transition | initial (default: homogeneous)",
     )
-    g.add_argument("--n", type=ty.integer(1), default=DEFAULT.n,
-                   help="agents (default %(default)s)")
+    g.add_argument("--n", type=ty.integer(1), default=None, help=f"agents (default {DEFAULT.n})")
     g.add_argument(
-        "--h", default=DEFAULT.h, help="equal | sqrt | quarter | comma list (default %(default)s)"
+        "--h", default=None, help=f"equal | sqrt | quarter | comma list (default {DEFAULT.h})"
     )
     g.add_argument(
         "--kappa",
-        default=DEFAULT.kappa,
-        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4))",
+        default=None,
+        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4)) "
+        f"(default {DEFAULT.kappa})",
     )
     g.add_argument(
         "--timing",
-        default=DEFAULT.timing,
-        help="fixed | exponential | lognormal | uniform (default %(default)s)",
+        default=None,
+        help=f"fixed | exponential | lognormal | uniform (default {DEFAULT.timing})",
     )
+    add_cluster_argument(g)
     r = p.add_argument_group("run")
     r.add_argument(
         "--time",
@@ -123,6 +129,12 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def setting_from(args: argparse.Namespace) -> TabularSetting:
+    spec = cluster_from_args(args)
+    if spec is not None:
+        times = setting_fields(spec)
+    else:
+        given = {k: getattr(args, k) for k in ("n", "h", "kappa", "timing")}
+        times = {k: getattr(DEFAULT, k) if v is None else v for k, v in given.items()}
     return TabularSetting(
         env=args.env,
         S=args.S,
@@ -131,10 +143,7 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
         H=args.H,
         mdp_seed=args.mdp_seed,
         family=args.family,
-        n=args.n,
-        h=args.h,
-        kappa=args.kappa,
-        timing=args.timing,
+        **times,
     )
 
 

@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             "command": "compare",
             "setting": setting.to_dict(),
             "seeds": args.seeds,
+            "cluster": args.cluster,
             "summary": summary,
             "tuning": tuning,
         }

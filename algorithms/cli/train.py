@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             "command": "train",
             "setting": setting.to_dict(),
             "seed": args.seed,
+            "cluster": args.cluster,
             "summary": summary,
             "theory": result.meta.get("theory", {}),
             "records": f"{spec.name}_seed{args.seed}.csv",

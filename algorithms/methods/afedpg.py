@@ -58,7 +58,10 @@ class AFedPGState:
 @dataclass(frozen=True)
 class AFedPG:
     def init(self, theta0: np.ndarray, ctx: Context) -> AFedPGState:
-        sched = AsyncGreedy(ctx.oracle, ctx.clock, ctx.rng)
+        # A real backend (algorithms.distributed) brings its own scheduler with the same
+        # start/step/send interface; otherwise the greedy pattern runs on the simulated clock.
+        real = getattr(ctx.clock, "greedy", None)
+        sched = real(ctx.oracle, ctx.rng) if real else AsyncGreedy(ctx.oracle, ctx.clock, ctx.rng)
         sched.start(theta0)  # broadcast theta_0 (n downloads)
         kappa = np.asarray(ctx.clock.kappa, dtype=float)
         ctx.rounds.append(Transfers(0, 0, ctx.clock.n, float(kappa.sum())))

@@ -21,6 +21,7 @@ STABLE = [
     "theorem_4_1",
     "straggler",
     "time_complexity_shape",
+    "wallclock",
 ]
 
 
