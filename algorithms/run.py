@@ -156,11 +156,11 @@ def run_method(
     ckpt = Path(checkpoint) if checkpoint is not None else None
     ident = ck.identity(spec.name, values, theta0, clock, rng, identity)
 
-    if ckpt is not None and ckpt.exists():
+    if ckpt is not None and ck.exists(ckpt):
         saved = ck.load(ckpt, ident)
         state, clock, rng = saved["state"], saved["clock"], saved["rng"]
         records, totals, it = saved["records"], saved["totals"], saved["iteration"]
-        writer = ck.Writer(ckpt, ident, len(records))
+        writer = ck.Writer(ckpt, ident, len(records), saved["save_number"])
     else:
         writer = ck.Writer(ckpt, ident, 0) if ckpt is not None else None
         totals = _Totals()
@@ -193,12 +193,14 @@ def run_method(
             bar.update(clock.now, it)
             if writer is not None and it % checkpoint_every == 0:
                 writer.save(state, clock, rng, records, totals, it)
+        if writer is not None:
+            writer.save(state, clock, rng, records, totals, it)
     except KeyboardInterrupt:
         raise Interrupted(_where(writer, ckpt)) from None
     finally:
         bar.close()
-    if writer is not None:
-        writer.save(state, clock, rng, records, totals, it)
+        if writer is not None:
+            writer.close()
     return RunResult(spec.name, values, source, records, np.asarray(state.theta), dict(meta or {}))
 
 

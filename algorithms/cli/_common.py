@@ -285,7 +285,7 @@ def run_one(
         ckpt = out.file(f"checkpoints/{spec.name}_seed{seed}.pkl")
         if not args.resume:
             ck.remove(ckpt)
-        elif not ckpt.exists():
+        elif not ck.exists(ckpt):
             warnings.warn(f"--resume: no checkpoint of {spec.name} seed {seed} in "
                           f"{ckpt.parent}; that run started afresh", stacklevel=2)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pickle
 
@@ -62,12 +63,19 @@ def test_truncated_records_file_is_refused(tmp_path):
         _run(checkpoint=path)
 
 
+def _slot(payload: bytes, digest: bytes | None = None) -> bytes:
+    digest = hashlib.sha256(payload).digest() if digest is None else digest
+    return ck.MAGIC + ck._HEAD.pack(1, digest) + payload
+
+
 @pytest.mark.parametrize("content, word", [
     (b"", "not an apga checkpoint"),
     (b"garbage\n", "not an apga checkpoint"),
     (pickle.dumps({"version": 1, "method": "rennala_nigt"}), "not an apga checkpoint"),
-    (ck.MAGIC + b"\x80\x05truncated", "truncated or corrupt"),
-    (ck.MAGIC + pickle.dumps({"identity": {}}), "missing fields"),
+    (ck.MAGIC + b"\x80\x05", "truncated"),
+    (_slot(pickle.dumps({"identity": {}}), b"0" * 32), "checksum"),
+    (_slot(b"\x80\x05not a pickle"), "corrupt"),
+    (_slot(pickle.dumps({"identity": {}})), "missing fields"),
 ])
 def test_foreign_and_corrupt_files_are_refused(tmp_path, content, word):
     path = tmp_path / "c.pkl"
@@ -84,10 +92,22 @@ def test_missing_records_file_is_refused(tmp_path):
         _run(checkpoint=path)
 
 
-def test_state_written_atomically_without_leftovers(tmp_path):
+def test_state_alternates_between_two_slots_without_leftovers(tmp_path):
     path = tmp_path / "c.pkl"
     _run(checkpoint=path, checkpoint_every=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pkl", "c.pkl.records"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pkl", "c.pkl.b", "c.pkl.records"]
+
+
+@pytest.mark.parametrize("torn", [0, 1])
+def test_a_torn_save_falls_back_to_the_previous_slot(tmp_path, torn):
+    """A crash while a slot is being overwritten leaves a bad checksum there: loading
+    takes the other slot (one save older), and the resumed run is still exact."""
+    full = _run(seed=3)
+    path = tmp_path / "c.pkl"
+    _run(seed=3, checkpoint=path, checkpoint_every=1, max_iters=5)
+    slot = ck.slots(path)[torn]
+    slot.write_bytes(slot.read_bytes()[:-7])
+    assert _run(seed=3, checkpoint=path).records == full.records
 
 
 def test_differences_are_readable():
@@ -96,3 +116,16 @@ def test_differences_are_readable():
     text = "; ".join(ck.differences(a, b))
     assert "alpha = 0.05 there, 0.1 here" in text and "seed = 5 there, 4 here" in text
     assert "the clock" in text and "S = (not set) there, 6 here" in text
+
+
+def test_state_slots_do_not_grow_with_the_run(tmp_path):
+    """The records live only in the append-only file: a save writes a state of constant
+    size, however many iterations came before (the old format re-pickled every record)."""
+    sizes = []
+    for iters in (5, 60):
+        path = tmp_path / f"c{iters}.pkl"
+        _run(checkpoint=path, checkpoint_every=1, max_time=1e4, max_iters=iters)
+        data = ck.slots(path)[0].read_bytes()
+        assert b"IterationRecord" not in data
+        sizes.append(len(data))
+    assert abs(sizes[1] - sizes[0]) < 64

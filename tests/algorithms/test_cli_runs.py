@@ -57,7 +57,7 @@ def test_checkpoint_copied_under_another_seed_is_refused(tmp_path, capsys):
                  "--max-iters", "3", "--checkpoint-every", "1"]) == 0
     assert main(["train", *SMALL, "--time", "40", "--seed", "4", "--out", str(b),
                  "--max-iters", "3", "--checkpoint-every", "1"]) == 0
-    for suffix in ("", ".records"):
+    for suffix in ("", ".b", ".records"):
         shutil.copy(a / "checkpoints" / f"rennala_nigt_seed5.pkl{suffix}",
                     b / "checkpoints" / f"rennala_nigt_seed4.pkl{suffix}")
     capsys.readouterr()
@@ -172,7 +172,7 @@ def test_full_disk_while_checkpointing_names_out(tmp_path, capsys, monkeypatch):
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checkpoint, "atomic_write", full)
+    monkeypatch.setattr(checkpoint, "write_slot", full)
     assert main(["train", *SMALL, "--time", "20", "--out", str(tmp_path / "o"),
                  "--checkpoint-every", "1"]) == 2
     err = _err(capsys)
