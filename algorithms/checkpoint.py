@@ -71,8 +71,9 @@ def slots(path: Path) -> tuple[Path, Path]:
 
 
 def exists(path: Path) -> bool:
-    """True if any file of the checkpoint ``path`` is there (a slot or the records)."""
-    return any(p.exists() for p in (*slots(path), records_path(path)))
+    """True if a state slot of the checkpoint ``path`` is there (records alone mean the
+    run stopped before its first save: there is nothing to resume)."""
+    return any(p.exists() for p in slots(path))
 
 
 def remove(path: Path) -> None:

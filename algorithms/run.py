@@ -162,7 +162,6 @@ def run_method(
         records, totals, it = saved["records"], saved["totals"], saved["iteration"]
         writer = ck.Writer(ckpt, ident, len(records), saved["save_number"])
     else:
-        writer = ck.Writer(ckpt, ident, 0) if ckpt is not None else None
         totals = _Totals()
         ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
         state = method.init(np.asarray(theta0, dtype=float), ctx)
@@ -171,6 +170,7 @@ def run_method(
         _check_theta(state, 0, values)
         records = [_record(0, clock, totals, state, evaluate)]
         it = 0
+        writer = ck.Writer(ckpt, ident, 0) if ckpt is not None else None
 
     bar = _Progress(progress, max_time, max_iters, spec.title)
     try:

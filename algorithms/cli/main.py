@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             "predict wall-clock, simulate, verify."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"apga {_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
     for mod in _subcommand_modules():
         # argparse %-formats help strings: escape a literal '%' ("20-80% band").
@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run, _flags=flag_names(p))
     return parser
+
+
+class _Version(argparse.Action):
+    """``--version``, read from the package metadata only when asked (importlib.metadata
+    costs ~10 ms that `apga predict` does not pay)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: D102
+        sys.stdout.write(f"apga {_version()}\n")
+        parser.exit()
 
 
 def _version() -> str:

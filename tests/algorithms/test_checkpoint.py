@@ -129,3 +129,12 @@ def test_state_slots_do_not_grow_with_the_run(tmp_path):
         assert b"IterationRecord" not in data
         sizes.append(len(data))
     assert abs(sizes[1] - sizes[0]) < 64
+
+
+def test_records_without_a_state_start_afresh(tmp_path):
+    """A run killed before its first save leaves only the records file: nothing to
+    resume, so the run starts from the beginning (and rewrites that file)."""
+    path = tmp_path / "c.pkl"
+    ck.records_path(path).write_bytes(ck.RECORDS_MAGIC + b"\0" * 100)
+    res = _run(checkpoint=path, max_iters=3)
+    assert res.records == _run(max_iters=3).records
