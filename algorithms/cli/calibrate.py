@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print("this node's agents were measured; the node holding rank 0 wrote the file")
         return 0
+    import numpy as np
+
     data = json.loads(data_path.read_text())
     cluster, fit, comments = build(data, spec, args)
     from theory.cluster_file import write_cluster
@@ -118,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
     result = {"output": str(output), "run_dir": str(run_dir), "n": n, "dim": data["dim"],
               "mode": spec.mode, "h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
               "timing": fit.timing, "options": dict(fit.options), "cv": fit.cv,
-              "loglik": fit.loglik}
+              "loglik": fit.loglik,
+              "allreduce_seconds": (float(np.median(data["comm"]))
+                                    if spec.mode == "allreduce" else None),
+              "round_seconds": (float(np.median(data["rounds"])) if data.get("rounds")
+                                else None)}
     if args.json:
         from algorithms.distributed.runlog import strict
 

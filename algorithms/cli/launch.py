@@ -399,8 +399,8 @@ def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
             sys.stderr.write(f"apga: error: the run failed (exit {code}); worker logs are in "
                              f"{run_dir / 'logs'}\n")
             return code if code in (1, 2) else 1
-        note = (f"this node's ranks finished in {wall:.1f} s; rank 0 (another node) wrote "
-                "the records")
+        note = (f"this node's processes finished in {wall:.1f} s; the node holding rank 0 "
+                "(in server mode: the server, on node 0) wrote the records")
         if args.json:
             print(json.dumps({"run_dir": str(run_dir), "note": note}))
         else:
@@ -435,6 +435,19 @@ def _print_table(s: dict) -> None:
     for e in s.get("events", []):
         print(f"  event: {json.dumps(e)}")
     print(f"records, rounds and summary written to {s['run_dir']}/")
+
+
+def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
+    """Run ``apga launch --out OUT --json ARGS`` in a subprocess; its summary (RuntimeError
+    with the launch's error line if it fails). Used by the bench and validation checks."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
+           "--no-progress", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"apga launch failed ({proc.returncode}): {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
 
 
 class _Progress:

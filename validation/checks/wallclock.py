@@ -24,7 +24,6 @@ Paper: Lemmas C.1 and C.2 (round = broadcast + collection + one reduce), Algorit
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms.cli.launch import launch_json
 from validation.result import Budget, CheckResult
 
 ROUND_TARGET = 0.10
@@ -49,15 +49,6 @@ def clusters() -> dict[str, tuple[list[float], str]]:
         "sqrt": ([float(0.07 * np.sqrt(i)) for i in range(1, 5)], "h_i = 70 sqrt(i) ms"),
         "straggler": ([0.08, 0.08, 0.08, 1.6], "h = (80, 80, 80, 1600) ms: one 20x slower"),
     }
-
-
-def _launch(out: Path, *args: str) -> dict:
-    cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
-           "--no-progress", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise RuntimeError(f"apga launch failed ({proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
 
 
 def compare(real: dict, method: str, cluster, K: int, seed: int) -> dict:
@@ -106,7 +97,7 @@ def check_wallclock(budget: Budget) -> CheckResult:
             for method in METHODS:
                 batches = [] if method == "sync_nigt" else ["--M", str(M), "--M-init", str(M)]
                 family = ["--family", "reward"] if method == "malenia_nigt" else []
-                real = _launch(tmp / f"{key}-{method}", "--cluster", str(path), "--method",
+                real = launch_json(tmp / f"{key}-{method}", "--cluster", str(path), "--method",
                                method, "--iterations", str(K), "--seed", str(seed),
                                *batches, *family)
                 cases.append({"cluster": key, "label": label,
@@ -148,7 +139,7 @@ def _unemulated(tmp: Path, K: int, seed: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"apga calibrate failed: {proc.stderr.strip()}")
     cluster = read_cluster(out)
-    real = _launch(tmp / "unemulated", "--nproc", "2", "--M", str(M), "--M-init", str(M),
+    real = launch_json(tmp / "unemulated", "--nproc", "2", "--M", str(M), "--M-init", str(M),
                    "--iterations", str(4 * K), "--seed", str(seed))
     return {"cluster": "calibrated", "h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
             "timing": cluster.timing,
