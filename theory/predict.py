@@ -63,6 +63,7 @@ class Constants:
                 checks.positive(name, getattr(self, name))
 
 
+@checks.finite_outputs
 def constants_from_policy(r_max: float, M_g: float, M_h: float, l_2: float, gamma: float,
                           Delta: float = 1.0, mu: float | None = None) -> Constants:
     """Constants from Proposition 2.3's inputs; D_g, D_h are left to the horizon solver.
@@ -154,6 +155,7 @@ class Prediction:
         }
 
 
+@checks.finite_outputs
 def predict(h, eps: float = 0.01, kappa=1.0, constants: Constants | None = None, *,
             form: str = "table", setting: str = "homogeneous",
             methods: list[str] | None = None, policy: dict | None = None,

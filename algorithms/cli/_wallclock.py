@@ -201,7 +201,10 @@ def parse_sweep(text: str, points: str | None) -> tuple[str, list]:
     if P > 1000:
         raise ValueError(f"sweep-points: {P} exceeds the limit of 1000")
     if var == "n":
-        a, b = checks.count("sweep", a_text), checks.count("sweep", b_text)
+        from theory.clusters import AGENTS_WHY, MAX_AGENTS
+
+        a, b = (checks.count("sweep", x, maximum=MAX_AGENTS, why=AGENTS_WHY)
+                for x in (a_text, b_text))
         if b < a:
             raise ValueError(f"sweep: n=A..B needs A <= B, got {text!r}")
         if b - a + 1 <= P:
@@ -246,8 +249,11 @@ def run_sweep(args, pred, spec, opts: dict, methods) -> dict[str, Any]:
             sub, p = spec.first(v), pred
         else:  # M, M_init and T follow eps (Theorem 4.2) unless given
             sub = spec
-            p = predict(spec.h, v, spec.kappa, pred.constants, form=pred.form,
-                        setting=pred.setting, h_per_gradient=True)
+            try:
+                p = predict(spec.h, v, spec.kappa, pred.constants, form=pred.form,
+                            setting=pred.setting, h_per_gradient=True)
+            except ValueError as exc:  # name the option that asked for this eps
+                raise ValueError(f"sweep: at eps = {v:g}: {exc}") from None
         for m, r in compute(sub, p, opts, methods).items():
             rows.append({"variable": var, "value": v, "method": m, "M": r.M,
                          "M_init": r.M_init, "round_seconds": r.round_seconds,

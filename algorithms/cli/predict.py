@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from algorithms.cli._cluster import add_seconds_arguments, seconds_requested
 
@@ -85,12 +86,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _num(name: str, text: str | None, default: float | None = None) -> float | None:
+    """The option ``name`` as a finite float (NaN, inf and 1e400 are refused here, with
+    the text given, before any formula sees them)."""
     if text is None:
         return default
     try:
-        return float(text)
-    except ValueError:
+        x = float(text)
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {text!r}")
+    return x
 
 
 def times(args: argparse.Namespace, n: int | None = None):
@@ -99,7 +105,7 @@ def times(args: argparse.Namespace, n: int | None = None):
     ``n`` extends a --profile cluster to n agents (sweeps over n)."""
     from algorithms.cli._cluster import cluster_from_args
     from theory import checks
-    from theory.clusters import parse_times, profile, read_times
+    from theory.clusters import AGENTS_WHY, MAX_AGENTS, PROFILES, parse_times, profile, read_times
 
     if args.d is not None and (args.kappa or "").strip() != "sqrt_d4":
         raise ValueError("d: only used with --kappa sqrt_d4 (kappa_i = sqrt(i) d^(1/4))")
@@ -113,8 +119,10 @@ def times(args: argparse.Namespace, n: int | None = None):
     elif args.h_file is not None:
         h = read_times(args.h_file, "h_file")
     else:
-        n = n or checks.count("n", args.n if args.n is not None else DEFAULTS["n"])
-        h = profile(args.profile or DEFAULTS["profile"], n)
+        n = n or checks.count("n", args.n if args.n is not None else DEFAULTS["n"],
+                              maximum=MAX_AGENTS, why=AGENTS_WHY)
+        name = DEFAULTS["profile"] if args.profile is None else args.profile.strip()
+        h = profile(checks.choice("profile", name, PROFILES), n)
     if args.kappa is None:
         return h, DEFAULTS["kappa"], None
     try:
@@ -177,6 +185,8 @@ def build(args: argparse.Namespace, given=None):
     methods = None
     if args.methods is not None:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise ValueError(f"methods: give at least one method name, got {args.methods!r}")
     return predict(
         h,
         _num("eps", args.eps),
@@ -264,7 +274,14 @@ def render(pred, console=None) -> None:
     )
     omega = any(v.note.startswith("Omega") for v in pred.methods.values())
     extra = " [Omega]: Table 1 states only a lower expression for this method." if omega else ""
-    console.print(f"note: {NOTE}{extra} x LB: total / lower bound's total.", highlight=False)
+    form = (
+        " Theorem form: full constants, and totals use h_i = dot h_i / (1 - gamma) = "
+        f"{1 / (1 - pred.constants.gamma):.4g} dot h_i (one gradient = a trajectory of "
+        "~1/(1-gamma) steps), so they are not comparable with the table form."
+        if pred.form == "theorem" and not pred.h_per_gradient else ""
+    )
+    console.print(f"note: {NOTE}{extra}{form} x LB: total / lower bound's total.",
+                  highlight=False)
     from theory.predict import H_RULE, KAPPA_RULE
 
     if pred.kappa_per_agent is not None:

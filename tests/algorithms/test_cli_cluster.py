@@ -227,7 +227,7 @@ def test_cluster_and_the_flags_it_replaces_clash(capsys, h124, argv, word):
     (["--seed", "x"], "seed"),
     (["--rounds", "1000000"], "rounds"),
     (["--timing", "gamma"], "timing"),
-    (["--timing", "lognormal", "--log-sigma", "abc"], "log_sigma"),
+    (["--timing", "lognormal", "--log-sigma", "abc"], "log[_-]sigma"),
     (["--timing", "uniform", "--jitter", "1"], "jitter"),
     (["--log-sigma", "0.3"], "not an option of timing 'fixed'"),
     (["--sweep", "m=1..3"], "sweep must look like"),
