@@ -31,6 +31,7 @@ Paper: Assumption 2.5, Theorem 4.3, Section H; Algorithms 2 and 3 (timeline).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -39,9 +40,40 @@ import numpy as np
 from algorithms import timing as tm
 from theory import checks
 
+#: Float times near T are spaced ulp(T) apart; a round whose times reach a T with
+#: ulp(T) > RESOLUTION * min_i h_i is refused (:class:`ClockRangeError`): there the
+#: finish times s_i + k h_i can no longer be told apart reliably (at kappa = 3e16 and
+#: h = 1, floats are 8 apart and counts silently change). 2^-10 allows T / h_min up to
+#: about 2^42 (4e12).
+RESOLUTION = 2.0**-10
+#: At most this many computations of one round are held in memory as (agent, k, time)
+#: arrays (24 bytes each: ~100 MB). Beyond it, fixed timing is counted instead of listed
+#: (:mod:`algorithms.aggregation.counting`) and random timing is refused.
+MAX_ARRIVALS = 2**22
+
 
 class AgentFailedError(RuntimeError):
     """A procedure cannot finish because agents failed (they never return a gradient)."""
+
+
+class ClockRangeError(ValueError):
+    """Simulated times too large for the float resolution the clock needs (see RESOLUTION).
+
+    ``name`` is the input blamed: ``kappa``, ``h`` (their spread) or ``time`` (the
+    simulated time reached).
+    """
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class TooManyArrivalsError(ValueError):
+    """A round would hold more than :data:`MAX_ARRIVALS` computations in memory."""
+
+    def __init__(self, message: str, count: float) -> None:
+        super().__init__(message)
+        self.count = count
 
 
 class SimClock:
@@ -111,7 +143,48 @@ class SimClock:
         """
         s = np.maximum(start, self.join_at) + self.kappa
         s[self.fail_at <= s] = np.inf
+        finite = s[np.isfinite(s)]
+        if finite.size:
+            self.check_resolution(float(finite.max()), start)
         return s
+
+    def check_resolution(self, T: float, start: float | None = None, work: str = "M") -> None:
+        """Raise :class:`ClockRangeError` if float times near ``T`` are too coarse.
+
+        The spacing of floats near T (``math.ulp(T)``) must be at most
+        :data:`RESOLUTION` times the fastest computation time min_i h_i: otherwise
+        s_i + k h_i rounds to neighbouring floats and arrival counts come out wrong.
+        The message blames kappa, the simulated time, the number of computations per
+        agent (``work``: the batch, M) or the spread of h, whichever carries T there.
+        """
+        h = self.h_at()
+        fast = h[np.isfinite(h)]
+        if not fast.size or not np.isfinite(T):
+            if not np.isfinite(T):
+                raise ClockRangeError(
+                    f"kappa: the simulated clock overflowed (times reach {T}); use smaller "
+                    "times (rescale units)", "kappa")
+            return
+        h_min = float(fast.min())
+        if math.ulp(T) <= RESOLUTION * h_min:
+            return
+        start = self.now if start is None else start
+        k_max = float(self.kappa.max())
+        if start >= max(k_max, T - start - k_max):
+            name, what = "time", f"the simulated time reached {start:.4g}"
+        elif k_max >= T - start - k_max:
+            name, what = "kappa", f"communication times up to kappa = {k_max:.4g}"
+        elif (T - start - k_max) > 2**20 * float(fast.max()):
+            name, what = work, (f"about {(T - start - k_max) / float(fast.max()):.3g} "
+                                "computations per agent in one round")
+        else:
+            name, what = "h", (f"computation times spread from {h_min:.4g} to "
+                               f"{float(fast.max()):.4g}")
+        raise ClockRangeError(
+            f"{name}: {what} put the clock at t = {T:.4g}, where floats are "
+            f"{math.ulp(T):.3g} apart, more than 2^-10 of the fastest computation "
+            f"(h = {h_min:.4g}): counts would be wrong; keep t / min h below about 4e12 "
+            "(rescale units)", name)
 
     def durations(self, key: int, h: np.ndarray, agents: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Durations of agents' k-th computations (k = 0, 1, ...) in the round of ``key``."""
@@ -129,9 +202,17 @@ class SimClock:
         if self.timing == "fixed":
             t = s + count * h
         else:
+            if count * self.n > MAX_ARRIVALS:
+                raise TooManyArrivalsError(
+                    f"batch: {count} computations per agent for {self.n} agents with random "
+                    f"timing is more than the {MAX_ARRIVALS} durations one round may draw",
+                    count * self.n)
             d = self.durations(key, h, agents[:, None], np.arange(count)[None, :])
             t = np.cumsum(np.concatenate([s[:, None], d], axis=1), axis=1)[:, -1]
         t = np.where(np.isfinite(s) & (t < self.fail_at), t, np.inf)
+        done = t[np.isfinite(t)]
+        if done.size:
+            self.check_resolution(float(done.max()), work="batch")
         return t
 
     def arrivals(
@@ -153,16 +234,43 @@ class SimClock:
         """
         U = np.minimum(T, np.nextafter(self.fail_at, -np.inf))  # finish must be < fail_at
         ok = np.isfinite(s) & np.isfinite(h) & (s < U)
+        if ok.any():
+            self.check_resolution(float(U[ok].max()))
         if self.timing == "fixed":
             return _fixed_arrivals(h, s, U, ok)
         return self._random_arrivals(key, h, s, U, ok)
 
+    def fixed_counts(self, h: np.ndarray, s: np.ndarray, T: float) -> np.ndarray:
+        """Fixed timing: per agent, how many computations finish at a time <= T.
+
+        The count K_i of :meth:`arrivals` without listing them: max{k : s_i + k h_i <= U_i}
+        with U_i = min(T, the last float before fail_i), in the same float arithmetic.
+        """
+        U = np.minimum(T, np.nextafter(self.fail_at, -np.inf))
+        ok = np.isfinite(s) & np.isfinite(h) & (s < U)
+        K = np.zeros(self.n, dtype=np.int64)
+        K[ok] = _fixed_count(h[ok], s[ok], U[ok])
+        return K
+
     def _random_arrivals(self, key, h, s, U, ok):
         active = np.flatnonzero(ok)
         lam = (U[active] - s[active]) / h[active]
+        expected = float(lam.sum())
+        if not expected <= MAX_ARRIVALS:
+            raise TooManyArrivalsError(
+                f"about {expected:.3g} computations in one round, more than the "
+                f"{MAX_ARRIVALS} the clock holds in memory", expected)
         K = np.ceil(lam + 3.0 * np.sqrt(lam) + 3.0).astype(np.int64)
         out_a, out_k, out_t = [], [], []
+        drawn = 0
         while active.size:
+            drawn += int(K.sum())
+            if drawn > 4 * MAX_ARRIVALS:
+                # Durations far below their mean (lognormal with a large log_sigma): the
+                # horizon needs ever more draws. Stop before memory runs out.
+                raise TooManyArrivalsError(
+                    f"more than {drawn} durations drawn in one round without reaching its "
+                    "horizon (most durations are far below their mean h_i)", drawn)
             retry_a, retry_K = [], []
             for idx in _buckets(K):
                 a, Kb = active[idx], int(K[idx].max())
@@ -303,15 +411,25 @@ def _per_agent(name: str, value, n: int, default: float) -> np.ndarray:
     return arr
 
 
-def _fixed_arrivals(h, s, U, ok):
-    """Finish times s_i + k h_i <= U_i, k = 1..K_i, computed by one multiplication each."""
-    idx = np.flatnonzero(ok)
-    hh, ss, uu = h[idx], s[idx], U[idx]
+def _fixed_count(hh: np.ndarray, ss: np.ndarray, uu: np.ndarray) -> np.ndarray:
+    """K_i = max{k : s_i + k h_i <= U_i} in float arithmetic (all s_i < U_i finite)."""
     K = np.floor((uu - ss) / hh).astype(np.int64)
     # Correct the floating floor so that K_i is exactly max{k : s_i + k h_i <= U_i}.
     for _ in range(2):
         K += ss + (K + 1) * hh <= uu
         K -= (K > 0) & (ss + K * hh > uu)
+    return K
+
+
+def _fixed_arrivals(h, s, U, ok):
+    """Finish times s_i + k h_i <= U_i, k = 1..K_i, computed by one multiplication each."""
+    idx = np.flatnonzero(ok)
+    K = _fixed_count(h[idx], s[idx], U[idx])
+    total = int(K.sum())
+    if total > MAX_ARRIVALS:
+        raise TooManyArrivalsError(
+            f"{total} computations in one round, more than the {MAX_ARRIVALS} the clock "
+            "holds in memory", total)
     a, k = expand_counts(idx, K)
     return a, k, s[a] + k * h[a]
 

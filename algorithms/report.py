@@ -10,7 +10,6 @@ last record with time <= t.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -56,16 +55,11 @@ def read_csv(path: Path) -> list[IterationRecord]:
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Strict JSON (:mod:`theory.jsonio`: no NaN/Infinity; null plus a ``*_reason``)."""
+    from theory import jsonio
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_jsonable) + "\n")
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+    path.write_text(jsonio.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def step_values(records: Sequence[IterationRecord], field: str, grid: np.ndarray) -> np.ndarray:

@@ -4,15 +4,19 @@ Records, not prints (DESIGN.md, idea 4): :func:`run_method` returns typed
 :class:`IterationRecord`s that the CLI, the plots, the docs and the validation checks
 all read. A run is a pure function of its inputs: the clock owns the timing Generator,
 ``rng`` drives the oracle, and a run that is checkpointed, interrupted and resumed
-writes exactly the records of a run that never stopped (the checkpoint pickles the
-method state, the clock, the Generator and the records together).
+writes exactly the records of a run that never stopped.
+
+Checkpoints (:mod:`algorithms.checkpoint`) hold the method state, the clock and the
+Generator in one pickle, the records in an append-only file beside it, and the run's
+identity (method, hyperparameters, theta_0, the clock's configuration and seed, the
+oracle Generator's state at the start, plus what the caller adds: setting, seed). A
+checkpoint resumes only the run it belongs to.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +24,23 @@ from typing import Any
 
 import numpy as np
 
+from algorithms import checkpoint as ck
+from algorithms.aggregation._common import MAX_ROUND_GRADIENTS
 from algorithms.methods.base import Context, MethodSpec
+from theory import checks
 
 Evaluate = Callable[[np.ndarray], tuple[float, float]]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = ck.FORMAT
+#: Most computations a run may simulate (estimated up front from max_time and the
+#: clock's fastest rates): each costs at least a sampled trajectory, so 10^8 is hours.
+MAX_RUN_COMPUTATIONS = 10**8
+_BATCHES = ("M", "M_init", "batch")
+_STEPS = ("alpha", "alpha_g", "eta")
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_method`; the message says where the last checkpoint is."""
 
 
 @dataclass(frozen=True)
@@ -112,57 +128,144 @@ def run_method(
     checkpoint_every: int = 50,
     progress: bool = False,
     meta: Mapping[str, Any] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run ``spec``'s method until the simulated clock passes ``max_time`` or
     ``max_iters`` global iterations are done.
 
     With ``checkpoint`` set, the run state is written there every ``checkpoint_every``
-    iterations and at the end; if the file already exists, the run resumes from it
-    (the other arguments must describe the same run). ``evaluate(theta) -> (J, ||grad J||)``
-    runs after every iteration (it may return NaN to skip one) and defaults to the
-    oracle's exact quantities when it has them.
+    iterations and at the end; if the file already exists, the run resumes from it.
+    The checkpoint records the run's identity (method, hyperparameters, theta_0, the
+    clock's configuration, the Generator's starting state and ``identity``, e.g. the
+    setting and seed); resuming with any of them different raises a ValueError naming
+    what differs. ``evaluate(theta) -> (J, ||grad J||)`` runs after every iteration (it
+    may return NaN to skip one) and defaults to the oracle's exact quantities when it
+    has them. Work beyond :data:`MAX_RUN_COMPUTATIONS` simulated computations, or
+    rounds of more than :data:`MAX_ROUND_GRADIENTS` gradients, is refused up front.
     """
-    if max_iters is None and not math.isfinite(max_time):
-        raise ValueError("max_time: give a finite simulated-time budget or max_iters")
-    if max_iters is not None and max_iters < 0:
-        raise ValueError(f"max_iters must be >= 0, got {max_iters}")
-    if not max_time > 0:
-        raise ValueError(f"max_time must be > 0, got {max_time!r}")
+    max_time, max_iters = _check_budget(max_time, max_iters)
+    checkpoint_every = checks.count("checkpoint_every", checkpoint_every)
     values, source = spec.resolve(hyper, hyper_source)
+    for name in _BATCHES:
+        if name in values:
+            checks.count(name, values[name], maximum=MAX_ROUND_GRADIENTS,
+                         why="gradients of one round are sampled in one batch in memory")
+    _check_work(clock, max_time, max_iters)
     evaluate = evaluate if evaluate is not None else exact_evaluator(oracle)
     method = spec.build(values)
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    ident = ck.identity(spec.name, values, theta0, clock, rng, identity)
 
-    if ckpt is not None and ckpt.exists():
-        saved = _load_checkpoint(ckpt, spec.name)
+    if ckpt is not None and ck.exists(ckpt):
+        saved = ck.load(ckpt, ident)
         state, clock, rng = saved["state"], saved["clock"], saved["rng"]
         records, totals, it = saved["records"], saved["totals"], saved["iteration"]
+        writer = ck.Writer(ckpt, ident, len(records), saved["save_number"])
     else:
         totals = _Totals()
         ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
         state = method.init(np.asarray(theta0, dtype=float), ctx)
         for r in ctx.rounds:
             totals.add(r)
+        _check_theta(state, 0, values)
         records = [_record(0, clock, totals, state, evaluate)]
         it = 0
+        writer = ck.Writer(ckpt, ident, 0) if ckpt is not None else None
 
     bar = _Progress(progress, max_time, max_iters, spec.title)
     try:
         while _more(clock, it, max_time, max_iters):
             ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
-            state = method.step(state, ctx)
+            try:
+                # theta overflowing is detected below and reported naming the step size.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    state = method.step(state, ctx)
+            except ValueError as exc:
+                # An extrapolated point (NIGT's x_t) overflowed inside the step.
+                if str(exc).startswith("theta must be finite"):
+                    raise _theta_error(it + 1, values) from None
+                raise
             it += 1
             for r in ctx.rounds:
                 totals.add(r)
+            _check_theta(state, it, values)
             records.append(_record(it, clock, totals, state, evaluate))
             bar.update(clock.now, it)
-            if ckpt is not None and it % checkpoint_every == 0:
-                _save_checkpoint(ckpt, spec.name, state, clock, rng, records, totals, it)
+            if writer is not None and it % checkpoint_every == 0:
+                writer.save(state, clock, rng, records, totals, it)
+        if writer is not None:
+            writer.save(state, clock, rng, records, totals, it)
+    except KeyboardInterrupt:
+        raise Interrupted(_where(writer, ckpt)) from None
     finally:
         bar.close()
-    if ckpt is not None:
-        _save_checkpoint(ckpt, spec.name, state, clock, rng, records, totals, it)
+        if writer is not None:
+            writer.close()
     return RunResult(spec.name, values, source, records, np.asarray(state.theta), dict(meta or {}))
+
+
+def _check_budget(max_time: Any, max_iters: Any) -> tuple[float, int | None]:
+    """max_time > 0 (inf only with max_iters) and max_iters an integer >= 0 or None."""
+    if max_iters is not None:
+        max_iters = checks.count("max_iters", max_iters, minimum=0)
+    if isinstance(max_time, bool):
+        raise ValueError(f"max_time must be a number > 0, got {max_time!r}")
+    try:
+        t = float(max_time)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"max_time must be a number > 0, got {max_time!r}") from None
+    if not t > 0:
+        raise ValueError(f"max_time must be > 0, got {max_time!r}")
+    if max_iters is None and not math.isfinite(t):
+        raise ValueError("max_time: give a finite simulated-time budget or max_iters")
+    return t, max_iters
+
+
+def _check_work(clock: Any, max_time: float, max_iters: int | None) -> None:
+    """Refuse a budget that would simulate more than MAX_RUN_COMPUTATIONS computations.
+
+    By time t the agents finish about t sum_i 1/h_i computations (fixed h_i; the mean
+    rate with random timing), and every method needs at least one per iteration, so
+    min(max_time sum_i 1/h_i, max_iters) estimates the work of a run from below; a run
+    is refused only when even that is too much.
+    """
+    if not hasattr(clock, "h_at"):
+        return
+    h = np.asarray(clock.h_at(), dtype=float)
+    rate = float(np.sum(1.0 / h[np.isfinite(h)])) if np.isfinite(h).any() else 0.0
+    # At least one computation per iteration: max_iters bounds the work from below too.
+    work = min(max_time * rate, math.inf if max_iters is None else float(max_iters))
+    if work > MAX_RUN_COMPUTATIONS:
+        fastest = float(h[np.isfinite(h)].min())
+        raise ValueError(
+            f"max_time, h: {max_time:g} simulated seconds with h down to {fastest:.3g} hold "
+            f"about {work:.3g} computations, more than the {MAX_RUN_COMPUTATIONS:.0e} a run "
+            "may simulate; shorten the time, use larger h, or give a smaller max_iters")
+
+
+def _check_theta(state: Any, it: int, values: Mapping[str, float]) -> None:
+    """theta must stay finite: a step size like 1e308 overflows it within a few steps."""
+    if not np.isfinite(np.asarray(state.theta)).all():
+        raise _theta_error(it, values)
+
+
+def _theta_error(it: int, values: Mapping[str, float]) -> ValueError:
+    steps = {k: v for k, v in values.items() if k in _STEPS}
+    name = max(steps, key=steps.get) if steps else "hyper"
+    shown = f" = {steps[name]:g}" if steps else ""
+    return ValueError(
+        f"{name}: the parameters theta became non-finite at iteration {it} "
+        f"({name}{shown} is too large a step); use a smaller {name}")
+
+
+def _where(writer: Any, ckpt: Path | None) -> str:
+    if ckpt is None:
+        return "no checkpoint was written (checkpointing is off)"
+    if writer is None or writer.saved_iteration is None:
+        return (f"no checkpoint was written yet ({ckpt} is written every "
+                "checkpoint_every iterations); the run must start again")
+    return (f"checkpoint {ckpt} holds iteration {writer.saved_iteration}; "
+            "run the same command again with --resume to continue from it")
 
 
 def _more(clock: Any, it: int, max_time: float, max_iters: int | None) -> bool:
@@ -170,8 +273,11 @@ def _more(clock: Any, it: int, max_time: float, max_iters: int | None) -> bool:
 
 
 def _record(it, clock, totals, state, evaluate) -> IterationRecord:
-    # ``evaluate`` may return NaN to skip an iteration (e.g. evaluation on a time grid).
-    J, g = evaluate(np.asarray(state.theta)) if evaluate is not None else (math.nan, math.nan)
+    # ``evaluate`` may return NaN to skip an iteration (e.g. evaluation on a time grid);
+    # theta near the float limit (a huge step size) may give NaN too, not a warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        J, g = evaluate(np.asarray(state.theta)) if evaluate is not None else (
+            math.nan, math.nan)
     return IterationRecord(
         it,
         float(clock.now),
@@ -182,34 +288,6 @@ def _record(it, clock, totals, state, evaluate) -> IterationRecord:
         J,
         g,
     )
-
-
-def _save_checkpoint(path: Path, name, state, clock, rng, records, totals, it) -> None:
-    # One pickle for everything so that shared references (a scheduler holding the
-    # clock, say) stay shared after loading. Written atomically.
-    blob = {
-        "version": CHECKPOINT_VERSION,
-        "method": name,
-        "state": state,
-        "clock": clock,
-        "rng": rng,
-        "records": records,
-        "totals": totals,
-        "iteration": it,
-    }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "wb") as fh:
-        pickle.dump(blob, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, name: str) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        blob = pickle.load(fh)  # noqa: S301 - our own checkpoint file
-    if blob.get("version") != CHECKPOINT_VERSION or blob.get("method") != name:
-        raise ValueError(f"checkpoint: {path} is not a checkpoint of method {name!r}")
-    return blob
 
 
 class _Progress:

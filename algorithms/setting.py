@@ -21,6 +21,14 @@ import numpy as np
 from theory import checks
 
 ENVS = ("garnet", "chain", "grid")
+#: Most states of a tabular problem: J and grad J are exact, from an S x S linear solve
+#: after every iteration (O(S^3): about a second at 2000 states on this machine).
+MAX_STATES = 2000
+#: Most transition-matrix entries (states x actions x states, times the MDPs of a family):
+#: 5e7 floats are 400 MB.
+MAX_ENTRIES = 5 * 10**7
+#: Longest trajectory: each gradient simulates H steps.
+MAX_H = 10**6
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class TabularSetting:
     kappa:     communication time: a number, a comma list, or ``sqrt`` / ``sqrt_d4``
                (Section H: kappa_i = sqrt(i), kappa_i = sqrt(i) d^(1/4))
     timing:    fixed, exponential, lognormal or uniform (see algorithms.timing)
+    timing_options: the model's options (``log_sigma``, ``jitter``), None for the defaults
     """
 
     env: str = "garnet"
@@ -52,21 +61,50 @@ class TabularSetting:
     h: str = "sqrt"
     kappa: str = "0"
     timing: str = "fixed"
+    timing_options: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
+        """Validate every field now, not at :meth:`build` (names the field on error)."""
+        from algorithms.timing import check_options, resolve_kappa, resolve_times
+        from theory.clusters import AGENTS_WHY, MAX_AGENTS
+
         checks.choice("env", self.env, ENVS)
         checks.count("S", self.S, minimum=2)
         checks.count("A", self.A, minimum=2)
         checks.open_unit("gamma", self.gamma)
-        checks.count("H", self.H)
+        checks.count("H", self.H, maximum=MAX_H, why="each gradient simulates H steps")
         checks.count("mdp_seed", self.mdp_seed, minimum=0)
-        checks.count("n", self.n)
+        checks.count("n", self.n, maximum=MAX_AGENTS, why=AGENTS_WHY)
         if self.family is not None:
             from algorithms.tabular.generators import FAMILY_KINDS
 
             checks.choice("family", self.family, FAMILY_KINDS)
             if self.env != "garnet":
                 raise ValueError("family: heterogeneous families are generated from garnet MDPs")
+        states, actions = self.sizes()
+        if states > MAX_STATES:
+            raise ValueError(
+                f"S: {self.env} with S = {self.S} has {states} states, more than {MAX_STATES} "
+                "(exact J and grad J solve a states x states system every iteration)")
+        entries = states * actions * states * (self.n if self.family else 1)
+        if entries > MAX_ENTRIES:
+            what = f"S = {self.S}, A = {actions}" + (f", n = {self.n} MDPs" if self.family else "")
+            raise ValueError(
+                f"{'n' if self.family and self.n > 1 else 'S'}: {what} need {entries:.3g} "
+                f"transition probabilities, more than {MAX_ENTRIES:.0e} (400 MB)")
+        check_options(self.timing, self.timing_options or {})
+        resolve_times("h", self.h, self.n)
+        if not (isinstance(self.kappa, str) and self.kappa.strip() == "sqrt_d4"):
+            resolve_kappa(self.kappa, self.n)
+
+    def sizes(self) -> tuple[int, int]:
+        """(states, actions) of the environment: grid is S x S cells with 4 actions,
+        chain has 2 actions."""
+        if self.env == "grid":
+            return self.S * self.S, 4
+        if self.env == "chain":
+            return self.S, 2
+        return self.S, self.A
 
     @property
     def heterogeneous(self) -> bool:
@@ -115,7 +153,11 @@ class TabularSetting:
         seed = checks.count("seed", seed, minimum=0)
         oracle = oracle if oracle is not None else self.oracle()
         clock, rng = seeded_clock(
-            self.h_times(), self.kappa_times(oracle.dim), seed, timing=self.timing
+            self.h_times(),
+            self.kappa_times(oracle.dim),
+            seed,
+            timing=self.timing,
+            **(self.timing_options or {}),
         )
         theta0 = np.zeros(oracle.dim)
         return oracle, clock, rng, theta0

@@ -46,7 +46,20 @@ class GaussianOracle:
         """The average over environments of the expected gradient (heterogeneous target)."""
         return self.mean(theta, np.arange(self.n_envs)).mean(axis=0)
 
-    def sample_gradients(self, theta, agents, rng):  # noqa: D102 - see GradientOracle
+    def J(self, theta: np.ndarray) -> float:
+        """The average over environments of J_e(theta) = -1/2 ||theta - mu_e||^2 (quadratic)
+        or <mu_e, theta> (linear), whose gradients :meth:`mean` returns."""
+        theta = np.asarray(theta, dtype=float)
+        if self.quadratic:
+            return float(-0.5 * ((theta[None, :] - self.mu) ** 2).sum(axis=1).mean())
+        return float((self.mu @ theta).mean())
+
+    def sample_gradients(self, theta, agents, rng, should_stop=None):  # noqa: D102
+        # see GradientOracle; should_stop is polled once (one vectorised draw, no steps)
+        if should_stop is not None and should_stop():
+            from algorithms.oracle import Interrupted
+
+            raise Interrupted("stopped before sampling")
         agents = np.asarray(agents, dtype=np.int64)
         noise = rng.standard_normal((agents.size, self.dim))
         return self.mean(np.asarray(theta, dtype=float), agents) + self.sigma * noise

@@ -17,7 +17,8 @@ bits, whatever order it asks in. Distributions (all with mean h_i):
 
 - ``fixed``:       d = h_i                                       (Assumption 2.5)
 - ``exponential``: d = -h_i log u
-- ``lognormal``:   d = h_i exp(s z - s^2/2), z = Phi^{-1}(u); option ``log_sigma`` s (0.5)
+- ``lognormal``:   d = h_i exp(s z - s^2/2), z = Phi^{-1}(u); option ``log_sigma`` s (0.5,
+                   at most 8: beyond, almost every duration is negligible)
 - ``uniform``:     d = h_i (1 + w (2u - 1)); option ``jitter`` w in [0, 1) (0.5)
 
 With random timing Assumption 2.5 ("at most h_i seconds") does not hold; the Lemma C.1
@@ -31,12 +32,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.special import ndtri
 
 from theory import checks
 from theory.clusters import PROFILES, profile  # re-exported: one implementation of Section H
 
 TIMING_MODELS = ("fixed", "exponential", "lognormal", "uniform")
+#: Largest lognormal spread: at s = 8 the median duration is already e^-32 ~ 1e-14 h_i.
+MAX_LOG_SIGMA = 8.0
 DEFAULT_OPTIONS = {
     "exponential": {},
     "fixed": {},
@@ -105,7 +107,13 @@ def check_options(timing: str, options: Mapping[str, float]) -> dict[str, float]
             raise ValueError(f"{key}: not an option of timing {timing!r} (options: {allowed})")
         merged[key] = value
     if "log_sigma" in merged:
-        merged["log_sigma"] = checks.nonnegative("log_sigma", merged["log_sigma"])
+        s = checks.nonnegative("log_sigma", merged["log_sigma"])
+        if s > MAX_LOG_SIGMA:
+            raise ValueError(
+                f"log_sigma must be <= {MAX_LOG_SIGMA:g}, got {s!r}: the median duration is "
+                f"h e^(-s^2/2) ({np.exp(-s * s / 2):.2g} h here), so a round would need more "
+                "draws than memory holds before its durations add up")
+        merged["log_sigma"] = s
     if "jitter" in merged:
         w = checks.nonnegative("jitter", merged["jitter"])
         if w >= 1:
@@ -166,6 +174,8 @@ def durations(
     if timing == "exponential":
         return -h * np.log(u)
     if timing == "lognormal":
+        from scipy.special import ndtri  # here, not at import: 0.4 s off every `apga` start
+
         s = options["log_sigma"]
         return h * np.exp(s * ndtri(u) - 0.5 * s * s)
     if timing == "uniform":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms.cli._common import DEFAULT_TIME
 from algorithms.cli.main import main as apga
 from algorithms.setting import TabularSetting
 from algorithms.tabular import TabularMDP
@@ -53,8 +54,9 @@ def tuned(row: dict) -> str:
     )
 
 
-def fmt(x: float, digits: int = 4) -> str:
-    return "never" if not np.isfinite(x) else f"{x:.{digits}g}"
+def fmt(x: float | None, digits: int = 4) -> str:
+    # summary.json is strict JSON: a time never reached is null (with a *_reason).
+    return "never" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
 def homogeneous(tmp: Path) -> list[str]:
@@ -66,9 +68,10 @@ def homogeneous(tmp: Path) -> list[str]:
     lines = [
         "## Homogeneous: Rennala NIGT vs AFedPG vs Synchronized NIGT",
         "",
-        f"Setting (`apga train` defaults): {setting.S}-state, {setting.A}-action Garnet MDP "
-        f"(gamma = {setting.gamma}, H = {setting.H}, mdp seed {setting.mdp_seed}), "
-        f"n = {setting.n} agents, h_i = sqrt(i), fixed times, {BUDGET:g} simulated seconds, "
+        f"Setting (`apga train` defaults except the budget): {setting.S}-state, {setting.A}-action "
+        f"Garnet MDP (gamma = {setting.gamma}, H = {setting.H}, mdp seed {setting.mdp_seed}), "
+        f"n = {setting.n} agents, h_i = sqrt(i), fixed times, {BUDGET:g} simulated seconds "
+        f"(`apga train` runs {DEFAULT_TIME:g} by default), "
         f"{SEEDS} seeds. J(theta_0) = {J0:.4f}, J* = {J_star:.4f} (value iteration); the "
         f"target J = {target_J:.4f} closes 95% of the gap. Each method's alpha is tuned over "
         "2^-8..2^-1 (and M = M_init over {5, 10, 20} for Rennala NIGT) on seeds 1000-1001, "

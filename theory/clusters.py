@@ -17,6 +17,12 @@ from theory import checks
 
 PROFILES = ("equal", "sqrt", "quarter")
 _EXPONENT = {"equal": 0.0, "sqrt": 0.5, "quarter": 0.25}
+#: Most agents a cluster may have: `apga predict` holds a few float arrays of n entries
+#: (about 27 bytes per agent: 270 MB and 1.5 s at 10^7); 10^8 would take minutes and GBs.
+MAX_AGENTS = 10**7
+AGENTS_WHY = "a cluster's arrays take ~27 bytes per agent; 10^7 agents take 1.5 s"
+#: Largest times file read (bytes): 10^7 numbers of up to 25 characters.
+MAX_FILE_BYTES = 256 * 2**20
 
 
 def profile(name: str, n: int) -> np.ndarray:
@@ -31,7 +37,7 @@ def profile(name: str, n: int) -> np.ndarray:
     Paper: Appendix H (Figures 1-8: h_i = 1, h_i = sqrt(i), h_i = i^{1/4}).
     """
     checks.choice("profile", name, PROFILES)
-    n = checks.count("n", n)
+    n = checks.count("n", n, maximum=MAX_AGENTS, why=AGENTS_WHY)
     return np.arange(1, n + 1, dtype=float) ** _EXPONENT[name]
 
 
@@ -39,6 +45,9 @@ def parse_times(text: str, name: str = "h") -> np.ndarray:
     """Numbers separated by commas, whitespace or newlines ('#' starts a comment)."""
     body = "\n".join(line.split("#", 1)[0] for line in str(text).splitlines())
     tokens = [t for t in re.split(r"[,\s;]+", body) if t]
+    if len(tokens) > MAX_AGENTS:
+        raise ValueError(f"{name}: {len(tokens)} times; at most {MAX_AGENTS} agents are "
+                         "supported")
     values = []
     for t in tokens:
         try:
@@ -49,8 +58,37 @@ def parse_times(text: str, name: str = "h") -> np.ndarray:
 
 
 def read_times(path: str | Path, name: str = "h_file") -> np.ndarray:
-    """:func:`parse_times` of a text file (ValueError naming ``name`` if it is missing)."""
+    """:func:`parse_times` of a UTF-8 text file.
+
+    A ValueError naming ``name`` says what is wrong: missing, a directory, unreadable,
+    larger than :data:`MAX_FILE_BYTES`, binary or not UTF-8, or not numbers.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{name}: no such file {str(path)!r}")
-    return parse_times(path.read_text(), name)
+    shown = repr(str(path))
+    if str(path) in ("", "."):
+        raise ValueError(f"{name}: give a file name, got {str(path)!r}")
+    if path.is_dir():
+        raise ValueError(f"{name}: {shown} is a directory, not a file of times")
+    if not path.exists():
+        raise ValueError(f"{name}: no such file {shown}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {shown} ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{name}: {shown} is larger than {MAX_FILE_BYTES // 2**20} MB "
+                         f"(at most {MAX_AGENTS} agents are supported)")
+    if b"\x00" in data:
+        raise ValueError(f"{name}: {shown} is a binary file, not text with numbers")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{name}: {shown} is not UTF-8 text (byte {exc.start}); expected numbers "
+            "separated by commas, spaces or newlines") from None
+    values = parse_times(text, name)
+    if values.size > MAX_AGENTS:
+        raise ValueError(f"{name}: {values.size} times; at most {MAX_AGENTS} agents are "
+                         "supported")
+    return values

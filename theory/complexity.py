@@ -104,6 +104,7 @@ def _args(h, eps, kappa) -> tuple[Cluster, float, float]:
     return cluster(h), checks.positive("eps", eps), checks.nonnegative("kappa", kappa)
 
 
+@checks.finite_outputs
 def vanilla_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
     """(Synchronized) Vanilla PG, Tables 1 and 2 (the two rows coincide).
 
@@ -120,6 +121,7 @@ def vanilla_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Table 1/2 (Yuan et al. 2022)")
 
 
+@checks.finite_outputs
 def sync_nigt(h, eps: float, kappa: float = 0.0) -> Complexity:
     """(Synchronized) NIGT as Table 1 prints it: an Omega (lower) expression.
 
@@ -139,6 +141,7 @@ def sync_nigt(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Omega: Table 1 gives a lower expression")
 
 
+@checks.finite_outputs
 def rennala_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
     """Rennala PG/SGD, Table 1.
 
@@ -156,6 +159,7 @@ def rennala_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Table 1 (Tyurin & Richtarik 2023)")
 
 
+@checks.finite_outputs
 def afedpg(h, eps: float, kappa: float = 0.0) -> Complexity:
     """AFedPG, Table 1 (homogeneous only).
 
@@ -172,6 +176,7 @@ def afedpg(h, eps: float, kappa: float = 0.0) -> Complexity:
     return complexity_row("afedpg", comp, kappa / eps**3, None, "Table 1 (Lan et al. 2025)")
 
 
+@checks.finite_outputs
 def afedpg_terms(h, eps: float) -> tuple[float, float]:
     """AFedPG's two computation terms separately (footnote 3 compares them).
 
@@ -197,6 +202,7 @@ def _afedpg_brackets(n: int, eps: float) -> tuple[float, float]:
     return n ** (4 / 3) / eps ** (7 / 3), 1 / (n * eps**3.5)
 
 
+@checks.finite_outputs
 def rennala_nigt(h, eps: float, kappa: float = 0.0) -> Complexity:
     """Rennala NIGT, Table 1 (simplified Theorem 4.4).
 
@@ -214,6 +220,7 @@ def rennala_nigt(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Table 1, Theorem 4.4")
 
 
+@checks.finite_outputs
 def lower_bound(h, eps: float, kappa: float = 0.0) -> Complexity:
     """The lower bound of Table 1 (simplified Theorem G.1).
 
@@ -232,6 +239,7 @@ def lower_bound(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Table 1, Theorem G.1", "lower bound (Omega)")
 
 
+@checks.finite_outputs
 def malenia_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
     """Malenia PG/SGD, Table 2.
 
@@ -249,6 +257,7 @@ def malenia_pg(h, eps: float, kappa: float = 0.0) -> Complexity:
                           "Table 2 (Tyurin & Richtarik 2023)")
 
 
+@checks.finite_outputs
 def malenia_nigt(h, eps: float, kappa: float = 0.0) -> Complexity:
     """Malenia NIGT, Table 2 (simplified Theorem 5.1).
 
@@ -286,6 +295,7 @@ _TABLE2 = {"vanilla_pg": vanilla_pg, "malenia_pg": malenia_pg, "afedpg": afedpg_
            "malenia_nigt": malenia_nigt, "lower_bound": lower_bound}
 
 
+@checks.finite_outputs
 def table1(h, eps: float, kappa: float = 0.0) -> dict[str, Complexity]:
     """Every row of Table 1 (homogeneous setup), keyed by method name.
 
@@ -295,6 +305,7 @@ def table1(h, eps: float, kappa: float = 0.0) -> dict[str, Complexity]:
     return {name: f(c, eps, kappa) for name, f in _TABLE1.items()}
 
 
+@checks.finite_outputs
 def table2(h, eps: float, kappa: float = 0.0) -> dict[str, Complexity]:
     """Every row of Table 2 (heterogeneous setup), plus Theorem G.1's lower bound.
 
@@ -307,6 +318,7 @@ def table2(h, eps: float, kappa: float = 0.0) -> dict[str, Complexity]:
     return {name: f(c, eps, kappa) for name, f in _TABLE2.items()}
 
 
+@checks.finite_outputs
 def table(setting: str, h, eps: float, kappa: float = 0.0) -> dict[str, Complexity]:
     """:func:`table1` for ``"homogeneous"``, :func:`table2` for ``"heterogeneous"``."""
     checks.choice("setting", setting, SETTINGS)

@@ -33,6 +33,7 @@ class ProblemConstants(NamedTuple):
     sigma: float
 
 
+@checks.finite_outputs
 def lipschitz_gradient(r_max: float, M_g: float, M_h: float, gamma: float) -> float:
     """L_g of Proposition 2.3-(1).
 
@@ -46,6 +47,7 @@ def lipschitz_gradient(r_max: float, M_g: float, M_h: float, gamma: float) -> fl
     return r_max * (M_g**2 + M_h) / (1 - gamma) ** 2
 
 
+@checks.finite_outputs
 def lipschitz_hessian(r_max: float, M_g: float, M_h: float, l_2: float, gamma: float) -> float:
     """L_h of Proposition 2.3-(2).
 
@@ -76,6 +78,7 @@ def lipschitz_hessian(r_max: float, M_g: float, M_h: float, l_2: float, gamma: f
     )
 
 
+@checks.finite_outputs
 def truncation_constants(r_max: float, M_g: float, M_h: float, gamma: float,
                          H: float) -> tuple[float, float]:
     """(D_g, D_h) of Proposition 2.3-(3) for trajectory length H.
@@ -99,6 +102,7 @@ def _truncation(r_max, M_g, M_h, gamma, H):
     return M_g * r_max / (1 - gamma) * np.sqrt(base), (M_h + M_g**2) * r_max / (1 - gamma) * base
 
 
+@checks.finite_outputs
 def variance_bound(r_max: float, M_g: float, gamma: float) -> float:
     """sigma^2 of Proposition 2.3-(4).
 
@@ -114,6 +118,7 @@ def variance_bound(r_max: float, M_g: float, gamma: float) -> float:
     return r_max**2 * M_g**2 / (1 - gamma) ** 3
 
 
+@checks.finite_outputs
 def proposition_2_3(r_max: float, M_g: float, M_h: float, l_2: float, gamma: float,
                     H: float) -> ProblemConstants:
     """All constants of Proposition 2.3 (also valid for Proposition 2.4, heterogeneous).

@@ -23,6 +23,7 @@ class HarmonicMin(NamedTuple):
     m_star: int
 
 
+@checks.finite_outputs
 def harmonic_curve(h: np.ndarray, A: float, B: float) -> np.ndarray:
     """All n values f(m) = (1/m sum_{i<=m} 1/h_(i))^{-1} (A + B/m), m = 1..n.
 
@@ -98,6 +99,7 @@ def harmonic_min_sorted(hs: np.ndarray, S: np.ndarray, A: float, B: float) -> Ha
     return HarmonicMin(float((A * lo + B) / S[lo - 1]), lo)
 
 
+@checks.finite_outputs
 def harmonic_min(h: np.ndarray, A: float, B: float) -> HarmonicMin:
     """min over m in [n] of (1/m sum_{i<=m} 1/h_(i))^{-1} (A + B/m) and its argmin m*.
 

@@ -26,6 +26,7 @@ class CollectTimeBound(NamedTuple):
     m_star: int
 
 
+@checks.finite_outputs
 def rennala_collect_time_bound(h, M: int, kappa: float = 0.0) -> CollectTimeBound:
     """Upper bound on the time AggregateRennala (Algorithm 2) needs to return.
 
@@ -47,6 +48,7 @@ def rennala_collect_time_bound(h, M: int, kappa: float = 0.0) -> CollectTimeBoun
     return CollectTimeBound(2 * kappa, res.value, 2 * kappa + res.value, res.m_star)
 
 
+@checks.finite_outputs
 def malenia_collect_time_bound(h, M: int, kappa: float = 0.0) -> CollectTimeBound:
     """Upper bound on the time AggregateMalenia (Algorithm 3) needs to return.
 

@@ -64,6 +64,7 @@ class NIGTParameters(NamedTuple):
     T_explicit: int
 
 
+@checks.finite_outputs
 def time_terms(eps: float, L_g: float, L_h: float, sigma: float, Delta: float) -> TimeTerms:
     """A and B of the harmonic-like dependency of Theorem 4.2.
 
@@ -83,6 +84,7 @@ def time_terms(eps: float, L_g: float, L_h: float, sigma: float, Delta: float) -
     return TimeTerms(A, B)
 
 
+@checks.finite_outputs
 def batch_sizes(eps: float, L_g: float, L_h: float, sigma: float, Delta: float) -> BatchSizes:
     """M and M_init of Theorems 4.2, 4.3, 4.4 and 5.1.
 
@@ -103,6 +105,7 @@ def batch_sizes(eps: float, L_g: float, L_h: float, sigma: float, Delta: float) 
     return BatchSizes(max(_ceil(B / A), 1), max(_ceil(sigma**2 / eps**2), 1))
 
 
+@checks.finite_outputs
 def momentum(M: int, eps: float, sigma: float) -> float:
     """eta of Theorem 4.1.
 
@@ -118,6 +121,7 @@ def momentum(M: int, eps: float, sigma: float) -> float:
     return min(M * eps**2 / (64 * sigma**2), 0.5)
 
 
+@checks.finite_outputs
 def step_size(eps: float, eta: float, L_g: float, L_h: float) -> float:
     """alpha of Theorem 4.1.
 
@@ -135,6 +139,7 @@ def step_size(eps: float, eta: float, L_g: float, L_h: float) -> float:
     return min(eps / (8 * L_g), eta * math.sqrt(eps) / (4 * math.sqrt(L_h)))
 
 
+@checks.finite_outputs
 def horizon(eps: float, eta: float, alpha: float, D_g: float, D_h: float, gamma: float) -> int:
     """Trajectory length H of Theorem 4.1, rounded up to an integer.
 
@@ -157,6 +162,7 @@ def horizon(eps: float, eta: float, alpha: float, D_g: float, D_h: float, gamma:
     return _horizon(eps * eta, max(D_g, alpha * D_h), gamma)
 
 
+@checks.finite_outputs
 def horizon_from_policy(eps: float, eta: float, alpha: float, r_max: float, M_g: float,
                         M_h: float, gamma: float, *, mu: float | None = None) -> int:
     """Smallest integer H >= 1 with gamma^H <= c eta / (64 max{D_g(H), alpha D_h(H)}).
@@ -173,18 +179,27 @@ def horizon_from_policy(eps: float, eta: float, alpha: float, r_max: float, M_g:
     truncation_constants(r_max, M_g, M_h, gamma, 1.0)  # validates r_max, M_g, M_h, gamma
     c = eps if mu is None else math.sqrt(checks.positive("mu", mu) * eps)
     lg = math.log(gamma)
+    target = math.log(c * eta)
     hi = 64
     while True:
         H = np.arange(1, hi + 1, dtype=float)
         D_g, D_h = _truncation(r_max, M_g, M_h, gamma, H)
-        ok = H * lg + np.log(64 * np.maximum(D_g, alpha * D_h)) <= math.log(c * eta)
+        with np.errstate(over="ignore", divide="ignore"):
+            lhs = H * lg + np.log(64 * np.maximum(D_g, alpha * D_h))
+        if not np.isfinite(lhs[0]) or not math.isfinite(target):
+            # 64 max{D_g, alpha D_h} overflowed: the decorator names the input to blame.
+            raise ValueError("horizon: gamma^H <= c eta / (64 max{D_g, alpha D_h}) cannot be "
+                             "evaluated in floating point")
+        ok = lhs <= target
         if ok.any():
             return int(np.argmax(ok)) + 1
-        if hi > 10**9:  # pragma: no cover - gamma^H decays, so this is unreachable
-            raise ValueError("gamma: horizon does not converge")
-        hi *= 4
+        if hi >= MAX_HORIZON:
+            raise ValueError(f"gamma: the horizon H exceeds {MAX_HORIZON} steps "
+                             f"(gamma = {gamma!r} is too close to 1 for these constants)")
+        hi = min(4 * hi, MAX_HORIZON)
 
 
+@checks.finite_outputs
 def iterations_bound(eps: float, L_g: float, L_h: float, sigma: float, Delta: float,
                      M: int, M_init: int) -> IterationTerms:
     """The number of iterations T of Theorem 4.1 with O-constant 1, term by term.
@@ -214,6 +229,7 @@ def iterations_bound(eps: float, L_g: float, L_h: float, sigma: float, Delta: fl
     return IterationTerms(*terms, T=math.fsum(terms))
 
 
+@checks.finite_outputs
 def explicit_iterations(eps: float, Delta: float, alpha: float, eta: float, sigma: float,
                         M_init: int) -> int:
     """Smallest T for which the last display of the proof of Theorem 4.1 gives eps.
@@ -256,6 +272,7 @@ def explicit_iterations(eps: float, Delta: float, alpha: float, eta: float, sigm
     return max(math.ceil(T), 1)
 
 
+@checks.finite_outputs
 def nigt_parameters(eps: float, L_g: float, L_h: float, sigma: float, Delta: float, *,
                     D_g: float | None = None, D_h: float | None = None,
                     gamma: float | None = None) -> NIGTParameters:
@@ -278,6 +295,7 @@ def nigt_parameters(eps: float, L_g: float, L_h: float, sigma: float, Delta: flo
 
 # --- Theorem A.1: global convergence under gradient domination (mu) -------------------
 
+@checks.finite_outputs
 def global_time_terms(eps: float, mu: float, L_g: float, L_h: float, sigma: float) -> TimeTerms:
     """A_mu and B_mu of Theorems A.1-A.3 (the analogues of A and B).
 
@@ -300,6 +318,7 @@ def global_time_terms(eps: float, mu: float, L_g: float, L_h: float, sigma: floa
     return TimeTerms(A, B)
 
 
+@checks.finite_outputs
 def global_batch_sizes(eps: float, mu: float, L_g: float, L_h: float,
                        sigma: float) -> BatchSizes:
     """M and M_init of Theorem A.1.
@@ -316,6 +335,7 @@ def global_batch_sizes(eps: float, mu: float, L_g: float, L_h: float,
     return BatchSizes(max(_ceil(B / A), 1), max(_ceil(sigma**2 / (mu * eps**2)), 1))
 
 
+@checks.finite_outputs
 def global_momentum(M: int, eps: float, mu: float, sigma: float) -> float:
     """eta of Theorem A.1: min{M mu eps^2 / (64 sigma^2), 1/2}.
 
@@ -332,6 +352,7 @@ def global_momentum(M: int, eps: float, mu: float, sigma: float) -> float:
     return min(M * mu * eps**2 / (64 * sigma**2), 0.5)
 
 
+@checks.finite_outputs
 def global_step_size(eps: float, eta: float, mu: float, L_g: float, L_h: float, sigma: float,
                      M_init: int) -> float:
     """alpha of Theorem A.1.
@@ -359,6 +380,7 @@ def global_step_size(eps: float, eta: float, mu: float, L_g: float, L_h: float, 
     )
 
 
+@checks.finite_outputs
 def global_horizon(eps: float, eta: float, alpha: float, mu: float, D_g: float, D_h: float,
                    gamma: float) -> int:
     """H of Theorem A.1, rounded up (see :func:`horizon`).
@@ -375,6 +397,7 @@ def global_horizon(eps: float, eta: float, alpha: float, mu: float, D_g: float, 
     return horizon(math.sqrt(mu * eps), eta, alpha, D_g, D_h, gamma)
 
 
+@checks.finite_outputs
 def global_iterations_bound(eps: float, mu: float, L_g: float, L_h: float,
                             Delta: float) -> float:
     """T of Theorem A.1 with O-constant 1; the log factor is max{ln(Delta/eps), 1}.
@@ -392,6 +415,7 @@ def global_iterations_bound(eps: float, mu: float, L_g: float, L_h: float,
     return A * max(math.log(Delta / float(eps)), 1.0)
 
 
+@checks.finite_outputs
 def global_explicit_iterations(eps: float, Delta: float, alpha: float, mu: float) -> int:
     """Smallest T with (1 - alpha sqrt(2 mu))^T Delta <= eps/4 (last display of Thm A.1).
 
@@ -412,12 +436,14 @@ def global_explicit_iterations(eps: float, Delta: float, alpha: float, mu: float
     mu = checks.positive("mu", mu)
     rate = alpha * math.sqrt(2 * mu)
     if rate > 1 + 1e-12:
-        raise ValueError(f"alpha must be <= 1/sqrt(2 mu) (Theorem A.1), got alpha = {alpha!r}")
+        raise ValueError(f"alpha, mu: alpha must be <= 1/sqrt(2 mu) (Theorem A.1), got "
+                         f"alpha = {alpha!r}, mu = {mu!r}")
     if rate >= 1 or 4 * Delta <= eps:
         return 1
     return max(math.ceil(math.log(4 * Delta / eps) / -math.log1p(-rate)), 1)
 
 
+@checks.finite_outputs
 def global_parameters(eps: float, mu: float, L_g: float, L_h: float, sigma: float,
                       Delta: float, *, D_g: float | None = None, D_h: float | None = None,
                       gamma: float | None = None) -> NIGTParameters:
@@ -443,10 +469,28 @@ def _horizon(numerator: float, denom_max: float, gamma: float) -> int:
     return max(_ceil(math.log(ratio) / math.log(gamma)), 1)
 
 
+#: Longest horizon :func:`horizon_from_policy` scans for (its arrays have H entries).
+MAX_HORIZON = 2**24
+#: Round-off allowance of :func:`_ceil`, in units of float spacing at x (ulps).
+CEIL_ULPS = 4
+
+
 def _ceil(x: float) -> int:
-    # Guard against 3.0000000000000004 from float round-off turning into 4 (a few ulps).
-    r = round(x)
-    return int(r) if abs(x - r) <= 1e-13 * max(1.0, abs(x)) else math.ceil(x)
+    """ceil(x), except that x at most :data:`CEIL_ULPS` ulps above an integer r gives r.
+
+    B/A and sigma^2/eps^2 are computed in floats with a few roundings each, so an exact
+    integer such as 3 can come out as 3.0000000000000004 (one ulp above); its ceiling must
+    stay 3. The allowance is counted in ulps of x (``math.ulp``), not relative to |x|: a
+    relative 1e-13 is >= 0.5 above x = 5e12 and would round to nearest instead of up
+    (M one below the paper's ceiling from about 1e10 on). Above 2^52 every float is an
+    integer and is returned as is.
+    """
+    r = math.floor(x)
+    if x == r:
+        return int(r)
+    if x - r <= CEIL_ULPS * math.ulp(x):
+        return int(r)
+    return int(r) + 1
 
 
 def validated_constants(eps: float, L_g: float, L_h: float, sigma: float,

@@ -27,6 +27,11 @@ from theory.parameters import (
 from theory.theorems import theorem_table
 
 FORMS = ("table", "theorem")
+KAPPA_RULE = ("kappa = max_i kappa_i in the Table 1/2 and theorem rows (one kappa in the "
+              "paper's formulas); the simulated clock uses each kappa_i (kappa_per_agent is in the "
+              "given agent order, h sorted ascending)")
+H_RULE = ("h_i are seconds per stochastic gradient (h_i = dot h_i H): the theorem form uses "
+          "them without the factor 1/(1-gamma)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Constants:
                 checks.positive(name, getattr(self, name))
 
 
+@checks.finite_outputs
 def constants_from_policy(r_max: float, M_g: float, M_h: float, l_2: float, gamma: float,
                           Delta: float = 1.0, mu: float | None = None) -> Constants:
     """Constants from Proposition 2.3's inputs; D_g, D_h are left to the horizon solver.
@@ -85,6 +91,8 @@ class Prediction:
     m_star: int | None
     m_star_round: int
     policy: dict | None = field(default=None)
+    kappa_per_agent: np.ndarray | None = field(default=None)
+    h_per_gradient: bool = False
 
     @property
     def ranking(self) -> list[str]:
@@ -124,6 +132,12 @@ class Prediction:
         }
         if self.h.size <= 1000:
             inputs["h"] = [float(x) for x in self.h]
+        if self.kappa_per_agent is not None:
+            inputs["kappa_rule"] = KAPPA_RULE
+            if self.kappa_per_agent.size <= 1000:
+                inputs["kappa_per_agent"] = [float(x) for x in self.kappa_per_agent]
+        if self.h_per_gradient:
+            inputs["h_rule"] = H_RULE
         if self.policy is not None:
             inputs["policy"] = self.policy
         return {
@@ -141,19 +155,25 @@ class Prediction:
         }
 
 
-def predict(h, eps: float = 0.01, kappa: float = 1.0, constants: Constants | None = None, *,
+@checks.finite_outputs
+def predict(h, eps: float = 0.01, kappa=1.0, constants: Constants | None = None, *,
             form: str = "table", setting: str = "homogeneous",
-            methods: list[str] | None = None, policy: dict | None = None) -> Prediction:
+            methods: list[str] | None = None, policy: dict | None = None,
+            h_per_gradient: bool = False) -> Prediction:
     """Predict every method's time on cluster ``h`` (per-step times \\dot h_i).
 
     Parameters
     ----------
     h: per-step times \\dot h_i (> 0, finite); eps: target accuracy; kappa: communication
-    time; constants: problem constants (default all 1, gamma = 0.99); form: ``table``
+    time, or per-agent kappa_i (Section H; same order as h): the rows then use
+    kappa = max_i kappa_i (:data:`KAPPA_RULE`); constants: problem constants (default all
+    1, gamma = 0.99); form: ``table``
     (Tables 1/2) or ``theorem`` (Theorems 4.4, 5.1, G.1, or A.2/A.3 when mu is set);
     setting: ``homogeneous`` (Table 1) or ``heterogeneous`` (Table 2); methods: restrict
     to these names; policy: Proposition 2.3 inputs (r_max, M_g, M_h, l_2), used to solve
-    for H when D_g, D_h are not given.
+    for H when D_g, D_h are not given; h_per_gradient: h holds seconds per stochastic
+    gradient h_i = \\dot h_i H (a cluster file), so the theorem form takes the factor
+    H = 1 instead of 1/(1-gamma) (:data:`H_RULE`).
 
     Parameters M, M_init, eta, alpha, H and T come from Theorems 4.1/4.2 (or A.1 with mu).
     m_star is the number of fastest agents the minimum over m of the NIGT complexity picks
@@ -162,7 +182,15 @@ def predict(h, eps: float = 0.01, kappa: float = 1.0, constants: Constants | Non
     """
     c = cluster(h)
     eps = checks.positive("eps", eps)
-    kappa = checks.nonnegative("kappa", kappa)
+    kappa_i = None
+    if np.ndim(kappa) == 0:
+        kappa = checks.nonnegative("kappa", kappa)
+    else:
+        kappa_i = checks.times("kappa", kappa, allow_zero=True)
+        if kappa_i.size > 1:
+            checks.same_length(("kappa", "h"), kappa_i, c.h)
+        kappa = float(kappa_i.max())
+        kappa_i = kappa_i if kappa_i.size > 1 else None
     checks.choice("form", form, FORMS)
     checks.choice("setting", setting, SETTINGS)
     k = constants if constants is not None else Constants()
@@ -175,7 +203,7 @@ def predict(h, eps: float = 0.01, kappa: float = 1.0, constants: Constants | Non
         all_rows = table(setting, c, eps, kappa)
     else:
         all_rows = theorem_table(setting, c, eps, k.L_g, k.L_h, k.sigma, k.Delta, k.gamma,
-                                 kappa, mu=k.mu)
+                                 kappa, mu=k.mu, H=1.0 if h_per_gradient else None)
     rows = all_rows
     if methods is not None:
         missing = [name for name in methods if name not in all_rows]
@@ -187,7 +215,8 @@ def predict(h, eps: float = 0.01, kappa: float = 1.0, constants: Constants | Non
     homogeneous = setting == "homogeneous"
     m_star = all_rows["rennala_nigt"].m_star if homogeneous else c.n
     m_round = harmonic_min_sorted(c.h, c.S, 1.0, float(params.M)).m_star if homogeneous else c.n
-    return Prediction(form, setting, eps, kappa, c.h, k, rows, params, m_star, m_round, policy)
+    return Prediction(form, setting, eps, kappa, c.h, k, rows, params, m_star, m_round, policy,
+                      kappa_i, bool(h_per_gradient))
 
 
 def _parameters(eps: float, k: Constants, policy: dict | None) -> NIGTParameters:

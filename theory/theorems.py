@@ -21,6 +21,7 @@ from theory.harmonic import harmonic_min, harmonic_min_sorted
 from theory.parameters import batch_sizes, global_time_terms, time_terms, validated_constants
 
 
+@checks.finite_outputs
 def horizon_factor(gamma: float, H: float | None = None) -> float:
     """The factor that turns \\dot h_i into h_i: H if given, else 1/(1-gamma).
 
@@ -30,6 +31,7 @@ def horizon_factor(gamma: float, H: float | None = None) -> float:
     return 1 / (1 - gamma) if H is None else checks.positive("H", H)
 
 
+@checks.finite_outputs
 def rennala_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, Delta: float,
                       gamma: float, kappa: float = 0.0, *, H: float | None = None) -> Complexity:
     """Time of Rennala NIGT, Theorem 4.4 (Theorem 4.2 when kappa = 0).
@@ -52,6 +54,7 @@ def rennala_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, D
     return _rennala_row(c, A, B, kappa, horizon_factor(gamma, H), src)
 
 
+@checks.finite_outputs
 def rennala_nigt_time_varying(h_dot, eps: float, L_g: float, L_h: float, sigma: float,
                               Delta: float, gamma: float, *, h_dot_init=None,
                               H: float | None = None) -> Complexity:
@@ -72,7 +75,11 @@ def rennala_nigt_time_varying(h_dot, eps: float, L_g: float, L_h: float, sigma: 
 
     Paper: Theorem 4.3 (Appendix E.1).
     """
-    arr = np.asarray(h_dot, dtype=float)
+    try:
+        arr = np.asarray(h_dot, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"h_dot must be a (T, n) array of finite numbers, got "
+                         f"{str(h_dot)[:40]}") from None
     if arr.ndim != 2 or arr.shape[0] < 1:
         raise ValueError(f"h_dot must have shape (T, n) with T >= 1, got shape {arr.shape}")
     flat = checks.times("h_dot", arr.ravel())
@@ -91,6 +98,7 @@ def rennala_nigt_time_varying(h_dot, eps: float, L_g: float, L_h: float, sigma: 
     return complexity_row("rennala_nigt", comp, 0.0, int(k[-1]) + 1, "Theorem 4.3")
 
 
+@checks.finite_outputs
 def malenia_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, Delta: float,
                       gamma: float, kappa: float = 0.0, *, H: float | None = None) -> Complexity:
     """Time of Malenia NIGT, Theorem 5.1.
@@ -108,6 +116,7 @@ def malenia_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, D
     return _malenia_row(c, A, B, kappa, horizon_factor(gamma, H), "Theorem 5.1")
 
 
+@checks.finite_outputs
 def sync_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, Delta: float,
                    gamma: float, kappa: float = 0.0, *, H: float | None = None) -> Complexity:
     """Synchronized NIGT with full constants (text after Theorem 4.2).
@@ -133,6 +142,7 @@ def sync_nigt_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, Delt
                           note="communication term derived, not in the paper")
 
 
+@checks.finite_outputs
 def rennala_nigt_global_time(h_dot, eps: float, mu: float, L_g: float, L_h: float,
                              sigma: float, gamma: float, kappa: float = 0.0, *,
                              H: float | None = None) -> Complexity:
@@ -154,6 +164,7 @@ def rennala_nigt_global_time(h_dot, eps: float, mu: float, L_g: float, L_h: floa
     return _rennala_row(c, A, B, kappa, horizon_factor(gamma, H), "Theorem A.2")
 
 
+@checks.finite_outputs
 def malenia_nigt_global_time(h_dot, eps: float, mu: float, L_g: float, L_h: float,
                              sigma: float, gamma: float, kappa: float = 0.0, *,
                              H: float | None = None) -> Complexity:
@@ -172,6 +183,7 @@ def malenia_nigt_global_time(h_dot, eps: float, mu: float, L_g: float, L_h: floa
     return _malenia_row(c, A, B, kappa, horizon_factor(gamma, H), "Theorem A.3")
 
 
+@checks.finite_outputs
 def lower_bound_time(h_dot, eps: float, L_g: float, L_h: float, sigma: float, Delta: float,
                      gamma: float, kappa: float = 0.0, *, H: float | None = None) -> Complexity:
     """The lower bound of Theorem G.1 with constants 1 (L_1 = L_g, L_2 = L_h).
@@ -217,6 +229,7 @@ def _malenia_row(c: Cluster, A: float, B: float, kappa: float, f: float,
 _NO_THEOREM = "no full-constant theorem in the paper (use the table form)"
 
 
+@checks.finite_outputs
 def theorem_table(setting: str, h_dot, eps: float, L_g: float, L_h: float, sigma: float,
                   Delta: float, gamma: float, kappa: float = 0.0, *, mu: float | None = None,
                   H: float | None = None) -> dict[str, Complexity]:

@@ -2,7 +2,7 @@
 
 Names are stable (CLI ``--only``, JSON keys, docs): lemma_c1, lemma_c2, unbiased_rennala,
 unbiased_malenia, rennala_bias_heterogeneous, variance_rennala, variance_malenia, prop_2_3,
-theorem_4_1, straggler, time_complexity_shape.
+theorem_4_1, straggler, time_complexity_shape, wallclock.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from validation.checks import lemmas, prop23, shape, straggler, theorem41, unbiased, variance
+from validation.checks import (
+    lemmas,
+    prop23,
+    shape,
+    straggler,
+    theorem41,
+    unbiased,
+    variance,
+    wallclock,
+)
 from validation.result import Budget, CheckResult
 
 
@@ -94,6 +103,12 @@ CHECKS: dict[str, CheckSpec] = {
             "time to eps vs eps and n: slopes against Theorem 4.2",
             "Theorem 4.2, Table 1",
             shape.check_time_complexity_shape,
+        ),
+        CheckSpec(
+            "wallclock",
+            "predicted seconds per round and per run match real runs (apga launch)",
+            "Lemmas C.1, C.2; Algorithm 1",
+            wallclock.check_wallclock,
         ),
     )
 }

@@ -10,7 +10,6 @@ an upper bound, which a faster-than-predicted method does not violate).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -107,7 +106,8 @@ def verdict(ok: bool) -> Verdict:
 
 
 def jsonable(x: Any) -> Any:
-    """Plain JSON types (lists, floats, str); non-finite floats become strings."""
+    """Plain JSON types (lists, floats, str). Non-finite floats stay floats: the writers
+    (:func:`theory.jsonio.strict`) turn them into null with a ``*_reason`` key."""
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -119,8 +119,7 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, (np.integer, int)):
         return int(x)
     if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else str(v)
+        return float(x)
     if x is None or isinstance(x, str):
         return x
     return str(x)

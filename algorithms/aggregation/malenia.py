@@ -22,8 +22,9 @@ import math
 import numpy as np
 
 from algorithms.aggregation import _common as cm
+from algorithms.aggregation import counting
 from algorithms.aggregation.records import RoundRecord
-from algorithms.clock import AgentFailedError, SimClock
+from algorithms.clock import AgentFailedError, SimClock, TooManyArrivalsError
 
 
 def malenia_should_stop(counts: np.ndarray, M: int) -> bool:
@@ -39,7 +40,15 @@ def malenia_should_stop(counts: np.ndarray, M: int) -> bool:
     counts = np.asarray(counts, dtype=np.int64)
     if (counts <= 0).any():
         return False
-    return _margin(counts, counts.size, M) >= 0
+    n = counts.size
+    # Float first: sum 1/M_i is within a relative 2^-50 of its exact value (each term
+    # rounded once, summed exactly by fsum), so only a near tie needs the exact test,
+    # whose lcm grows with the number of distinct counts.
+    S = math.fsum((1.0 / counts).tolist())
+    gap = n * n - M * S
+    if abs(gap) > 2.0**-40 * (n * n + M * S):
+        return gap > 0
+    return _margin(counts, n, M) >= 0
 
 
 def _margin(counts: np.ndarray, n: int, M: int) -> int:
@@ -79,7 +88,12 @@ def plan_malenia(clock: SimClock, M: int) -> RoundRecord:
     stop = cm.last_finite_failure(clock)
     target = n * n / M
     for _ in range(cm.MAX_DOUBLINGS):
-        a, k, t = clock.arrivals(key, h, s, T)
+        try:
+            a, k, t = clock.arrivals(key, h, s, T)
+        except TooManyArrivalsError as exc:
+            if clock.timing != "fixed":
+                raise cm.too_many(clock, "AggregateMalenia", exc, M) from None
+            return _counted(clock, h, s, start, T, M, stop)
         order = np.lexsort((a, t))
         a, k, t = a[order], k[order], t[order]
         j = _exit_index(a, k, n, M, target)
@@ -90,9 +104,36 @@ def plan_malenia(clock: SimClock, M: int) -> RoundRecord:
             return cm.finish_round(clock, "malenia", start, t_exit, s, a[keep], t[keep],
                                    j + 1, counts, j + 1)
         if T >= stop:
-            _raise_if_unreachable(clock, a, n, M)
+            _raise_if_unreachable(clock, np.bincount(a, minlength=n), n, M)
         T = start + 2.0 * (T - start)
     raise AgentFailedError(  # pragma: no cover - needs astronomically slow agents
+        "AggregateMalenia: the loop condition was not met within the simulated horizon")
+
+
+def _counted(clock: SimClock, h: np.ndarray, s: np.ndarray, start: float, T: float, M: int,
+             last_failure: float) -> RoundRecord:
+    """The round of :func:`plan_malenia` by counting (fixed timing, too many arrivals to
+    list; :mod:`algorithms.aggregation.counting`). Same exit, counts and record."""
+    n = clock.n
+
+    def stops(counts: np.ndarray) -> bool:
+        return malenia_should_stop(counts, M)
+
+    for _ in range(cm.MAX_DOUBLINGS):
+        if not np.isfinite(T):
+            break
+        clock.check_resolution(T, start)
+        counts = clock.fixed_counts(h, s, T)
+        if stops(counts):
+            t_exit, used, arrivals, at_exit = counting.counted_exit(clock, h, s, start, T,
+                                                                     stops)
+            total = int(used.sum())
+            return cm.finish_round(clock, "malenia", start, t_exit, s, None, None, total,
+                                   used, total, at_exit=at_exit, n_arrivals=arrivals)
+        if T >= last_failure:
+            _raise_if_unreachable(clock, counts, n, M)
+        T = start + 2.0 * (T - start)
+    raise AgentFailedError(
         "AggregateMalenia: the loop condition was not met within the simulated horizon")
 
 
@@ -112,16 +153,22 @@ def _exit_index(a, k, n, M, target):
     def stops(j):
         return malenia_should_stop(np.bincount(a[: j + 1], minlength=n), M)
 
-    # The float running sum only narrows the search; the exact test decides. Bracket
-    # [lo, hi] so that the test fails at lo - 1 (or lo = j0) and passes at hi.
-    cand = np.flatnonzero(S[j0:] <= target * (1 + 1e-6))
-    lo = j0 + int(cand[0]) if cand.size else a.size - 1
-    sure = np.flatnonzero(S[lo:] <= target * (1 - 1e-6))
-    hi = lo + int(sure[0]) if sure.size else a.size - 1
-    if lo > j0 and stops(lo - 1):
-        lo, hi = j0, lo - 1
-    elif not stops(hi):
+    # The exact test decides; the float running sum only gives first guesses. The test
+    # is monotone in j: if it fails at the last arrival the loop has not exited yet.
+    # (Trusting a float guess as an upper end, as before, returned "not yet" whenever the
+    # exact test disagreed with it, and the caller then doubled its horizon until memory
+    # ran out.)
+    lo, hi = j0, a.size - 1
+    if not stops(hi):
         return None
+    for guess in (np.flatnonzero(S[j0:] <= target * (1 + 1e-6)),
+                  np.flatnonzero(S[j0:] <= target * (1 - 1e-6))):
+        if guess.size and lo <= j0 + int(guess[0]) < hi:
+            g = j0 + int(guess[0])
+            if stops(g):
+                hi = g
+            else:
+                lo = g + 1
     while lo < hi:  # first j in [lo, hi] where the exact test passes (monotone in j)
         mid = (lo + hi) // 2
         if stops(mid):
@@ -131,10 +178,9 @@ def _exit_index(a, k, n, M, target):
     return lo
 
 
-def _raise_if_unreachable(clock: SimClock, a: np.ndarray, n: int, M: int) -> None:
+def _raise_if_unreachable(clock: SimClock, counts: np.ndarray, n: int, M: int) -> None:
     """After the last failure: raise if the failed agents' final counts block the exit."""
     failed = np.isfinite(clock.fail_at)
-    counts = np.bincount(a, minlength=n)
     zero = failed & (counts == 0)
     if zero.any():
         i = int(np.argmax(zero))
@@ -166,5 +212,8 @@ def aggregate_malenia(theta, M: int, oracle, clock: SimClock, rng: np.random.Gen
     theta = cm.check_theta(theta, oracle)
     rng = cm.check_rng(rng)
     record = plan_malenia(clock, M)
+    h = clock.h_at(record.iteration)
+    cm.check_evaluations(record.evaluated, "h", f"Algorithm 3 waits for the slowest agent "
+                         f"while the fastest computes: h from {h.min():.3g} to {h.max():.3g}")
     sums = np.asarray(oracle.sum_gradients(theta, record.counts, rng))
     return (sums / record.counts[:, None]).mean(axis=0), record

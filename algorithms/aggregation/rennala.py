@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from algorithms.aggregation import _common as cm
+from algorithms.aggregation import counting
 from algorithms.aggregation.records import RoundRecord
-from algorithms.clock import AgentFailedError, SimClock
+from algorithms.clock import AgentFailedError, SimClock, TooManyArrivalsError
 from theory.harmonic import harmonic_min
 
 
@@ -50,7 +51,12 @@ def plan_rennala(clock: SimClock, M: int) -> RoundRecord:
     stop = cm.last_finite_failure(clock)
     never_fails = np.isfinite(s) & np.isfinite(h) & np.isinf(clock.fail_at)
     for _ in range(cm.MAX_DOUBLINGS):
-        a, _k, t = clock.arrivals(key, h, s, T)
+        try:
+            a, _k, t = clock.arrivals(key, h, s, T)
+        except TooManyArrivalsError as exc:
+            if clock.timing != "fixed":
+                raise cm.too_many(clock, "AggregateRennala", exc, M) from None
+            return _counted(clock, h, s, start, T, M)
         if a.size >= M:
             break
         if not never_fails.any() and T >= stop:
@@ -67,6 +73,22 @@ def plan_rennala(clock: SimClock, M: int) -> RoundRecord:
     counts += np.bincount(ties[: M - int(before.sum())], minlength=clock.n)
     keep = t <= t_exit
     return cm.finish_round(clock, "rennala", start, t_exit, s, a[keep], t[keep], M, counts, M)
+
+
+def _counted(clock: SimClock, h: np.ndarray, s: np.ndarray, start: float, T: float,
+             M: int) -> RoundRecord:
+    """The round of :func:`plan_rennala` by counting (fixed timing, too many arrivals to
+    list): the exit is the first time by which M computations have finished."""
+    def enough(counts: np.ndarray) -> bool:
+        return int(counts.sum()) >= M
+
+    T = counting.horizon_reaching(clock, h, s, start, T, enough, cm.MAX_DOUBLINGS)
+    if T is None:
+        raise AgentFailedError(f"AggregateRennala: fewer than M = {M} gradients are "
+                               "reachable (failed agents)")
+    t_exit, counts, arrivals, at_exit = counting.counted_exit(clock, h, s, start, T, enough)
+    return cm.finish_round(clock, "rennala", start, t_exit, s, None, None, M, counts, M,
+                           at_exit=at_exit, n_arrivals=arrivals)
 
 
 def aggregate_rennala(theta, M: int, oracle, clock: SimClock, rng: np.random.Generator

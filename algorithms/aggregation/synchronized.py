@@ -29,6 +29,7 @@ def synchronous_timeline(clock: SimClock, per_agent: int, kind: str
     Every agent runs ``per_agent`` computations back to back from s_i. Raises
     :class:`AgentFailedError` naming an agent that would never finish.
     """
+    cm.check_evaluations(per_agent * clock.n, "n", f"{clock.n} agents x {per_agent} each")
     start, h, key, s = cm.open_round(clock)
     finish = clock.finish_after(key, h, s, per_agent)
     bad = ~np.isfinite(finish)

@@ -4,36 +4,49 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
 from typing import Any
 
+from algorithms.cli import _types as ty
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
 from algorithms.setting import TabularSetting
 
-DEFAULT = TabularSetting()
+# The setting's defaults for the help texts, read from the dataclass fields: building a
+# TabularSetting here would validate h and kappa with algorithms.timing at every start-up
+# (`apga predict` imports this module to build its parser, and stays light).
+DEFAULT = SimpleNamespace(**{f.name: f.default for f in fields(TabularSetting)})
+DEFAULT_TIME = 1000.0  # simulated seconds of `apga train` / `apga compare`
 
+_ROUND = 2**20  # algorithms.aggregation._common.MAX_ROUND_GRADIENTS (not imported: startup)
+_BATCH_WHY = "gradients of a round are sampled in one batch in memory"
+#: (name, type, help) of the hyperparameter flags; each method uses those it has.
 HYPER_FLAGS = (
-    ("eta", float),
-    ("alpha", float),
-    ("M", int),
-    ("M_init", int),
-    ("batch", int),
-    ("K", int),
-    ("xi", float),
-    ("D", int),
-    ("alpha_g", float),
+    ("eta", ty.real(0.0, 1.0, low_open=True), "momentum eta in (0, 1] of the NIGT methods"),
+    ("alpha", ty.positive(), "step size (NIGT: of the normalised step; PG: of the gradient "
+     "step; Fast-FedPG: local step)"),
+    ("M", ty.integer(1, _ROUND, _BATCH_WHY), "batch size M of a round (Rennala/Malenia)"),
+    ("M_init", ty.integer(1, _ROUND, _BATCH_WHY), "initial batch M_init (NIGT methods)"),
+    ("batch", ty.integer(1, _ROUND, _BATCH_WHY), "gradients per agent per round "
+     "(synchronized methods, LAPG, Fast-FedPG)"),
+    ("K", ty.integer(1, 10**6), "local steps per round (Fast-FedPG)"),
+    ("xi", ty.positive(), "LAPG's lazy-upload weight xi"),
+    ("D", ty.integer(1, 10**6), "LAPG's memory D of past steps"),
+    ("alpha_g", ty.positive(), "server step size (Fast-FedPG)"),
 )
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target",
-        type=float,
+        type=ty.positive(),
         default=0.05,
-        help="report the simulated time to reach ||grad J|| <= target",
+        help="report the simulated time to reach ||grad J|| <= target (> 0)",
     )
     p.add_argument(
         "--target-J",
-        type=float,
+        type=ty.real(),
         default=None,
         help="also report the simulated time to reach J >= this value",
     )
@@ -45,66 +58,83 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         "setting (defaults: a 10-state Garnet MDP, n = 10, h_i = sqrt(i), kappa = 0)"
     )
     g.add_argument("--env", default=DEFAULT.env, help="garnet | chain | grid (default %(default)s)")
-    g.add_argument("--S", type=int, default=DEFAULT.S, help="states (default %(default)s)")
-    g.add_argument("--A", type=int, default=DEFAULT.A, help="actions (default %(default)s)")
+    g.add_argument("--S", type=ty.integer(2), default=DEFAULT.S,
+                   help="states (grid: S x S cells; default %(default)s)")
+    g.add_argument("--A", type=ty.integer(2), default=DEFAULT.A,
+                   help="actions (default %(default)s)")
     g.add_argument(
-        "--gamma", type=float, default=DEFAULT.gamma, help="discount (default %(default)s)"
+        "--gamma", type=ty.real(0.0, 1.0, low_open=True, high_open=True), default=DEFAULT.gamma,
+        help="discount in (0, 1) (default %(default)s)"
     )
     g.add_argument(
-        "--H", type=int, default=DEFAULT.H, help="trajectory length (default %(default)s)"
+        "--H", type=ty.integer(1), default=DEFAULT.H, help="trajectory length (default %(default)s)"
     )
-    g.add_argument("--mdp-seed", type=int, default=DEFAULT.mdp_seed, help="seed of the MDP(s)")
+    g.add_argument("--mdp-seed", type=ty.integer(0), default=DEFAULT.mdp_seed,
+                   help="seed of the MDP(s)")
     g.add_argument(
         "--family",
         default=None,
         help="heterogeneous family: reward | transition | initial (default: homogeneous)",
     )
-    g.add_argument("--n", type=int, default=DEFAULT.n, help="agents (default %(default)s)")
+    g.add_argument("--n", type=ty.integer(1), default=None, help=f"agents (default {DEFAULT.n})")
     g.add_argument(
-        "--h", default=DEFAULT.h, help="equal | sqrt | quarter | comma list (default %(default)s)"
+        "--h", default=None, help=f"equal | sqrt | quarter | comma list (default {DEFAULT.h})"
     )
     g.add_argument(
         "--kappa",
-        default=DEFAULT.kappa,
-        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4))",
+        default=None,
+        help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4)) "
+        f"(default {DEFAULT.kappa})",
     )
     g.add_argument(
         "--timing",
-        default=DEFAULT.timing,
-        help="fixed | exponential | lognormal | uniform (default %(default)s)",
+        default=None,
+        help=f"fixed | exponential | lognormal | uniform (default {DEFAULT.timing})",
     )
+    add_cluster_argument(g)
     r = p.add_argument_group("run")
     r.add_argument(
         "--time",
-        type=float,
-        default=1000.0,
+        type=ty.positive(),
+        default=DEFAULT_TIME,
         help="simulated-time budget in seconds (default %(default)s)",
     )
     r.add_argument(
-        "--max-iters", type=int, default=None, help="also stop after this many iterations"
+        "--max-iters", type=ty.integer(0), default=None,
+        help="also stop after this many iterations"
     )
-    r.add_argument("--out", default=None, help="output folder (default runs/<command>)")
+    r.add_argument(
+        "--out", default=None,
+        help="output folder (default runs/<command>); it holds one run: another run into "
+        "it is refused"
+    )
     r.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    h = p.add_argument_group("hyperparameters (each method uses those it has; others are ignored)")
-    for name, typ in HYPER_FLAGS:
-        h.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None)
+    h = p.add_argument_group(
+        "hyperparameters (each method uses those it has; others are ignored; defaults: "
+        "`apga compare --list`)"
+    )
+    for name, typ, text in HYPER_FLAGS:
+        h.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
+                       help=text)
     h.add_argument(
         "--hyper-from",
         choices=("defaults", "theory"),
         default="defaults",
         help="theory: eta, alpha, M, M_init from Theorems 4.1/4.2 and Proposition 2.3",
     )
-    h.add_argument("--eps", type=float, default=0.1, help="target accuracy for --hyper-from theory")
+    h.add_argument("--eps", type=ty.positive(), default=0.1,
+                   help="target accuracy for --hyper-from theory (default %(default)s)")
 
 
 def setting_from(args: argparse.Namespace) -> TabularSetting:
-    from theory import checks
-
-    checks.positive("time", args.time)
-    if args.max_iters is not None:
-        checks.count("max-iters", args.max_iters, minimum=0)
+    spec = cluster_from_args(args)
+    if spec is not None:
+        times = setting_fields(spec)
+    else:
+        given = {k: getattr(args, k) for k in ("n", "h", "kappa", "timing")}
+        times = {k: getattr(DEFAULT, k) if v is None else v for k, v in given.items()}
     return TabularSetting(
         env=args.env,
         S=args.S,
@@ -113,17 +143,14 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
         H=args.H,
         mdp_seed=args.mdp_seed,
         family=args.family,
-        n=args.n,
-        h=args.h,
-        kappa=args.kappa,
-        timing=args.timing,
+        **times,
     )
 
 
 def given_hyper(args: argparse.Namespace, spec: Any) -> dict[str, float]:
     names = {h.name for h in spec.hyper}
     out = {}
-    for name, _ in HYPER_FLAGS:
+    for name, _, _ in HYPER_FLAGS:
         v = getattr(args, f"hp_{name}")
         if v is not None and name in names:
             out[name] = v
@@ -153,15 +180,54 @@ def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("checkpoints")
     c.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=ty.integer(0),
         default=50,
         help="write a checkpoint every N iterations (default %(default)s; 0 = never)",
     )
     c.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the checkpoints in --out (same arguments as the interrupted run)",
+        help="continue from the checkpoints in --out (same arguments as the interrupted run; "
+        "a checkpoint of another run is refused; --time/--max-iters may grow)",
     )
+
+
+def given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The hyperparameter flags given (name -> value), for a run's identity."""
+    return {name: getattr(args, f"hp_{name}") for name, _, _ in HYPER_FLAGS
+            if getattr(args, f"hp_{name}") is not None}
+
+
+def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **extra: Any) -> dict:
+    """What an output folder's run is (:class:`algorithms.outputs.OutputDir`): the
+    command, the setting, every flag that changes the records, and the budget.
+
+    Hyperparameters enter as the values each method will use (a default given
+    explicitly is the same run); with ``--hyper-from theory`` as the flags given and eps.
+    Resolving them here also checks them (eta > 1, say) before any work.
+    """
+    ident = {"command": args.command, **setting.to_dict(), **extra,
+             "hyper_from": args.hyper_from, "time": args.time, "max_iters": args.max_iters}
+    if args.hyper_from == "theory":
+        ident["eps"] = args.eps
+        ident.update({f"--{k.replace('_', '-')}": v for k, v in given_flags(args).items()})
+    else:
+        for spec in specs:
+            values, _ = spec.resolve(given_hyper(args, spec))
+            prefix = f"{spec.name}." if len(specs) > 1 else ""
+            ident.update({f"{prefix}{k}": v for k, v in values.items()})
+    return ident
+
+
+def open_out(args: argparse.Namespace, default: str, identity: dict):
+    """The run's output folder, checked writable, locked, and claimed for this run."""
+    from algorithms.outputs import OutputDir
+
+    if args.resume and args.checkpoint_every == 0:
+        raise ValueError("resume: --checkpoint-every 0 writes no checkpoint, so there is "
+                         "nothing to resume")
+    return OutputDir(args.out if args.out is not None else default, identity,
+                     resume=args.resume)
 
 
 @dataclass(frozen=True)
@@ -205,42 +271,56 @@ def run_one(
     ``override`` maps hyperparameter -> (value, source) and wins over everything else
     (used by tuning); ``write=False`` runs without CSV and checkpoints.
     """
-    from pathlib import Path
-
+    from algorithms import checkpoint as ck
     from algorithms.report import write_csv
     from algorithms.run import run_method
 
-    if setting.heterogeneous and "heterogeneous" not in spec.settings:
-        note = f"{spec.name} is designed for the homogeneous setting; run anyway on the family"
-    else:
-        note = ""
+    note = homogeneous_note(spec, setting)
     oracle, clock, rng, theta0 = setting.build(seed, oracle=prepared.oracle)
     values, sources = dict(prepared.values), dict(prepared.sources)
     for k, (v, src) in (override or {}).items():
         values[k], sources[k] = v, src
     ckpt = None
     if write and args.checkpoint_every > 0:
-        ckpt = Path(out) / "checkpoints" / f"{spec.name}_seed{seed}.pkl"
-        if ckpt.exists() and not args.resume:
-            ckpt.unlink()
-    result = run_method(
-        spec,
-        oracle,
-        clock,
-        rng,
-        theta0,
-        hyper=values,
-        hyper_source=sources,
-        max_time=args.time,
-        max_iters=args.max_iters,
-        checkpoint=ckpt,
-        checkpoint_every=max(args.checkpoint_every, 1),
-        progress=progress,
-        meta={"seed": seed, "theory": prepared.info, "note": note},
-    )
+        ckpt = out.file(f"checkpoints/{spec.name}_seed{seed}.pkl")
+        if not args.resume:
+            ck.remove(ckpt)
+        elif not ck.exists(ckpt):
+            warnings.warn(f"--resume: no checkpoint of {spec.name} seed {seed} in "
+                          f"{ckpt.parent}; that run started afresh", stacklevel=2)
+    try:
+        result = run_method(
+            spec,
+            oracle,
+            clock,
+            rng,
+            theta0,
+            hyper=values,
+            hyper_source=sources,
+            max_time=args.time,
+            max_iters=args.max_iters,
+            checkpoint=ckpt,
+            checkpoint_every=max(args.checkpoint_every, 1),
+            progress=progress,
+            meta={"seed": seed, "theory": prepared.info, "note": note},
+            identity={"seed": seed, **setting.to_dict()},
+        )
+    except OSError as exc:  # a checkpoint could not be written (full disk, permissions)
+        raise ValueError(f"out: cannot write the checkpoint {ckpt} "
+                         f"({exc.strerror or exc})") from None
     if write:
-        write_csv(Path(out) / f"{spec.name}_seed{seed}.csv", result.records)
+        with out.writing(f"{spec.name}_seed{seed}.csv") as tmp:
+            write_csv(tmp, result.records)
     return result
+
+
+def homogeneous_note(spec, setting: TabularSetting) -> str:
+    """Why a homogeneous-only method is biased on a heterogeneous family ('' otherwise)."""
+    if not setting.heterogeneous or "heterogeneous" in spec.settings:
+        return ""
+    return (f"{spec.name} is designed for the homogeneous setting: on the {setting.family} "
+            "family its estimator is biased (fast agents' environments weigh more; "
+            "Section 5), so it may converge to the wrong point; running it anyway")
 
 
 def tune_alpha(
@@ -326,7 +406,8 @@ def summarise(
     results: dict[str, list], target: float | None, target_J: float | None = None
 ) -> dict[str, dict]:
     """Per method: medians over seeds of the final records and of the times to reach
-    ||grad J|| <= target and J >= target_J (inf when a run never gets there)."""
+    ||grad J|| <= target and J >= target_J (None, with a ``*_reason``, when the median
+    run never gets there within the budget: strict JSON has no Infinity)."""
     import numpy as np
 
     from algorithms.report import time_to_reach
@@ -348,12 +429,25 @@ def summarise(
         }
         if target is not None:
             ts = [time_to_reach(r.records, "grad_norm", target) for r in runs]
-            row["time_to_target"] = float(np.median(ts))
+            _median_time(row, "time_to_target", ts, f"||grad J|| <= {target:g}")
         if target_J is not None:
             ts = [time_to_reach(r.records, "J", target_J, below=False) for r in runs]
-            row["time_to_J"] = float(np.median(ts))
+            _median_time(row, "time_to_J", ts, f"J >= {target_J:g}")
         out[name] = row
     return out
+
+
+def _median_time(row: dict, key: str, times: list[float], what: str) -> None:
+    import numpy as np
+
+    t = float(np.median(times))
+    if np.isfinite(t):
+        row[key] = t
+    else:
+        reached = sum(np.isfinite(times))
+        row[key] = None
+        row[f"{key}_reason"] = (f"not reached within the budget: {what} in {reached} of "
+                                f"{len(times)} runs (median over runs)")
 
 
 def print_summary(
@@ -381,11 +475,15 @@ def print_summary(
             f"{row['communications']:.0f}",
         ]
         if target is not None:
-            vals.append(f"{row['time_to_target']:.4g}")
+            vals.append(_time_cell(row["time_to_target"]))
         if target_J is not None:
-            vals.append(f"{row['time_to_J']:.4g}")
+            vals.append(_time_cell(row["time_to_J"]))
         t.add_row(*vals)
     Console(width=max(120, Console().width)).print(t)
     for name, row in summary.items():
         hp = ", ".join(f"{k}={v:.4g} ({row['hyper_source'][k]})" for k, v in row["hyper"].items())
         print(f"  {name}: {hp}")
+
+
+def _time_cell(t: float | None) -> str:
+    return "not reached" if t is None else f"{t:.4g}"

@@ -3,44 +3,61 @@
 Prints the simulated time of the round (broadcast + collection + reduce), the Lemma C.1
 (Rennala) or Lemma C.2 (Malenia) bound with kappa = max_i kappa_i (Section H), m*, and
 the gradients each agent contributed. No gradient is computed: the round's plan is all
-the clock needs.
+the clock needs, so batches and spreads far beyond what a training round could evaluate
+are answered (fixed timing counts arrivals instead of listing them).
+
+Default (no arguments): the Section H cluster, n = 10 agents with h_i = sqrt(i),
+kappa = 0, fixed timing, and M = 20 (the NIGT methods' default batch).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from algorithms.cli import _types as ty
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args
 
 COMMAND = "aggregate"
 ORDER = 30
 HELP = "simulate one AggregateRennala/AggregateMalenia round; compare with Lemma C.1/C.2"
 DESCRIPTION = __doc__
 MAX_LISTED = 20
+DEFAULT_H = "sqrt"
+DEFAULT_N = 10
+DEFAULT_M = 20
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="rennala", help="rennala | malenia (default %(default)s)")
     p.add_argument(
         "--h",
-        required=True,
-        help="computation times: comma list (1,2,4) or profile equal|sqrt|quarter",
+        default=None,
+        help="computation times: comma list (1,2,4) or profile equal|sqrt|quarter "
+        f"(default {DEFAULT_H} with --n {DEFAULT_N}; or --cluster)",
     )
-    p.add_argument("--n", type=int, default=None, help="number of agents (with a profile --h)")
-    p.add_argument("--M", required=True, type=int, help="batch size M of the round")
+    p.add_argument(
+        "--n", type=ty.integer(1), default=None,
+        help=f"number of agents (with a profile --h; default {DEFAULT_N})"
+    )
+    p.add_argument("--M", type=ty.integer(1), default=DEFAULT_M,
+                   help="batch size M of the round (default %(default)s)")
     p.add_argument(
         "--kappa",
-        default="0",
-        help="communication time: number, comma list (kappa_i) or profile name",
+        default=None,
+        help="communication time: number, comma list (kappa_i) or profile name (default 0)",
     )
     p.add_argument(
         "--timing",
-        default="fixed",
-        help="fixed | exponential | lognormal | uniform (default %(default)s)",
+        default=None,
+        help="fixed | exponential | lognormal | uniform (default fixed)",
     )
-    p.add_argument("--log-sigma", type=float, default=None, help="lognormal spread (0.5)")
-    p.add_argument("--jitter", type=float, default=None, help="uniform jitter in [0, 1) (0.5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the clock (default 0)")
+    p.add_argument("--log-sigma", type=ty.real(0.0), default=None,
+                   help="lognormal spread (0.5)")
+    p.add_argument("--jitter", type=ty.real(0.0, 1.0, high_open=True), default=None,
+                   help="uniform jitter in [0, 1) (0.5)")
+    add_cluster_argument(p)
+    p.add_argument("--seed", type=ty.integer(0), default=0, help="seed of the clock (default 0)")
     p.add_argument(
         "--json",
         action="store_true",
@@ -52,13 +69,26 @@ def run(args: argparse.Namespace) -> int:
     from algorithms.aggregation import plan_malenia, plan_rennala
     from algorithms.clock import AgentFailedError, make_clock
     from theory import checks
+    from theory.clusters import PROFILES
     from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 
     method = checks.choice("method", args.method, ("rennala", "malenia"))
-    options = {
-        k: v for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter)) if v is not None
-    }
-    clock = make_clock(args.h, args.kappa, timing=args.timing, seed=args.seed, n=args.n, **options)
+    spec = cluster_from_args(args)
+    if spec is not None:
+        clock = make_clock(**spec.clock_kwargs(), seed=args.seed)
+    else:
+        options = {
+            k: v
+            for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter))
+            if v is not None
+        }
+        timing = args.timing or "fixed"
+        kappa = "0" if args.kappa is None else args.kappa
+        h = DEFAULT_H if args.h is None else args.h
+        n = args.n
+        if n is None and h.strip() in PROFILES:
+            n = DEFAULT_N
+        clock = make_clock(h, kappa, timing=timing, seed=args.seed, n=n, **options)
     M = checks.count("M", args.M)
     h = clock.h_at()
     kappa = float(clock.kappa.max())
@@ -74,24 +104,25 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from None
     time = record.end - record.start
     if args.json:
+        from theory import jsonio
+
         out = {
             "time": time,
             "bound": bound.total,
             "m_star": bound.m_star,
             "counts": record.counts.tolist(),
             "method": method,
-            "timing": args.timing,
+            "timing": clock.timing,
             "bound_terms": bound._asdict(),
             "record": record.to_dict(),
         }
-        json.dump(out, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(jsonio.dumps(out) + "\n")
         return 0
     lemma = "C.1" if method == "rennala" else "C.2"
-    note = "" if args.timing == "fixed" else "  (bound assumes fixed times h_i)"
+    note = "" if clock.timing == "fixed" else "  (bound assumes fixed times h_i)"
     print(
         f"method            Aggregate{method.capitalize()}  (n = {clock.n}, M = {M}, "
-        f"timing = {args.timing})"
+        f"timing = {clock.timing})"
     )
     print(
         f"simulated time    {time:.6g}  (computation {record.computation_time:.6g}, "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from algorithms.cli import _common
+from algorithms.cli import _types as ty
 
 COMMAND = "compare"
 ORDER = 41
@@ -19,6 +19,11 @@ seed), summary.json and compare.png (median and 20%-80% band of J and ||grad J||
 simulated time, as in the paper's figures)."""
 
 DEFAULT_METHODS = "rennala_nigt,afedpg,sync_nigt"
+DEFAULT_GRID = "2^-10..2^-1"
+
+
+MAX_SEEDS = 1000
+MAX_GRID = 100
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_METHODS,
         help="comma list of method names, or 'all' for every method of the setting",
     )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default %(default)s)")
+    p.add_argument(
+        "--seeds", type=ty.integer(1, MAX_SEEDS, "each seed is a full run per method"),
+        default=5, help="seeds 0..N-1 (default %(default)s, at most 1000)"
+    )
     p.add_argument("--list", action="store_true", help="list the registered methods and exit")
     p.add_argument(
         "--tune",
@@ -36,10 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--tune-grid",
-        default="2^-10..2^-1",
-        help="alpha grid: 'a^-i..a^-j' or a comma list (default %(default)s)",
+        default=None,
+        help=f"alpha grid: 'a^-i..a^-j' or a comma list (default {DEFAULT_GRID}; with --tune)",
     )
-    p.add_argument("--tune-seeds", type=int, default=2, help="seeds per tuning run")
+    p.add_argument(
+        "--tune-seeds", type=ty.integer(1, 100, "each is a full run per candidate"), default=None,
+        help="seeds per tuning run (default 2; with --tune)"
+    )
     p.add_argument(
         "--tune-M",
         default=None,
@@ -50,8 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from algorithms.methods.registry import REGISTRY, get
-    from algorithms.report import plot_runs, write_json
+    from algorithms.report import plot_runs
+    from theory import jsonio
 
     if args.list:
         for spec in REGISTRY.values():
@@ -62,89 +76,151 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
     setting = _common.setting_from(args)
-    if args.seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {args.seeds}")
     kind = "heterogeneous" if setting.heterogeneous else "homogeneous"
-    if args.methods.strip() == "all":
-        specs = [s for s in REGISTRY.values() if kind in s.settings]
+    specs = [get(name) for name in parse_methods(args.methods, kind)]
+    grid = M_grid = None
+    tune_seeds = 2 if args.tune_seeds is None else args.tune_seeds
+    if args.tune:
+        grid = parse_grid(args.tune_grid if args.tune_grid is not None else DEFAULT_GRID)
+        M_grid = parse_M(args.tune_M) if args.tune_M is not None else None
     else:
-        specs = [get(name.strip()) for name in args.methods.split(",") if name.strip()]
-    out = Path(args.out or "runs/compare")
+        for flag, value in (("tune-grid", args.tune_grid), ("tune-seeds", args.tune_seeds),
+                            ("tune-M", args.tune_M)):
+            if value is not None:
+                raise ValueError(f"{flag}: only used with --tune")
+    identity = _common.run_identity(
+        args, setting, specs, methods=[s.name for s in specs], seeds=args.seeds, tune=args.tune,
+        tune_grid=grid, tune_M=M_grid, tune_seeds=tune_seeds if args.tune else None,
+    )
     progress = _common.progress_enabled(args)
     results = {}
     tuning = {}
-    grid = parse_grid(args.tune_grid) if args.tune else None
-    oracle = setting.oracle()  # stateless: one for every method and seed
-    for spec in specs:
-        prepared = _common.prepare(spec, setting, args, oracle)
-        override = None
-        if grid is not None and "alpha" in {h.name for h in spec.hyper}:
-            M_grid = [int(x) for x in args.tune_M.split(",")] if args.tune_M else None
-            override, table = _common.tune_alpha(
-                spec,
-                setting,
-                args,
-                prepared,
-                grid,
-                args.tune_seeds,
-                args.target,
-                log=(lambda m: None) if args.json else print,
-                M_grid=M_grid,
-            )
-            tuning[spec.name] = table
-        results[spec.name] = [
-            _common.run_one(
-                spec, setting, s, args, out, prepared, progress=progress, override=override
-            )
-            for s in range(args.seeds)
-        ]
-    summary = _common.summarise(results, args.target, args.target_J)
-    payload = {
-        "command": "compare",
-        "setting": setting.to_dict(),
-        "seeds": args.seeds,
-        "summary": summary,
-        "tuning": tuning,
-    }
-    write_json(out / "summary.json", payload)
-    if not args.no_plot:
-        titles = {REGISTRY[name].title: runs for name, runs in results.items()}
-        plot_runs(
-            titles,
-            out / "compare.png",
-            title=f"{setting.env} {kind} (n={setting.n}, h={setting.h}, kappa={setting.kappa}, "
-            f"{args.seeds} seeds)",
-        )
+    with _common.open_out(args, "runs/compare", identity) as out:
+        for spec in specs:
+            note = _common.homogeneous_note(spec, setting)
+            if note:
+                warnings.warn(note, stacklevel=1)
+        oracle = setting.oracle()  # stateless: one for every method and seed
+        for spec in specs:
+            prepared = _common.prepare(spec, setting, args, oracle)
+            override = None
+            if grid is not None and "alpha" in {h.name for h in spec.hyper}:
+                override, table = _common.tune_alpha(
+                    spec,
+                    setting,
+                    args,
+                    prepared,
+                    grid,
+                    tune_seeds,
+                    args.target,
+                    log=(lambda m: None) if args.json else print,
+                    M_grid=M_grid,
+                )
+                tuning[spec.name] = table
+            results[spec.name] = [
+                _common.run_one(
+                    spec, setting, s, args, out, prepared, progress=progress, override=override
+                )
+                for s in range(args.seeds)
+            ]
+        summary = _common.summarise(results, args.target, args.target_J)
+        payload = {
+            "command": "compare",
+            "setting": setting.to_dict(),
+            "seeds": args.seeds,
+            "cluster": args.cluster,
+            "summary": summary,
+            "tuning": tuning,
+        }
+        out.write_json("summary.json", payload)
+        if not args.no_plot:
+            titles = {REGISTRY[name].title: runs for name, runs in results.items()}
+            with out.writing("compare.png") as tmp:
+                plot_runs(
+                    titles,
+                    tmp,
+                    title=f"{setting.env} {kind} (n={setting.n}, h={setting.h}, "
+                    f"kappa={setting.kappa}, {args.seeds} seeds)",
+                )
     if args.json:
-        import json
-
-        print(json.dumps(payload, indent=2, default=str))
+        print(jsonio.dumps(payload, indent=2))
     else:
         _common.print_summary(
             summary, args.target, f"apga compare ({kind}, {args.seeds} seeds)", args.target_J
         )
-        print(f"records, summary{'' if args.no_plot else ' and plot'} written to {out}/")
+        print(f"records, summary{'' if args.no_plot else ' and plot'} written to {out.path}/")
     return 0
 
 
+def parse_methods(text: str, kind: str) -> list[str]:
+    """'all' (every method designed for ``kind``) or a comma list: non-empty, no repeats."""
+    from algorithms.methods.registry import REGISTRY, get
+
+    if text.strip() == "all":
+        return [s.name for s in REGISTRY.values() if kind in s.settings]
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"methods: give at least one method name (or 'all'), got {text!r}")
+    for name in names:
+        try:
+            get(name)
+        except ValueError as exc:
+            raise ValueError(f"methods: {str(exc).split(': ', 1)[-1]}") from None
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"methods: {', '.join(repeated)} listed twice (runs would share files)")
+    return names
+
+
+def parse_M(text: str) -> list[int]:
+    """'10,20,40' -> [10, 20, 40]: each an integer in [1, 2^20], no repeats."""
+    from theory import checks
+
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    if not items:
+        raise ValueError(f"tune-M must be a comma list of integers, got {text!r}")
+    if len(items) > MAX_GRID:
+        raise ValueError(f"tune-M: at most {MAX_GRID} values, got {len(items)}")
+    values = [checks.count("tune-M", x, maximum=2**20) for x in items]
+    return sorted(set(values))
+
+
 def parse_grid(text: str) -> list[float]:
-    """'2^-10..2^-1' -> [2^-10, ..., 2^-1]; '0.1,0.2' -> [0.1, 0.2]."""
+    """'2^-10..2^-1' -> [2^-10, ..., 2^-1]; '0.1,0.2' -> [0.1, 0.2].
+
+    Values must be finite and > 0, at most :data:`MAX_GRID` of them (each is a tuning run
+    per seed).
+    """
+    import math
+
     from theory import checks
 
     text = text.replace(" ", "")
+    bad = ValueError(f"tune-grid must look like 2^-10..2^-1 or 0.1,0.2, got {text!r}")
     try:
         if ".." in text:
             a, b = text.split("..")
             base_a, exp_a = a.split("^")
             base_b, exp_b = b.split("^")
             if base_a != base_b:
-                raise ValueError
-            base, lo, hi = float(base_a), int(exp_a), int(exp_b)
-            values = [base**e for e in range(min(lo, hi), max(lo, hi) + 1)]
+                raise bad
+            base = float(base_a)
+            lo, hi = sorted((checks.count("tune-grid", exp_a, -1074, 1074),
+                             checks.count("tune-grid", exp_b, -1074, 1074)))
+            if not (math.isfinite(base) and base > 0 and base != 1):
+                raise ValueError(f"tune-grid: the base must be a number > 0 other than 1, "
+                                 f"got {base_a!r}")
+            if hi - lo + 1 > MAX_GRID:
+                raise ValueError(f"tune-grid: at most {MAX_GRID} values, got {hi - lo + 1}")
+            values = [base**e for e in range(lo, hi + 1)]
         else:
             values = [float(x) for x in text.split(",") if x]
-    except ValueError:
-        raise ValueError(f"tune-grid must look like 2^-10..2^-1 or 0.1,0.2, got {text!r}") from None
+    except (ValueError, OverflowError) as exc:
+        if str(exc).startswith("tune-grid:"):
+            raise
+        raise bad from None
     if not values:
         raise ValueError("tune-grid is empty")
+    if len(values) > MAX_GRID:
+        raise ValueError(f"tune-grid: at most {MAX_GRID} values, got {len(values)}")
     return [checks.positive("tune-grid", v) for v in values]

@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+from algorithms.cli._cluster import add_cluster_argument
+
 COMMAND = "launch"
 ORDER = 42
 HELP = "run a method for real on torch.distributed processes (torchrun's elastic agent)"
@@ -29,19 +31,26 @@ In server mode on several nodes give --node-rank (the server runs on node 0).
 
 --h / --kappa (comma lists in seconds, or profiles equal|sqrt|quarter; kappa also sqrt_d4)
 make agent i take at least h_i seconds per gradient and kappa_i per communication
-(emulated waits that the stop signal interrupts). Without --h the machine's real speed
-is used. Default: Rennala NIGT, 2 agents, a 10-state Garnet MDP, 100 iterations, real
+(emulated waits that the stop signal interrupts); --cluster FILE gives them (and the
+timing model) from a cluster file (docs/wallclock.md). Without them the machine's real
+speed is used. Default: Rennala NIGT, 2 agents, a 10-state Garnet MDP, 100 iterations, real
 speed. Writes the records of `apga train` (<method>_seed<s>.csv), rounds.jsonl,
 events.jsonl and summary.json into --out (default runs/launch/<method>-<mode>-<time>)."""
 
 TABULAR_KINDS = ("tabular", "garnet", "chain", "grid")
+#: Processes per node: each is a Python interpreter with torch (~250 MB) and its sockets.
+MAX_NPROC = 512
+#: MuJoCo horizon bound: a trajectory keeps H x (d_s + d_a) floats per step of memory.
+MAX_HORIZON = 1_000_000
 FAMILY_MUJOCO = "inverted"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
+    """Processes and rendezvous (torchrun's flags); shared with ``apga calibrate``."""
     r = p.add_argument_group("processes (torchrun semantics)")
-    r.add_argument("--nproc", type=int, default=2,
-                   help="agents on this node (default %(default)s; n = nnodes x nproc)")
+    r.add_argument("--nproc", type=int, default=None,
+                   help="agents on this node (default 2, or the --cluster file's rows; "
+                   "n = nnodes x nproc)")
     r.add_argument("--nnodes", type=int, default=1, help="nodes (default %(default)s)")
     r.add_argument("--node-rank", type=int, default=None,
                    help="this node's rank: static rendezvous; server mode: the server on node 0")
@@ -50,25 +59,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--rdzv-id", default=None, help="rendezvous id shared by all nodes")
     r.add_argument("--rdzv-timeout", type=float, default=60.0,
                    help="seconds to wait for every node to join (default %(default)s)")
-    r.add_argument("--max-restarts", type=int, default=0,
-                   help="restarts of the worker group after a failure (allreduce mode; "
-                   "resumes from the last completed iteration)")
+    if restarts:
+        r.add_argument("--max-restarts", type=int, default=0,
+                       help="restarts of the worker group after a failure (allreduce mode; "
+                       "resumes from the last completed iteration)")
     r.add_argument("--timeout", type=float, default=300.0,
                    help="seconds a process waits for its peers before failing (default 300)")
-    m = p.add_argument_group("method")
-    m.add_argument("--method", default="rennala_nigt",
-                   help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
-    m.add_argument("--mode", default="allreduce", help="allreduce (default) | server")
-    for name, typ, doc in (("eta", float, "momentum (default 0.1)"),
-                           ("alpha", float, "step size (default 0.05; AFedPG 0.01)"),
-                           ("M", int, "batch of every aggregation (default 20)"),
-                           ("M_init", int, "batch of the first aggregation (default 20)"),
-                           ("batch", int, "Synchronized NIGT: gradients per agent (default 1)")):
-        m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
-                       help=doc)
+    r.add_argument("--mode", default="allreduce", help="allreduce (default) | server")
+
+
+def add_problem_arguments(p: argparse.ArgumentParser) -> None:
+    """The environment an agent samples; shared with ``apga calibrate``."""
     e = p.add_argument_group("problem")
     e.add_argument("--env", default="tabular",
-                   help="tabular (garnet) | chain | grid | a gymnasium id, e.g. Hopper-v4")
+                   help="tabular (garnet) | chain | grid | synthetic (Gaussian gradients of "
+                   "dimension --dim, no simulation cost) | a gymnasium id, e.g. Hopper-v4")
+    e.add_argument("--dim", type=int, default=1000, help="dimension of --env synthetic")
     e.add_argument("--family", default=None,
                    help="heterogeneous: reward | transition | initial (tabular), "
                    "inverted (MuJoCo, Appendix H.3)")
@@ -78,14 +84,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--gamma", type=float, default=None,
                    help="discount (default: 0.9 tabular, 0.99 MuJoCo)")
     e.add_argument("--mdp-seed", type=int, default=0, help="seed of the tabular MDP(s)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_process_arguments(p)
+    m = p.add_argument_group("method")
+    m.add_argument("--method", default="rennala_nigt",
+                   help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
+    for name, typ, doc in (("eta", float, "momentum (default 0.1)"),
+                           ("alpha", float, "step size (default 0.05; AFedPG 0.01)"),
+                           ("M", int, "batch of every aggregation (default 20)"),
+                           ("M_init", int, "batch of the first aggregation (default 20)"),
+                           ("batch", int, "Synchronized NIGT: gradients per agent (default 1)")):
+        m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
+                       help=doc)
+    add_problem_arguments(p)
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
     c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
                    "sqrt or sqrt_d4")
-    c.add_argument("--timing", default="fixed",
-                   help="fixed | exponential | lognormal | uniform (default %(default)s)")
+    c.add_argument("--timing", default=None,
+                   help="fixed | exponential | lognormal | uniform (default fixed)")
     c.add_argument("--log-sigma", type=float, default=None, help="lognormal spread (0.5)")
     c.add_argument("--jitter", type=float, default=None, help="uniform jitter in [0, 1) (0.5)")
+    add_cluster_argument(c)
     b = p.add_argument_group("run")
     budget = b.add_mutually_exclusive_group()
     budget.add_argument("--iterations", type=int, default=None,
@@ -102,15 +124,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------- validation
 def _spec(args: argparse.Namespace, run_id: str):
     """Validate every argument into a RunSpec (before any process starts)."""
+    from algorithms.cli._cluster import cluster_from_args
     from algorithms.distributed.spec import RunSpec
     from algorithms.methods.registry import get
     from theory import checks
 
-    nproc = checks.count("nproc", args.nproc)
+    cluster = cluster_from_args(args)
     nnodes = checks.count("nnodes", args.nnodes)
+    if args.nproc is None:
+        args.nproc = cluster.n // nnodes if cluster is not None and cluster.n % nnodes == 0 else 2
+    nproc = checks.count("nproc", args.nproc)
     n = nproc * nnodes
+    if cluster is not None and cluster.n != n:
+        raise ValueError(f"cluster: {cluster.source} describes {cluster.n} agents, the launch "
+                         f"has {n} (--nnodes {nnodes} x --nproc {nproc})")
     checks.count("max-restarts", args.max_restarts, minimum=0)
-    checks.positive("rdzv-timeout", args.rdzv_timeout)
+    check_processes(args, n)
     spec = get(args.method)
     hyper = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
     unknown = [k for k in hyper if k not in {h.name for h in spec.hyper}]
@@ -120,58 +149,89 @@ def _spec(args: argparse.Namespace, run_id: str):
     iterations, budget = args.iterations, args.time
     if iterations is None and budget is None:
         iterations = 100
-    tabular = args.env in TABULAR_KINDS
     common = {"method": args.method, "mode": args.mode, "n": n, "hyper": hyper,
               "iterations": iterations, "time": budget, "seed": args.seed, "run_id": run_id,
-              "timeout": args.timeout, "save_gradients": args.save_gradients}
-    if tabular:
-        from algorithms.setting import TabularSetting
-
-        fam = args.family
-        setting = TabularSetting(
-            env="garnet" if args.env == "tabular" else args.env, S=args.S, A=args.A,
-            gamma=0.9 if args.gamma is None else args.gamma,
-            H=30 if args.H is None else args.H, mdp_seed=args.mdp_seed, family=fam, n=n)
-        tab = {k: getattr(setting, k) for k in ("env", "S", "A", "gamma", "H", "mdp_seed",
-                                                 "family")}
-        dim = setting.oracle().dim
-        problem = {"env": "tabular", "tabular": tab}
-        heterogeneous = fam is not None
-    else:
-        if args.family not in (None, FAMILY_MUJOCO):
-            raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
-                             "(Appendix H.3), got {args.family!r}")
-        heterogeneous = args.family == FAMILY_MUJOCO
-        H = 64 if args.H is None else args.H
-        gamma = 0.99 if args.gamma is None else args.gamma
-        problem = {"env": args.env, "horizon": H, "gamma": gamma,
-                   "heterogeneous": heterogeneous}
-        dim = None
+              "timeout": args.timeout, "save_gradients": args.save_gradients,
+              "restarts": args.max_restarts}
+    problem, dim, heterogeneous = problem_fields(args, n)
     if heterogeneous and "heterogeneous" not in spec.settings:
         print(f"apga: warning: {spec.name} is designed for the homogeneous setting; on a "
               "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
-    h, kappa, timing, options = _cluster_times(args, n, dim)
-    run = RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
-    if not tabular:
-        _check_gym_id(args.env)
-    return run
+    if cluster is not None:
+        h, kappa = cluster.h.tolist(), cluster.kappa.tolist()
+        timing, options = cluster.timing, dict(cluster.options)
+    else:
+        h, kappa, timing, options = _cluster_times(args, n, dim)
+    return RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
+
+
+def check_processes(args: argparse.Namespace, n: int) -> None:
+    """Bounds on the processes of this node, checked before any starts."""
+    from algorithms.distributed.spec import MAX_SECONDS, check_memory
+    from theory import checks
+
+    t = checks.positive("rdzv-timeout", args.rdzv_timeout)
+    if t > MAX_SECONDS:
+        raise ValueError(f"rdzv-timeout must be <= {MAX_SECONDS:g} s, got {t:g}")
+    if args.nproc > MAX_NPROC:
+        raise ValueError(f"nproc must be <= {MAX_NPROC} processes per node, got {args.nproc}")
+    if args.env == "synthetic":
+        from algorithms.distributed.spec import MAX_DIM
+
+        d = checks.count("dim", args.dim)
+        if d > MAX_DIM:
+            raise ValueError(f"dim must be <= {MAX_DIM}, got {d}")
+    else:
+        d = 0
+    check_memory(args.nproc + (getattr(args, "mode", "") == "server"), d)
+
+
+def problem_fields(args: argparse.Namespace, n: int) -> tuple[dict, int | None, bool]:
+    """(RunSpec fields of the problem, its dimension d if known cheaply, heterogeneous)."""
+    if args.env in TABULAR_KINDS:
+        from algorithms.setting import TabularSetting
+
+        setting = TabularSetting(
+            env="garnet" if args.env == "tabular" else args.env, S=args.S, A=args.A,
+            gamma=0.9 if args.gamma is None else args.gamma,
+            H=30 if args.H is None else args.H, mdp_seed=args.mdp_seed, family=args.family, n=n)
+        tab = {k: getattr(setting, k) for k in ("env", "S", "A", "gamma", "H", "mdp_seed",
+                                                 "family")}
+        return {"env": "tabular", "tabular": tab}, setting.oracle().dim, args.family is not None
+    if args.env == "synthetic":
+        het = args.family is not None
+        return {"env": "synthetic", "dim": args.dim, "heterogeneous": het}, args.dim, het
+    if args.family not in (None, FAMILY_MUJOCO):
+        raise ValueError(f"family: MuJoCo environments have only {FAMILY_MUJOCO!r} "
+                         f"(Appendix H.3), got {args.family!r}")
+    _check_gym_id(args.env)
+    from theory import checks
+
+    het = args.family == FAMILY_MUJOCO
+    H = checks.count("H", 64 if args.H is None else args.H)
+    if H > MAX_HORIZON:
+        raise ValueError(f"H must be <= {MAX_HORIZON} steps, got {H}")
+    problem = {"env": args.env, "horizon": H,
+               "gamma": 0.99 if args.gamma is None else args.gamma, "heterogeneous": het}
+    return problem, None, het
 
 
 def _cluster_times(args, n: int, dim: int | None):
     from algorithms import timing as tm
 
+    timing = args.timing or "fixed"
     options = {k: v for k, v in (("log_sigma", args.log_sigma), ("jitter", args.jitter))
                if v is not None}
-    options = tm.check_options(args.timing, options)
+    options = tm.check_options(timing, options)
     h = None if args.h is None else tm.resolve_times("h", args.h, n).tolist()
     kappa = None
     if args.kappa is not None:
         if str(args.kappa).strip() == "sqrt_d4" and dim is None:
             dim = _mujoco_dim(args)
         kappa = tm.resolve_kappa(args.kappa, n, dim).tolist()
-    if h is None and args.timing != "fixed":
+    if h is None and timing != "fixed":
         raise ValueError("timing: a random timing model needs emulated times --h")
-    return h, kappa, args.timing, options
+    return h, kappa, timing, options
 
 
 def _mujoco_dim(args) -> int:
@@ -197,10 +257,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_dir(args, spec_like: str) -> Path:
+def _run_dir(args, spec_like: str, root: str = "runs/launch") -> Path:
     if args.out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs/launch") / f"{spec_like}-{stamp}-{uuid.uuid4().hex[:6]}"
+        out = Path(root) / f"{spec_like}-{stamp}-{uuid.uuid4().hex[:6]}"
     else:
         out = Path(args.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -224,8 +284,22 @@ def run(args: argparse.Namespace) -> int:
     from theory import checks
 
     quiet_torch_logs()
-
     checks.choice("mode", args.mode, MODES)
+    endpoint, run_id = rendezvous(args)
+    spec = _spec(args, run_id)
+    run_dir = _run_dir(args, f"{spec.method}-{spec.mode}")
+    spec.save(run_dir / "spec.json")
+    progress = _Progress(run_dir, spec, enabled=not args.no_progress and sys.stderr.isatty())
+    started = time.monotonic()
+    try:
+        code = execute(args, spec, run_dir, endpoint)
+    finally:
+        progress.close()
+    return _report(args, spec, run_dir, code, time.monotonic() - started)
+
+
+def rendezvous(args: argparse.Namespace) -> tuple[str, str]:
+    """(endpoint, run id) of the launch: 127.0.0.1 and a free port on one node."""
     if args.nnodes > 1 and args.rdzv_endpoint is None:
         raise ValueError("rdzv-endpoint: a multi-node launch needs --rdzv-endpoint HOST:PORT")
     if args.rdzv_endpoint is not None:
@@ -234,19 +308,14 @@ def run(args: argparse.Namespace) -> int:
     run_id = args.rdzv_id or (
         uuid.uuid4().hex[:12] if args.rdzv_endpoint is None
         else "apga-" + endpoint.replace(":", "-").replace(".", "-"))
-    spec = _spec(args, run_id)
-    run_dir = _run_dir(args, f"{spec.method}-{spec.mode}")
-    spec.save(run_dir / "spec.json")
-    progress = _Progress(run_dir, spec, enabled=not args.no_progress and sys.stderr.isatty())
-    started = time.monotonic()
-    try:
-        if spec.mode == "allreduce":
-            code = _launch_allreduce(args, spec, run_dir, endpoint)
-        else:
-            code = _launch_server(args, spec, run_dir, endpoint)
-    finally:
-        progress.close()
-    return _report(args, spec, run_dir, code, time.monotonic() - started)
+    return endpoint, run_id
+
+
+def execute(args: argparse.Namespace, spec, run_dir: Path, endpoint: str) -> int:
+    """Start this node's processes for ``spec`` and wait for them; returns an exit code."""
+    if spec.mode == "allreduce":
+        return _launch_allreduce(args, spec, run_dir, endpoint)
+    return _launch_server(args, spec, run_dir, endpoint)
 
 
 def _check_endpoint(endpoint: str) -> None:
@@ -262,7 +331,7 @@ def _launch_allreduce(args, spec, run_dir: Path, endpoint: str) -> int:
     cfg = NodeConfig(
         run_dir=str(run_dir), nproc=args.nproc, nnodes=args.nnodes, endpoint=endpoint,
         run_id=spec.run_id, backend="static" if args.node_rank is not None else "c10d",
-        node_rank=args.node_rank, max_restarts=args.max_restarts,
+        node_rank=args.node_rank, max_restarts=getattr(args, "max_restarts", 0),
         join_timeout=args.rdzv_timeout)
     result = run_node(cfg)
     if not result.is_failed():
@@ -330,8 +399,8 @@ def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
             sys.stderr.write(f"apga: error: the run failed (exit {code}); worker logs are in "
                              f"{run_dir / 'logs'}\n")
             return code if code in (1, 2) else 1
-        note = (f"this node's ranks finished in {wall:.1f} s; rank 0 (another node) wrote "
-                "the records")
+        note = (f"this node's processes finished in {wall:.1f} s; the node holding rank 0 "
+                "(in server mode: the server, on node 0) wrote the records")
         if args.json:
             print(json.dumps({"run_dir": str(run_dir), "note": note}))
         else:
@@ -366,6 +435,19 @@ def _print_table(s: dict) -> None:
     for e in s.get("events", []):
         print(f"  event: {json.dumps(e)}")
     print(f"records, rounds and summary written to {s['run_dir']}/")
+
+
+def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
+    """Run ``apga launch --out OUT --json ARGS`` in a subprocess; its summary (RuntimeError
+    with the launch's error line if it fails). Used by the bench and validation checks."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
+           "--no-progress", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"apga launch failed ({proc.returncode}): {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
 
 
 class _Progress:

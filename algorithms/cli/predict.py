@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+
+from algorithms.cli._cluster import add_seconds_arguments, seconds_requested
 
 COMMAND = "predict"
 ORDER = 10
@@ -12,7 +15,8 @@ DESCRIPTION = """Predict the wall-clock time of every method of Tables 1 and 2 o
 
 The cluster is given by per-step computation times (\\dot h_i of Assumption 2.5) as a comma
 list (--h), a file of numbers (--h-file) or a profile (--profile equal|sqrt|quarter: h_i = 1,
-sqrt(i), i^(1/4), with --n agents), plus the communication time --kappa.
+sqrt(i), i^(1/4), with --n agents), plus the communication time --kappa (one number, or
+per-agent kappa_i: the rows then use kappa = max_i kappa_i).
 
 --form table uses the simplified Table 1/2 expressions (in eps, n, h_i, kappa only);
 --form theorem uses the full-constant Theorems 4.4, 5.1 and G.1 (A.2/A.3 with --mu) with
@@ -22,6 +26,8 @@ horizon H and iteration count T always come from Theorems 4.1/4.2 (A.1 with --mu
 
 O-constants are taken as 1 and logarithmic factors are ignored: the numbers are the
 paper's bounds with unit constants, good for comparing methods, not exact seconds.
+Seconds: --cluster FILE (or --wallclock with the flags above) adds, from the simulated
+clock, each method's seconds per iteration and per run (docs/wallclock.md).
 
 Default (no arguments): the paper's Appendix H cluster n = 10, h_i = sqrt(i), with
 kappa = 1, eps = 0.01, L_g = L_h = sigma = Delta = 1, gamma = 0.99, homogeneous setup."""
@@ -47,8 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--profile", default=None, help="equal | sqrt | quarter")
     c.add_argument("--n", default=None, help="agents for --profile (default 10)")
     c.add_argument(
-        "--kappa", default=str(DEFAULTS["kappa"]), help="communication time (default %(default)s)"
+        "--kappa",
+        default=None,
+        help="communication time: a number, a comma list of kappa_i (rows use max_i kappa_i), "
+        "equal | sqrt | quarter, or sqrt_d4 with --d (default 1)",
     )
+    c.add_argument("--d", default=None, help="number of parameters, for --kappa sqrt_d4")
     c.add_argument("--eps", default=str(DEFAULTS["eps"]), help="accuracy (default %(default)s)")
     k = p.add_argument_group("problem constants (default: all 1, gamma = 0.99)")
     for flag, name in (
@@ -72,23 +82,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     o.add_argument("--methods", default=None, help="comma list of method names (default all)")
     o.add_argument("--json", action="store_true", help="print one JSON object")
+    add_seconds_arguments(p)
 
 
 def _num(name: str, text: str | None, default: float | None = None) -> float | None:
+    """The option ``name`` as a finite float (NaN, inf and 1e400 are refused here, with
+    the text given, before any formula sees them)."""
     if text is None:
         return default
     try:
-        return float(text)
-    except ValueError:
+        x = float(text)
+    except (ValueError, OverflowError):
         raise ValueError(f"{name} must be a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {text!r}")
+    return x
 
 
-def build(args: argparse.Namespace):
-    """Parse and validate the arguments into a :class:`theory.predict.Prediction`."""
+def times(args: argparse.Namespace, n: int | None = None):
+    """(h, kappa, ClusterSpec or None): h_i in the given order; kappa a float or per-agent.
+
+    ``n`` extends a --profile cluster to n agents (sweeps over n)."""
+    from algorithms.cli._cluster import cluster_from_args
     from theory import checks
-    from theory.clusters import parse_times, profile, read_times
-    from theory.predict import Constants, constants_from_policy, predict
+    from theory.clusters import AGENTS_WHY, MAX_AGENTS, PROFILES, parse_times, profile, read_times
 
+    if args.d is not None and (args.kappa or "").strip() != "sqrt_d4":
+        raise ValueError("d: only used with --kappa sqrt_d4 (kappa_i = sqrt(i) d^(1/4))")
+    spec = cluster_from_args(args)
+    if spec is not None:
+        return spec.h, spec.kappa, spec
     if args.n is not None and (args.h is not None or args.h_file is not None):
         raise ValueError("n: only used with --profile (the list/file fixes n)")
     if args.h is not None:
@@ -96,8 +119,30 @@ def build(args: argparse.Namespace):
     elif args.h_file is not None:
         h = read_times(args.h_file, "h_file")
     else:
-        n = checks.count("n", args.n if args.n is not None else DEFAULTS["n"])
-        h = profile(args.profile or DEFAULTS["profile"], n)
+        n = n or checks.count("n", args.n if args.n is not None else DEFAULTS["n"],
+                              maximum=MAX_AGENTS, why=AGENTS_WHY)
+        name = DEFAULTS["profile"] if args.profile is None else args.profile.strip()
+        h = profile(checks.choice("profile", name, PROFILES), n)
+    if args.kappa is None:
+        return h, DEFAULTS["kappa"], None
+    try:
+        return h, float(args.kappa), None
+    except ValueError:  # a list or a profile name: per-agent kappa_i (Section H)
+        from algorithms.timing import resolve_kappa
+
+        d = None if args.d is None else checks.count("d", args.d)
+        return h, resolve_kappa(args.kappa, h.size, d), None
+
+
+def build(args: argparse.Namespace, given=None):
+    """Parse and validate the arguments into a :class:`theory.predict.Prediction`.
+
+    ``given``: the (h, kappa, spec) of :func:`times`, if already read."""
+    from theory.predict import Constants, constants_from_policy, predict
+
+    h, kappa, _spec = times(args) if given is None else given
+    if getattr(kappa, "size", 0) and float(kappa.min()) == float(kappa.max()):
+        kappa = float(kappa[0])  # one kappa for every agent: Assumption 2.5's kappa
     gamma = _num("gamma", args.gamma, DEFAULTS["gamma"])
     Delta = _num("Delta", args.Delta, DEFAULTS["Delta"])
     mu = _num("mu", args.mu)
@@ -140,15 +185,18 @@ def build(args: argparse.Namespace):
     methods = None
     if args.methods is not None:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if not methods:
+            raise ValueError(f"methods: give at least one method name, got {args.methods!r}")
     return predict(
         h,
         _num("eps", args.eps),
-        _num("kappa", args.kappa),
+        kappa,
         consts,
         form=args.form,
         setting=args.setting,
         methods=methods,
         policy=policy,
+        h_per_gradient=seconds_requested(args),
     )
 
 
@@ -156,18 +204,19 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
-def render(pred) -> None:
+def render(pred, console=None) -> None:
     """Print the human-readable ranked table with rich."""
     from rich.console import Console
     from rich.table import Table
 
     from theory.complexity import LABELS, NOTE
 
-    console = Console(width=max(132, Console().width))
+    console = console or Console(width=max(132, Console().width))
     n = pred.h.size
+    kappa = "" if pred.kappa_per_agent is None else "max_i kappa_i = "
     title = (
         f"{pred.setting} setup, {pred.form} form: n = {n}, eps = {pred.eps:g}, "
-        f"kappa = {pred.kappa:g}"
+        f"kappa = {kappa}{pred.kappa:g}"
     )
     t = Table(title=title)
     for col in (
@@ -225,13 +274,30 @@ def render(pred) -> None:
     )
     omega = any(v.note.startswith("Omega") for v in pred.methods.values())
     extra = " [Omega]: Table 1 states only a lower expression for this method." if omega else ""
-    console.print(f"note: {NOTE}{extra} x LB: total / lower bound's total.", highlight=False)
+    form = (
+        " Theorem form: full constants, and totals use h_i = dot h_i / (1 - gamma) = "
+        f"{1 / (1 - pred.constants.gamma):.4g} dot h_i (one gradient = a trajectory of "
+        "~1/(1-gamma) steps), so they are not comparable with the table form."
+        if pred.form == "theorem" and not pred.h_per_gradient else ""
+    )
+    console.print(f"note: {NOTE}{extra}{form} x LB: total / lower bound's total.",
+                  highlight=False)
+    from theory.predict import H_RULE, KAPPA_RULE
+
+    if pred.kappa_per_agent is not None:
+        console.print(f"kappa: {KAPPA_RULE}.", highlight=False)
+    if pred.h_per_gradient:
+        console.print(f"h: {H_RULE}.", highlight=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    pred = build(args)
-    if args.json:
-        print(json.dumps(pred.to_json(), indent=2, allow_nan=False))
-    else:
-        render(pred)
-    return 0
+    if not seconds_requested(args):
+        pred = build(args)
+        if args.json:
+            print(json.dumps(pred.to_json(), indent=2, allow_nan=False))
+        else:
+            render(pred)
+        return 0
+    from algorithms.cli import _wallclock
+
+    return _wallclock.run(args, times, build, render)

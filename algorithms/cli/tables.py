@@ -238,16 +238,27 @@ def render_markdown() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    text = render_markdown()
+    from algorithms.outputs import write_file
+
+    if not args.output.strip():
+        raise ValueError(f"output: give a file name, got {args.output!r}")
     out = Path(args.output)
+    if out.is_dir():
+        raise ValueError(f"output: {args.output!r} is a folder; give a file name")
+    if not out.parent.is_dir():  # before rendering: a mistyped folder fails at once
+        raise ValueError(f"output: folder {str(out.parent)!r} does not exist")
     if args.check:
-        current = out.read_text() if out.is_file() else None
-        if current != text:
+        if out.exists() and not out.is_file():
+            raise ValueError(f"output: {args.output!r} is not a regular file")
+        try:
+            current = out.read_text() if out.is_file() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"output: cannot read {args.output!r} ({exc})") from None
+        if current != render_markdown():
             sys.stderr.write(f"apga: {out} is out of date; run `apga tables` to regenerate\n")
             return 1
         print(f"{out} is up to date")
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_file(out, render_markdown(), "output")
     print(f"wrote {out}")
     return 0

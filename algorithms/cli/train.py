@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from algorithms.cli import _common
+from algorithms.cli import _types as ty
 
 COMMAND = "train"
 ORDER = 40
@@ -16,51 +16,60 @@ Default: Rennala NIGT on a 10-state, 3-action Garnet MDP (gamma 0.9, H 30), n = 
 with h_i = sqrt(i), kappa = 0, 1000 simulated seconds, seed 0. Writes
 <out>/<method>_seed<s>.csv (one row per iteration: simulated time, gradients evaluated
 and simulated, communications, exact J and ||grad J||), <out>/summary.json and
-<out>/train.png. Resume an interrupted run with --resume."""
+<out>/train.png. Resume an interrupted run with --resume. An --out folder holds one run:
+another run into it (other seed, hyperparameters or setting) is refused, and so is a
+second process writing into it at the same time."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method", default="rennala_nigt", help="method name (see `apga compare --list`)"
     )
-    p.add_argument("--seed", type=int, default=0, help="run seed (default %(default)s)")
+    p.add_argument("--seed", type=ty.integer(0), default=0, help="run seed (default %(default)s)")
     _common.add_setting_arguments(p)
     _common.add_checkpoint_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from algorithms.methods.registry import get
-    from algorithms.report import plot_runs, write_json
+    from algorithms.report import plot_runs
+    from theory import jsonio
 
     spec = get(args.method)
     setting = _common.setting_from(args)
-    out = Path(args.out or "runs/train")
-    prepared = _common.prepare(spec, setting, args)
-    result = _common.run_one(
-        spec, setting, args.seed, args, out, prepared, progress=_common.progress_enabled(args)
-    )
-    summary = _common.summarise({spec.name: [result]}, args.target, args.target_J)
-    payload = {
-        "command": "train",
-        "setting": setting.to_dict(),
-        "seed": args.seed,
-        "summary": summary,
-        "theory": result.meta.get("theory", {}),
-        "records": f"{spec.name}_seed{args.seed}.csv",
-    }
-    write_json(out / "summary.json", payload)
-    if not args.no_plot:
-        plot_runs(
-            {spec.title: [result]},
-            out / "train.png",
-            title=f"{spec.title} on {setting.env} "
-            f"(n={setting.n}, h={setting.h}, kappa={setting.kappa})",
+    identity = _common.run_identity(args, setting, [spec], method=spec.name, seed=args.seed)
+    with _common.open_out(args, "runs/train", identity) as out:
+        note = _common.homogeneous_note(spec, setting)
+        if note:
+            warnings.warn(note, stacklevel=1)
+        prepared = _common.prepare(spec, setting, args)
+        result = _common.run_one(
+            spec, setting, args.seed, args, out, prepared, progress=_common.progress_enabled(args)
         )
+        summary = _common.summarise({spec.name: [result]}, args.target, args.target_J)
+        payload = {
+            "command": "train",
+            "setting": setting.to_dict(),
+            "seed": args.seed,
+            "cluster": args.cluster,
+            "summary": summary,
+            "theory": result.meta.get("theory", {}),
+            "records": f"{spec.name}_seed{args.seed}.csv",
+        }
+        out.write_json("summary.json", payload)
+        if not args.no_plot:
+            with out.writing("train.png") as tmp:
+                plot_runs(
+                    {spec.title: [result]},
+                    tmp,
+                    title=f"{spec.title} on {setting.env} "
+                    f"(n={setting.n}, h={setting.h}, kappa={setting.kappa})",
+                )
     if args.json:
-        import json
-
-        print(json.dumps(payload, indent=2, default=str))
+        print(jsonio.dumps(payload, indent=2))
     else:
         _common.print_summary(summary, args.target, f"apga train: {spec.title}", args.target_J)
-        print(f"records, summary{'' if args.no_plot else ' and plot'} written to {out}/")
+        print(f"records, summary{'' if args.no_plot else ' and plot'} written to {out.path}/")
     return 0

@@ -79,6 +79,7 @@ class AllReduceClock:
         self.iteration = 0
         self.shared_now = offset
         self.keep = keep  # callable(round_id, theta, g, counts) or None (save_gradients)
+        self.device = "cpu"  # "cuda:k" when every rank has a GPU (the all_reduce then uses NCCL)
 
     @property
     def now(self) -> float:
@@ -215,8 +216,10 @@ class AllReduceClock:
         if i == 0:
             buf[-1] = self.now
         t = torch.from_numpy(buf)
+        if self.device != "cpu":
+            t = t.to(self.device)
         dist.all_reduce(t)
-        out = t.numpy()
+        out = t.cpu().numpy()
         agg = {name: np.rint(out[d + j * n : d + (j + 1) * n]).astype(np.int64)
                for j, name in enumerate(names)}
         self.shared_now = float(out[-1])

@@ -12,9 +12,13 @@ clock as carried by the last all_reduce, so every rank takes the same decision.
 
 from __future__ import annotations
 
+import copy
 import os
+import queue
+import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -53,10 +57,61 @@ def _more(spec: RunSpec, it: int, now: float) -> bool:
     return now < spec.time
 
 
-class Driver:
-    """Runs one method's init and steps on a real clock and writes (if ``log``) the records."""
+class _Writer:
+    """Rank 0's bookkeeping off the critical path (a thread): evaluating J, appending the
+    records, progress and checkpoints. The main thread only queues copies, so the other
+    ranks never wait in an all_reduce for rank 0's disk writes."""
 
-    def __init__(self, spec: RunSpec, oracle: Any, clock: Any, log: RunLog | None) -> None:
+    def __init__(self, log: RunLog, evaluate: Any, spec: RunSpec, checkpoint: Any) -> None:
+        self.log, self.evaluate, self.spec, self.checkpoint = log, evaluate, spec, checkpoint
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._last_progress = -1.0
+        self._thread = threading.Thread(target=self._run, name="apga-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, item: dict[str, Any]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(item)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                self._write(item)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                self._error = exc
+
+    def _write(self, item: dict[str, Any]) -> None:
+        clock = SimpleNamespace(now=item["now"])
+        rec = _record(item["iteration"], clock, item["totals"], item["state"], self.evaluate)
+        self.log.append(rec, item["rounds"])
+        if item["now"] - self._last_progress >= 0.2 or item["last"]:
+            self._last_progress = item["now"]
+            self.log.progress(iteration=rec.iteration, time=rec.time, J=rec.J,
+                              budget_iterations=self.spec.iterations,
+                              budget_time=self.spec.time)
+        if self.checkpoint is not None:
+            self.checkpoint({**item, "log_sizes": self.log.sizes()})
+
+
+class Driver:
+    """Runs one method's init and steps on a real clock and writes (if ``log``) the records.
+
+    ``checkpoint(item)`` (rank 0, optional) is called after each iteration's records are
+    written, with the iteration, state, totals, the logs' sizes and ``extra()``.
+    """
+
+    def __init__(self, spec: RunSpec, oracle: Any, clock: Any, log: RunLog | None,
+                 checkpoint: Any = None, extra: Any = None) -> None:
         self.spec = spec
         self.mspec = get(spec.method)
         self.values, self.sources = self.mspec.resolve(spec.hyper)
@@ -64,9 +119,11 @@ class Driver:
         self.oracle = oracle
         self.clock = clock
         self.log = log
+        self.extra = extra or (lambda: {})
         from algorithms.run import exact_evaluator
 
-        self.evaluate = exact_evaluator(oracle) if log is not None else None
+        evaluate = exact_evaluator(oracle) if log is not None else None
+        self.writer = _Writer(log, evaluate, spec, checkpoint) if log is not None else None
         self.totals = _Totals()
         self.it = 0
         self.state: Any = None
@@ -78,15 +135,20 @@ class Driver:
     def _fold(self, ctx: Context) -> None:
         for r in ctx.rounds:
             self.totals.add(r)
-        if self.log is not None:
-            rec = _record(self.it, self.clock, self.totals, self.state, self.evaluate)
+        if self.writer is not None:
             rounds = [r for r in ctx.rounds if hasattr(r, "to_dict")]
             drain = getattr(self.clock, "drain_rounds", None)  # AFedPG's updates (server)
             rounds += drain() if drain else []
-            self.log.append(rec, [round_dict(r, self.it) for r in rounds])
-            self.log.progress(iteration=self.it, time=rec.time, J=rec.J,
-                              budget_iterations=self.spec.iterations,
-                              budget_time=self.spec.time)
+            self.writer.put({
+                "iteration": self.it, "now": self.clock.now, "totals": copy.copy(self.totals),
+                "state": self.state, "rounds": [round_dict(r, self.it) for r in rounds],
+                "last": not self.more(self.clock.shared_now), **self.extra(),
+            })
+
+    def close(self) -> None:
+        """Wait for the records to be written (raises what the writer raised)."""
+        if self.writer is not None:
+            self.writer.close()
 
     def init(self, theta0: np.ndarray) -> None:
         ctx = self._ctx()
@@ -167,11 +229,29 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
     dist.broadcast_object_list(box, src=0)
     blob = box[0]
     epoch = blob["epoch"] if blob else time.time()
+    from algorithms.distributed.worker import reduce_device
+
+    device = reduce_device()
     keeper = Keeper() if spec.save_gradients and writer else None
     clock = AllReduceClock(agent=rank, n=spec.n, oracle=oracle, store=store, watcher=watcher,
                            emulation=emu, seed=spec.seed, started=time.monotonic(),
                            offset=time.time() - epoch, keep=keeper)
-    driver = Driver(spec, oracle, clock, log)
+    clock.device = device
+
+    def checkpoint(item: dict[str, Any]) -> None:  # rank 0; only a restart resumes a launch
+        save_checkpoint(run_dir, {
+            "run_id": spec.run_id, "spec": spec_json, "iteration": item["iteration"],
+            "round": item["round"], "state": item["state"], "totals": item["totals"],
+            "log_sizes": item["log_sizes"], "epoch": epoch, "now": item["shared_now"],
+            "kept": item["kept"],
+        })
+
+    def extra() -> dict[str, Any]:
+        return {"round": clock.iteration, "shared_now": clock.shared_now,
+                "kept": list(keeper.rows) if keeper is not None else []}
+
+    driver = Driver(spec, oracle, clock, log,
+                    checkpoint=checkpoint if writer and spec.restarts > 0 else None, extra=extra)
     if blob:
         driver.state, driver.it, driver.totals = blob["state"], blob["iteration"], blob["totals"]
         clock.iteration = blob["round"]
@@ -184,22 +264,10 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
                       time=clock.now)
     else:
         driver.init(theta0)
-
-    def checkpoint() -> None:
-        if writer:
-            save_checkpoint(run_dir, {
-                "run_id": spec.run_id, "spec": spec_json, "iteration": driver.it,
-                "round": clock.iteration, "state": driver.state, "totals": driver.totals,
-                "log_sizes": log.sizes(), "epoch": epoch, "now": clock.shared_now,
-                "kept": keeper.rows if keeper is not None else [],
-            })
-
-    if not blob:
-        checkpoint()
     while driver.more(clock.shared_now):
         driver.step()
-        checkpoint()
     watcher.close()
+    driver.close()
     if writer:
         if keeper is not None:
             keeper.save(run_dir / "gradients.npz")

@@ -361,6 +361,7 @@ def run_server(spec: Any, run_dir: Path, rank: int) -> None:
             driver.step()
     finally:
         clock.finish()
+    driver.close()
     if keeper is not None:
         keeper.save(run_dir / "gradients.npz")
     dump_json(run_dir / "summary.json", driver.summary(run_dir))

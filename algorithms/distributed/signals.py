@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -79,8 +80,9 @@ class StopWatcher:
                 try:
                     self._store.wait([key], timedelta(seconds=5))
                     event.set()
-                except Exception:  # noqa: BLE001 - a timeout: look again (or stop if closed)
-                    continue
+                except Exception as exc:  # noqa: BLE001 - a timeout: look again
+                    if "timeout" not in str(exc).lower():  # the store is gone: don't spin
+                        time.sleep(0.1)
 
 
 class MaleniaExit:

@@ -18,14 +18,55 @@ import numpy as np
 from theory import checks
 
 MODES = ("allreduce", "server")
+TASKS = ("run", "calibrate")
 #: Methods each mode runs (Table 1: AFedPG does not support AllReduce).
 MODE_METHODS = {
     "allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
     "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"),
 }
 TABULAR = "tabular"
+#: A Gaussian oracle of any dimension (algorithms.synthetic): no simulation cost, so a run
+#: measures coordination alone (bench, calibration of communication).
+SYNTHETIC = "synthetic"
 #: Refuse runs whose record files would exceed this many iterations (memory and disk).
 MAX_ITERATIONS = 10_000_000
+#: Largest synthetic dimension; and every rank keeps about BYTES_PER_PARAMETER bytes per
+#: parameter (theta, theta_prev, d, the round's sums and buffers in float64).
+MAX_DIM = 10_000_000
+BYTES_PER_PARAMETER = 96
+#: Memory a worker process needs besides its vectors (torch, numpy, the oracle).
+PROCESS_BYTES = 250 * 2**20
+#: Seconds above this (31.7 years) are a unit error, not a budget or a time.
+MAX_SECONDS = 1e9
+#: Gradients per aggregation above this would keep one round going for hours at least.
+MAX_BATCH = 10_000_000
+#: Rounds of calibration, restarts, warm-up gradients: bounded so that a typo cannot hang.
+MAX_REPEATS = 100_000
+
+
+def _bounded(name: str, value: float, limit: float, unit: str = "") -> None:
+    if value > limit:
+        raise ValueError(f"{name} must be <= {limit:g}{unit}, got {value:g}")
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this machine (None where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(processes: int, dim: int) -> None:
+    """Refuse up front a launch whose processes cannot fit in this machine's memory."""
+    mem = physical_memory()
+    need = processes * (PROCESS_BYTES + BYTES_PER_PARAMETER * dim)
+    if mem is not None and need > mem:
+        raise ValueError(
+            f"nproc: {processes} processes with d = {dim} parameters need about "
+            f"{need / 2**30:.1f} GiB, this machine has {mem / 2**30:.1f} GiB")
 
 
 @dataclass(frozen=True)
@@ -34,9 +75,10 @@ class RunSpec:
 
     method, mode:  registry name and ``allreduce`` | ``server``
     n:             number of agents (ranks that compute gradients)
-    env:           ``tabular`` or a gymnasium id (MuJoCo, torch policy)
+    env:           ``tabular``, ``synthetic`` or a gymnasium id (MuJoCo, torch policy)
     tabular:       :class:`algorithms.setting.TabularSetting` fields (env, S, A, gamma, H,
                    mdp_seed, family) when ``env == "tabular"``
+    dim:           dimension d of the ``synthetic`` oracle
     horizon, gamma, heterogeneous: MuJoCo oracle options (Appendix H; H.3 pair)
     h, kappa:      emulated seconds per gradient / per communication for each agent
                    (None: no emulation, the machine's real speed)
@@ -47,7 +89,11 @@ class RunSpec:
     seed:          run seed (theta_0, trajectories, random emulated durations)
     run_id:        unique id of the run (store keys, rendezvous id)
     timeout:       seconds a rank waits for its peers (a collective, a receive) before failing
+    restarts:      restarts the elastic agent may do (> 0: rank 0 checkpoints every iteration)
     save_gradients: also write every aggregated gradient and its point (checks, tests)
+    task:          ``run`` (the method) or ``calibrate`` (``apga calibrate``: time
+                   ``iterations`` gradients per agent and as many communications, after
+                   ``warmup`` untimed ones)
     """
 
     method: str
@@ -55,6 +101,7 @@ class RunSpec:
     n: int
     env: str = TABULAR
     tabular: dict[str, Any] = field(default_factory=dict)
+    dim: int = 1000
     horizon: int = 64
     gamma: float = 0.99
     heterogeneous: bool = False
@@ -68,7 +115,10 @@ class RunSpec:
     seed: int = 0
     run_id: str = "apga"
     timeout: float = 300.0
+    restarts: int = 0
     save_gradients: bool = False
+    task: str = "run"
+    warmup: int = 3
 
     def __post_init__(self) -> None:
         checks.choice("mode", self.mode, MODES)
@@ -88,15 +138,29 @@ class RunSpec:
             if k > MAX_ITERATIONS:
                 raise ValueError(f"iterations must be <= {MAX_ITERATIONS}, got {k}")
         if self.time is not None:
-            checks.positive("time", self.time)
-        checks.positive("timeout", self.timeout)
+            _bounded("time", checks.positive("time", self.time), MAX_SECONDS, " s")
+        _bounded("timeout", checks.positive("timeout", self.timeout), MAX_SECONDS, " s")
+        _bounded("max-restarts", checks.count("restarts", self.restarts, minimum=0),
+                 MAX_REPEATS)
+        checks.choice("task", self.task, TASKS)
+        _bounded("warmup", checks.count("warmup", self.warmup, minimum=0), MAX_REPEATS)
+        if self.task == "calibrate":
+            _bounded("repetitions", self.iterations, MAX_REPEATS)
+        for key in ("M", "M_init", "batch"):
+            if key in self.hyper:
+                _bounded(key, checks.count(key, self.hyper[key]), MAX_BATCH)
         for name in ("h", "kappa"):
             values = getattr(self, name)
             if values is not None:
                 arr = checks.times(name, values, allow_zero=(name == "kappa"))
+                _bounded(name, float(arr.max()), MAX_SECONDS, " s")
                 if arr.size != self.n:
                     raise ValueError(f"length mismatch: {name} has {arr.size}, n is {self.n}")
-        if self.env != TABULAR:
+        if self.env == SYNTHETIC:
+            checks.count("dim", self.dim)
+            if self.dim > MAX_DIM:
+                raise ValueError(f"dim must be <= {MAX_DIM}, got {self.dim}")
+        elif self.env != TABULAR:
             checks.count("horizon", self.horizon)
             checks.open_unit("gamma", self.gamma)
 

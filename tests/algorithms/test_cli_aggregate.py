@@ -35,11 +35,11 @@ def test_text_output_profile_and_random_timing(capsys):
 @pytest.mark.parametrize("argv, word", [
     (["--h", "1,-2", "--M", "3"], "h must be > 0"),
     (["--h", "1,nan", "--M", "3"], "h must not contain NaN"),
-    (["--h", "1,2", "--M", "0"], "M must be an integer >= 1"),
-    (["--h", "1,2", "--M", "3", "--kappa", "1,2,3"], "length mismatch: kappa"),
+    (["--h", "1,2", "--M", "0"], "argument --M: must be an integer >= 1"),
+    (["--h", "1,2", "--M", "3", "--kappa", "1,2,3"], "length mismatch: --kappa"),
     (["--h", "1,2", "--M", "3", "--timing", "gamma"], "timing: unknown value"),
     (["--h", "1,2", "--M", "3", "--method", "fedavg"], "method: unknown value"),
-    (["--h", "sqrt", "--M", "3"], "needs the number of agents"),
+    (["--h", "1,2", "--n", "3", "--M", "3"], "length mismatch: --h has 2, --n is 3"),
     (["--h", "1,2", "--M", "3", "--timing", "uniform", "--jitter", "2"], "jitter"),
     (["--h", "1,inf", "--M", "3", "--method", "malenia"], "h must be finite (index 1 is inf)"),
 ])
@@ -49,8 +49,11 @@ def test_bad_input_one_line_exit_2(capsys, argv, word):
     assert err.count("\n") == 1 and err.startswith("apga: error:") and word in err
 
 
-def test_missing_argument_exit_2(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["aggregate", "--h", "1,2"])
-    assert info.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+def test_no_arguments_runs_the_documented_default(capsys):
+    """README: every command runs with no arguments. Section H cluster n = 10,
+    h_i = sqrt(i), kappa = 0, M = 20: the same round as the explicit arguments."""
+    assert main(["aggregate", "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main(["aggregate", "--h", "sqrt", "--n", "10", "--M", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == default
+    assert sum(default["counts"]) == 20 and len(default["counts"]) == 10

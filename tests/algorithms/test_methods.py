@@ -64,11 +64,32 @@ def test_resume_equals_uninterrupted(name, tmp_path):
     # "Interrupted" run: stops after a few iterations, leaving its checkpoint behind.
     part = _run(spec, seed=5, max_time=60.0, max_iters=3, checkpoint=ckpt, checkpoint_every=1)
     assert len(part.records) == 4 and ckpt.exists()
-    # Resumed with the same arguments (fresh oracle/clock/rng objects are ignored: the
-    # checkpoint carries the clock and Generator states).
-    resumed = _run(spec, seed=99, max_time=60.0, checkpoint=ckpt, checkpoint_every=2)
+    # Resumed with the same arguments (fresh oracle/clock/rng objects: the checkpoint
+    # carries the clock and Generator states reached).
+    resumed = _run(spec, seed=5, max_time=60.0, checkpoint=ckpt, checkpoint_every=2)
     assert resumed.records == full.records
     np.testing.assert_array_equal(resumed.theta, full.theta)
+
+
+@pytest.mark.parametrize("name", ["rennala_nigt", "afedpg"])
+def test_resume_refuses_another_runs_checkpoint(name, tmp_path):
+    """A checkpoint resumes only its own run: another seed (clock and Generator), other
+    hyperparameters or another method are refused with a ValueError naming them."""
+    from algorithms.checkpoint import CheckpointError
+
+    spec = REGISTRY[name]
+    ckpt = tmp_path / "run.pkl"
+    _run(spec, seed=5, max_time=60.0, max_iters=3, checkpoint=ckpt, checkpoint_every=1,
+         identity={"S": 5})
+    with pytest.raises(CheckpointError, match="seed differs"):
+        _run(spec, seed=4, max_time=60.0, checkpoint=ckpt, identity={"S": 5})
+    with pytest.raises(CheckpointError, match=r"alpha = 0\.\d+ there, 0\.123 here"):
+        _run(spec, seed=5, max_time=60.0, checkpoint=ckpt, hyper={"alpha": 0.123},
+             identity={"S": 5})
+    with pytest.raises(CheckpointError, match="method = "):
+        _run(REGISTRY["sync_nigt"], seed=5, max_time=60.0, checkpoint=ckpt, identity={"S": 5})
+    with pytest.raises(CheckpointError, match="S = 5 there, 6 here"):
+        _run(spec, seed=5, max_time=60.0, checkpoint=ckpt, identity={"S": 6})
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

@@ -111,3 +111,17 @@ def test_kappa_sqrt_d4_by_hand():
     np.testing.assert_allclose(tm.resolve_kappa("sqrt", 3), np.sqrt([1, 2, 3]))
     with pytest.raises(ValueError, match="kappa"):
         tm.resolve_kappa("sqrt_d4", 4)
+
+
+def test_scipy_is_imported_only_for_lognormal_timing():
+    """`apga aggregate` paid 0.4 s importing scipy at start-up; only lognormal needs it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, algorithms.timing as t, algorithms.clock as c;"
+            "c.make_clock([1.0, 2.0]); print('scipy.special' in sys.modules);"
+            "t.durations('lognormal', {'log_sigma': 0.5}, [1.0], 1, [0], [0]);"
+            "print('scipy.special' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -41,11 +41,11 @@ def _strict(text: str):
 
 
 def test_rennala_counts_durations_and_gradients_match_the_clock(tmp_path):
-    """h = (0.05, 0.1, 0.2) s, M = 14: the clock uses (8, 4, 2) and 0.4 s per round; a fourth
-    agent with h = 10 s (a straggler) never contributes and does not slow the rounds. Every
+    """h = (0.1, 0.2, 0.4) s, M = 14: the clock uses (8, 4, 2) and 0.8 s per round; a fourth
+    agent with h = 20 s (a straggler) never contributes and does not slow the rounds. Every
     round uses exactly M gradients, and the aggregated gradient is the mean of exactly the
     samples counted (recomputed from the record's seeds)."""
-    h = [0.05, 0.1, 0.2, 10.0]
+    h = [0.1, 0.2, 0.4, 20.0]
     M = 14
     s = run(tmp_path / "r", "--nproc", "4", "--h", ",".join(map(str, h)), "--M", str(M),
             "--M-init", str(M), "--iterations", "4", "--save-gradients")
@@ -101,10 +101,10 @@ def test_malenia_rounds_satisfy_the_exit_condition(tmp_path):
 def test_a_killed_rank_restarts_the_group_from_the_last_iteration(tmp_path):
     """Synchronized NIGT with --max-restarts 1: rank 1 is killed mid-run; the group restarts
     from the checkpoint, and every iteration appears exactly once, in order. Each round is
-    one gradient per agent and lasts max_i h_i (0.2 s) as on the clock."""
+    one gradient per agent and lasts max_i h_i (0.4 s) as on the clock."""
     run_dir = tmp_path / "s"
-    K = 20
-    proc = start(run_dir, "--nproc", "3", "--method", "sync_nigt", "--h", "0.05,0.1,0.2",
+    K = 12
+    proc = start(run_dir, "--nproc", "3", "--method", "sync_nigt", "--h", "0.1,0.2,0.4",
                  "--iterations", str(K), "--max-restarts", "1")
     wait_for_iteration(run_dir, 3)
     os.kill(pid_of(run_dir, "agent1"), signal.SIGKILL)
@@ -118,7 +118,7 @@ def test_a_killed_rank_restarts_the_group_from_the_last_iteration(tmp_path):
     assert all(b.time > a.time for a, b in zip(records, records[1:], strict=False))
     assert [r["global_iteration"] for r in s["rounds"]] == list(range(K + 1))
     assert all(r["counts"] == [1, 1, 1] for r in s["rounds"])
-    sim = make_clock([0.05, 0.1, 0.2], 0.0)
+    sim = make_clock([0.1, 0.2, 0.4], 0.0)
     from algorithms.aggregation.synchronized import synchronous_timeline
 
     start_t, finish_t, _ = synchronous_timeline(sim, 1, "synchronized")

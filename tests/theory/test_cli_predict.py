@@ -119,11 +119,28 @@ def test_bad_input_one_line_exit_2(capsys, argv, name):
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("apga: error: ")
-    assert name in err
+    assert "--" + name.replace("_", "-") in err  # the option as typed, not the Python name
 
 
 def test_subprocess_no_traceback():
     p = subprocess.run([sys.executable, "-m", "algorithms.cli.main", "predict", "--h", "1,-2"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
-    assert p.stderr.strip().splitlines() == ["apga: error: h must be > 0, got h[1] = -2.0"]
+    assert p.stderr.strip().splitlines() == ["apga: error: --h must be > 0, got h[1] = -2.0"]
+
+
+def test_theorem_form_text_says_totals_use_h_over_one_minus_gamma(capsys):
+    """Issue 12, item 14: the theorem form's totals are 1/(1-gamma) times the table's
+    per-step scale; the text output (not only the JSON note) says so."""
+    code, out, _ = run(capsys, "--form", "theorem", "--gamma", "0.9")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "totals use h_i = dot h_i / (1 - gamma) = 10 dot h_i" in flat
+    code, out, _ = run(capsys)
+    assert "1 - gamma" not in " ".join(out.split())
+
+
+def test_predict_json_strict_and_overflow_refused(capsys):
+    """`--h 1e308` printed inf totals and nan ratios with exit 0; now one line, exit 2."""
+    code, out, err = run(capsys, "--h", "1e308", "--json")
+    assert code == 2 and out == "" and err.startswith("apga: error: --h: 1e+308 is too extreme")

@@ -21,6 +21,7 @@ STABLE = [
     "theorem_4_1",
     "straggler",
     "time_complexity_shape",
+    "wallclock",
 ]
 
 
@@ -85,7 +86,7 @@ def test_cli_json_and_exit_codes(tmp_path, capsys, monkeypatch):
     # Unknown names: one line, exit 2.
     assert main(["validate", "--only", "nope", "--no-write"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("apga: error: only") and err.count("\n") == 1
+    assert err.startswith("apga: error: --only") and err.count("\n") == 1
     # A failing check makes the command exit 1.
     spec = registry.CheckSpec("fake", "c", "p", lambda budget: _fake("fail"))
     monkeypatch.setitem(registry.CHECKS, "fake", spec)

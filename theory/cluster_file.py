@@ -1,0 +1,391 @@
+"""Cluster files: one CSV row per agent with its measured times, read and written here only.
+
+Format (documented in ``docs/wallclock.md``)::
+
+    # any number of comment lines (what was measured, where, when)
+    agent,h,kappa,timing,log_sigma
+    rank0@node1,0.0132,0.0021,lognormal,0.3
+    rank1@node1,0.0141,0.0023,lognormal,0.3
+
+- ``h`` (required): seconds per stochastic gradient g_H on agent i, i.e. h_i = \\dot h_i H
+  of Assumption 2.5 at the run's horizon H; finite, > 0.
+- ``kappa`` (required): seconds to send one vector between agent i and the server
+  (kappa_i of Section H; Assumption 2.5 is kappa_i = kappa); finite, >= 0.
+- ``agent`` (optional): a label (rank, host); kept, not interpreted.
+- ``timing`` (optional, default ``fixed``): ``fixed`` | ``exponential`` | ``lognormal`` |
+  ``uniform``, the duration model of :mod:`algorithms.timing` (mean h_i).
+- ``log_sigma`` (lognormal) and ``jitter`` (uniform, in [0, 1)): the model's parameter;
+  an empty cell means the default (0.5).
+
+One timing model per file: the simulated clock draws every agent's durations from one
+model with one parameter (:func:`algorithms.clock.make_clock`), so ``timing``,
+``log_sigma`` and ``jitter`` must be the same on every row; a row that differs is an error
+naming it. Lines starting with ``#`` are comments (kept in order); blank lines are
+skipped. Every problem with a file raises one :class:`ValueError` line naming the file
+and, where there is one, the row (agent number, 1-based), the line and the column.
+
+Pure numpy and the standard library: ``apga predict`` imports it without slowing down.
+
+Paper: Assumption 2.5 (h_i = \\dot h_i H, kappa), Section H (per-agent kappa_i).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from theory import checks
+
+COLUMNS = ("agent", "h", "kappa", "timing", "log_sigma", "jitter")
+REQUIRED = ("h", "kappa")
+#: The models of :data:`algorithms.timing.TIMING_MODELS` (a test keeps the two equal;
+#: ``theory`` does not import ``algorithms``).
+TIMING_MODELS = ("fixed", "exponential", "lognormal", "uniform")
+#: Which model each option column belongs to, and its default (as algorithms.timing).
+OPTION_MODEL = {"log_sigma": "lognormal", "jitter": "uniform"}
+OPTION_DEFAULT = {"log_sigma": 0.5, "jitter": 0.5}
+#: Refused up front: more agents than this (the clock keeps several arrays of length n),
+#: a file larger than MAX_BYTES, or a time above MAX_SECONDS (31.7 years: a unit error).
+MAX_AGENTS = 1_000_000
+MAX_BYTES = 128 * 2**20
+MAX_SECONDS = 1e9
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterSpec:
+    """A described cluster: per-agent times in seconds and one timing model.
+
+    h:        seconds per stochastic gradient g_H, h_i (> 0, finite), shape (n,)
+    kappa:    seconds per vector communication, kappa_i (>= 0, finite), shape (n,)
+    timing:   duration model of every agent (``fixed`` | ``exponential`` | ``lognormal`` |
+              ``uniform``), mean h_i
+    options:  the model's parameter if given: ``log_sigma`` (lognormal) or ``jitter``
+              (uniform); absent means the default 0.5
+    agents:   optional labels, one per agent (stripped; no line breaks or NUL)
+    comments: the file's comment lines (without the leading ``#``), in order
+    source:   the file it was read from, if any
+
+    Arrays are read-only copies. :meth:`clock_kwargs` gives the arguments of
+    :func:`algorithms.clock.make_clock`.
+    """
+
+    h: np.ndarray
+    kappa: np.ndarray
+    timing: str = "fixed"
+    options: Mapping[str, float] = field(default_factory=dict)
+    agents: tuple[str, ...] | None = None
+    comments: tuple[str, ...] = ()
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        h = _bounded("h", checks.times("h", self.h))
+        kappa = checks.times("kappa", self.kappa, allow_zero=True)
+        if kappa.size == 1 and h.size > 1:
+            kappa = np.full(h.size, kappa[0])
+        checks.same_length(("kappa", "h"), kappa, h)
+        _bounded("kappa", kappa)
+        if h.size > MAX_AGENTS:
+            raise ValueError(f"h: {h.size} agents exceed the limit of {MAX_AGENTS}")
+        checks.choice("timing", self.timing, TIMING_MODELS)
+        options = {}
+        for key, value in dict(self.options).items():
+            if OPTION_MODEL.get(key) != self.timing:
+                raise ValueError(f"{key}: not an option of timing {self.timing!r}")
+            options[key] = check_option(key, value)
+        agents = None if self.agents is None else tuple(_label(a) for a in self.agents)
+        if agents is not None:
+            checks.same_length(("agents", "h"), agents, h)
+        for name, arr in (("h", h), ("kappa", kappa)):
+            arr = np.array(arr, dtype=float)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "options", MappingProxyType(options))
+        object.__setattr__(self, "agents", agents)
+        object.__setattr__(self, "comments", tuple(str(c) for c in self.comments))
+
+    @property
+    def n(self) -> int:
+        return int(self.h.size)
+
+    def first(self, n: int) -> ClusterSpec:
+        """The cluster of the first ``n`` agents (for sweeps over n)."""
+        n = checks.count("n", n)
+        if n > self.n:
+            raise ValueError(f"n: the cluster has {self.n} agents, asked for the first {n}")
+        agents = None if self.agents is None else self.agents[:n]
+        return ClusterSpec(self.h[:n], self.kappa[:n], self.timing, dict(self.options),
+                           agents, self.comments, self.source)
+
+    def clock_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`algorithms.clock.make_clock` for this cluster."""
+        return {"h": np.array(self.h), "kappa": np.array(self.kappa), "timing": self.timing,
+                **self.options}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (lists of floats; strict JSON: all finite)."""
+        return {"n": self.n, "h": self.h.tolist(), "kappa": self.kappa.tolist(),
+                "timing": self.timing, "options": dict(self.options),
+                "agents": None if self.agents is None else list(self.agents),
+                "comments": list(self.comments), "source": self.source}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClusterSpec):
+            return NotImplemented
+        return (np.array_equal(self.h, other.h) and np.array_equal(self.kappa, other.kappa)
+                and self.timing == other.timing and dict(self.options) == dict(other.options)
+                and self.agents == other.agents and self.comments == other.comments)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking arrays: not hashable
+
+
+def check_option(key: str, value: object) -> float:
+    """A timing option's value: log_sigma >= 0 finite; jitter in [0, 1) (durations > 0)."""
+    x = checks.nonnegative(key, value)
+    if key == "jitter" and x >= 1:
+        raise ValueError(f"jitter must lie in [0, 1) so that durations stay > 0, got {x!r}")
+    return x
+
+
+def read_cluster(path: str | os.PathLike, name: str = "cluster") -> ClusterSpec:
+    """Read a cluster file; one-line ValueError naming the file (and row, line, column).
+
+    ``name`` starts every message (the CLI passes the flag's name).
+    """
+    path = Path(path)
+    where = f"{name}: {str(path)!r}"
+    if not path.exists():
+        raise ValueError(f"{where}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{where}: is a directory, not a cluster file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ValueError(f"{where}: {size} bytes exceed the limit of {MAX_BYTES} "
+                             f"(at most {MAX_AGENTS} agents)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(f"{where}: binary file (NUL byte at offset {nul}), expected CSV text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    return _parse(text, where, str(path))
+
+
+def _parse(text: str, where: str, source: str) -> ClusterSpec:
+    comments: list[str] = []
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            comments.append(stripped[1:].strip())
+            continue
+        cells = [c.strip() for c in next(csv.reader([line]))]
+        if header is None:
+            header = _header(cells, where, line_no)
+            continue
+        if len(rows) >= MAX_AGENTS:
+            raise ValueError(f"{where}: more than {MAX_AGENTS} agent rows (line {line_no}); "
+                             "refused before reading further")
+        if len(cells) != len(header):
+            raise ValueError(f"{where} row {len(rows) + 1} (line {line_no}): {len(cells)} "
+                             f"cells, the header has {len(header)} columns")
+        rows.append((line_no, cells))
+    if header is None:
+        raise ValueError(f"{where}: empty (no header line; expected columns h,kappa)"
+                         if not comments else f"{where}: only comments, no header line")
+    if not rows:
+        raise ValueError(f"{where}: no agent rows after the header")
+    col = {c: j for j, c in enumerate(header)}
+    h = np.empty(len(rows))
+    kappa = np.empty(len(rows))
+    agents = [] if "agent" in col else None
+    model: tuple[str, dict[str, float]] | None = None
+    for r, (line_no, cells) in enumerate(rows, start=1):
+        at = f"{where} row {r} (line {line_no})"
+        h[r - 1] = _number(cells[col["h"]], f"{at}, column h", zero=False)
+        kappa[r - 1] = _number(cells[col["kappa"]], f"{at}, column kappa", zero=True)
+        if agents is not None:
+            agents.append(cells[col["agent"]])
+        this = _model(cells, col, at)
+        if model is None:
+            model = this
+        elif this != model:
+            raise ValueError(f"{at}: timing {_describe(this)} differs from row 1's "
+                             f"{_describe(model)}; one timing model per file (the simulated "
+                             "clock draws every agent's durations from one model)")
+    assert model is not None
+    return ClusterSpec(h, kappa, model[0], model[1], agents, tuple(comments), source)
+
+
+def _header(cells: list[str], where: str, line_no: int) -> list[str]:
+    at = f"{where} line {line_no} (header)"
+    seen = set()
+    for c in cells:
+        if c not in COLUMNS:
+            raise ValueError(f"{at}: unknown column {c!r}; columns are {', '.join(COLUMNS)} "
+                             "(h and kappa required)")
+        if c in seen:
+            raise ValueError(f"{at}: column {c!r} appears twice")
+        seen.add(c)
+    for c in REQUIRED:
+        if c not in seen:
+            raise ValueError(f"{at}: missing column {c!r} (required: {', '.join(REQUIRED)})")
+    for key, need in OPTION_MODEL.items():
+        if key in seen and "timing" not in seen:
+            raise ValueError(f"{at}: column {key!r} needs the timing column ({need})")
+    return cells
+
+
+def _number(text: str, at: str, *, zero: bool) -> float:
+    """A time in seconds from one cell: a decimal number, finite, > 0 (>= 0 with zero)."""
+    if not _NUMBER.fullmatch(text):
+        try:
+            x = float(text)
+        except ValueError:
+            raise ValueError(f"{at}: {text!r} is not a number") from None
+        if math.isnan(x):
+            raise ValueError(f"{at}: NaN is not a time")
+        if math.isinf(x):
+            raise ValueError(f"{at}: {text!r} is not finite")
+        raise ValueError(f"{at}: {text!r} is not a plain decimal number")
+    x = float(text)
+    if math.isinf(x):
+        raise ValueError(f"{at}: {text!r} overflows (not finite)")
+    if x < 0 or (x == 0 and not zero):
+        raise ValueError(f"{at}: must be {'>= 0' if zero else '> 0'} seconds, got {text}")
+    if x > MAX_SECONDS:
+        raise ValueError(f"{at}: {text} seconds exceed {MAX_SECONDS:g} (31.7 years; "
+                         "a unit error?)")
+    return x
+
+
+def _model(cells: list[str], col: dict[str, int], at: str) -> tuple[str, dict[str, float]]:
+    timing = cells[col["timing"]] if "timing" in col else ""
+    timing = timing or "fixed"
+    if timing not in TIMING_MODELS:
+        raise ValueError(f"{at}, column timing: unknown model {timing!r}; choose one of "
+                         f"{', '.join(TIMING_MODELS)}")
+    options: dict[str, float] = {}
+    for key, need in OPTION_MODEL.items():
+        text = cells[col[key]] if key in col else ""
+        if not text:
+            continue
+        if timing != need:
+            raise ValueError(f"{at}, column {key}: only for timing {need}, this row is {timing}")
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(f"{at}, column {key}: {text!r} is not a plain decimal number")
+        try:
+            options[key] = check_option(key, float(text))
+        except ValueError as exc:
+            raise ValueError(f"{at}, column {key}: {exc}") from None
+    return timing, options
+
+
+def _describe(model: tuple[str, dict[str, float]]) -> str:
+    timing, options = model
+    opts = "".join(f", {k} = {v:g}" for k, v in options.items())
+    return f"{timing}{opts}"
+
+
+def _bounded(name: str, arr: np.ndarray) -> np.ndarray:
+    if arr.size and float(arr.max()) > MAX_SECONDS:
+        i = int(np.argmax(arr))
+        raise ValueError(f"{name}[{i}] = {arr[i]!r} seconds exceeds {MAX_SECONDS:g} "
+                         "(31.7 years; a unit error?)")
+    return arr
+
+
+def write_cluster(path: str | os.PathLike, cluster: ClusterSpec, comments: Iterable[str] = (),
+                  *, overwrite: bool = False, name: str = "cluster") -> Path:
+    """Write ``cluster`` as a cluster file that :func:`read_cluster` reads back exactly.
+
+    Comment lines: ``cluster.comments`` then ``comments`` (a string with newlines becomes
+    several lines). Numbers are written with ``repr`` (shortest exact round trip). The
+    file is written to a temporary name in the same folder and then linked into place, so
+    a reader never sees half a file; an existing file is an error unless ``overwrite``.
+    Returns the path. Errors are one-line ValueErrors naming the file.
+    """
+    if not isinstance(cluster, ClusterSpec):
+        raise ValueError(f"{name}: expected a ClusterSpec, got {type(cluster).__name__}")
+    path = Path(path)
+    where = f"{name}: {str(path)!r}"
+    lines = [f"# {c}" if c else "#" for c in _comment_lines(cluster.comments, comments)]
+    header = (["agent"] if cluster.agents is not None else []) + ["h", "kappa", "timing"]
+    header += list(cluster.options)
+    lines.append(",".join(header))
+    opts = [repr(float(v)) for v in cluster.options.values()]
+    for i in range(cluster.n):
+        cells = [_csv_cell(cluster.agents[i])] if cluster.agents is not None else []
+        cells += [repr(float(cluster.h[i])), repr(float(cluster.kappa[i])), cluster.timing]
+        lines.append(",".join(cells + opts))
+    text = "\n".join(lines) + "\n"
+    if path.is_dir():
+        raise ValueError(f"{where}: is a directory")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{where}: exists; refusing to overwrite it (choose another name)")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot write (cannot create its folder: "
+                         f"{exc.strerror or exc})") from None
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if the file appeared meanwhile: never overwrite
+    except FileExistsError:
+        raise ValueError(f"{where}: exists; refusing to overwrite it") from None
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder itself could not be created: nothing to remove
+            pass
+    return path
+
+
+def _comment_lines(*groups: Iterable[str]) -> list[str]:
+    out = []
+    for group in groups:
+        if isinstance(group, str):
+            group = [group]
+        for c in group:
+            if "\x00" in str(c):
+                raise ValueError(f"comments: {str(c)!r} contains NUL")
+            out.extend(line.strip() for line in str(c).splitlines() or [""])
+    return out
+
+
+def _label(value: object) -> str:
+    """An agent label as the file keeps it: stripped, one line, no NUL."""
+    text = str(value).strip()
+    if "\x00" in text or len(f"x{text}x".splitlines()) > 1:
+        raise ValueError(f"agents: label {text!r} contains a line break or NUL")
+    return text
+
+
+def _csv_cell(text: str) -> str:
+    if any(ch in text for ch in ',"') or text != text.strip() or text.startswith("#"):
+        return '"' + text.replace('"', '""') + '"'
+    return text
