@@ -39,7 +39,7 @@ import numpy as np
 
 from algorithms.aggregation.records import RoundRecord
 from algorithms.distributed.emulate import Emulation, gradient_rng, wait_until
-from algorithms.distributed.signals import MaleniaExit, StopWatcher
+from algorithms.distributed.signals import Clerk, MaleniaExit, StopWatcher
 from algorithms.oracle import Interrupted
 
 
@@ -80,6 +80,7 @@ class AllReduceClock:
         self.shared_now = offset
         self.keep = keep  # callable(round_id, theta, g, counts) or None (save_gradients)
         self.device = "cpu"  # "cuda:k" when every rank has a GPU (the all_reduce then uses NCCL)
+        self.clerk = Clerk()  # the only user of ``store`` while a round collects
 
     @property
     def now(self) -> float:
@@ -138,13 +139,37 @@ class AllReduceClock:
         return np.asarray(out[0], dtype=float)
 
     def _collect(self, kind: str, theta: np.ndarray, r: int, M: int):
-        """Compute until the round's stop signal; returns (local vector, statistics)."""
+        """Compute until the round's stop signal; returns (local vector, statistics).
+
+        Each finished gradient is registered by the clerk (its own thread); the gradients
+        wait in ``pending`` until their answers (used or not) come back, in order.
+        """
         i = self.agent
         prefix = f"r{r}/"
         stop = self.watcher.arm(prefix + "stop")
         local = np.zeros(theta.size)
         count = computed = cancelled = unused = 0
         exit_rule = MaleniaExit(self.n, M) if kind == "malenia" else None
+        pending: list[np.ndarray] = []
+
+        def fold(answers) -> None:
+            nonlocal count, unused
+            for used, _last in answers:
+                g = pending.pop(0)
+                if used:
+                    local[:] += g
+                    count += 1
+                else:  # finished after the round's last gradient: discarded
+                    unused += 1
+
+        def register() -> tuple[bool, bool]:
+            used, last = self._arrive(kind, prefix, M, exit_rule)
+            if last:
+                self.store.set(prefix + "stop", str(i))
+            if last or not used:
+                stop.set()
+            return used, last
+
         deadline = time.monotonic() + float(self.kappa[i])  # receiving theta (broadcast)
         k = 0
         if wait_until(deadline, stop):
@@ -160,16 +185,10 @@ class AllReduceClock:
                     break
                 computed += 1
                 k += 1
-                used, last = self._arrive(kind, prefix, M, exit_rule)
-                if used:
-                    local += g
-                    count += 1
-                else:  # finished after the round's last gradient: discarded
-                    unused += 1
-                if last:
-                    self.store.set(prefix + "stop", str(i))
-                if last or not used:
-                    stop.set()
+                pending.append(g)
+                self.clerk.submit(register)
+                fold(self.clerk.take())
+        fold(self.clerk.take(wait_for=len(pending)))
         if kind == "malenia" and count:
             local /= count
         return local, {"counts": count, "computed": computed, "cancelled": cancelled,

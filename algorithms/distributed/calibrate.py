@@ -31,14 +31,24 @@ from algorithms.distributed.emulate import gradient_rng
 from algorithms.distributed.runlog import dump_json
 
 
-def _time_gradients(spec, oracle, theta, agent: int, ticket) -> list[float]:
+def _time_gradients(spec, oracle, theta, agent: int, ticket=None) -> list[float]:
+    """Seconds per gradient, back to back; with ``ticket`` each gradient is also registered
+    through a clerk thread, as a round registers it (the reply overlaps the next one)."""
+    from algorithms.distributed.signals import Clerk
+
+    clerk = Clerk() if ticket is not None else None
     out = []
     for k in range(spec.warmup + spec.iterations):
         t0 = time.perf_counter()
         oracle.sample_gradients(theta, np.array([agent]), gradient_rng(spec.seed, agent, 0, k))
-        ticket()
+        if clerk is not None:
+            clerk.submit(ticket)
+            clerk.take()
         if k >= spec.warmup:
             out.append(time.perf_counter() - t0)
+    if clerk is not None:
+        clerk.take(wait_for=0)
+        clerk.close()
     return out
 
 
@@ -55,6 +65,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
     if spec.mode == "allreduce":
         dist.barrier()
         times = _time_gradients(spec, oracle, theta, agent, lambda: store.add("calib/n", 1))
+        dist.barrier()
         buf = torch.zeros(d + 4 * n + 1, dtype=torch.float64)
         comm = []
         for k in range(spec.warmup + spec.iterations):
@@ -72,8 +83,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
         if role != "server":
             store.set(f"agent{agent}", str(rank))
         dist.barrier()
-        times = [] if role == "server" else _time_gradients(spec, oracle, theta, agent,
-                                                            lambda: None)
+        times = [] if role == "server" else _time_gradients(spec, oracle, theta, agent)
         dist.barrier()
         comm = _round_trips(spec, store, d, role, root)
     sample = {"agent": agent, "role": role, "host": socket.gethostname(), "times": times,

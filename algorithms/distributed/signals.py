@@ -85,6 +85,54 @@ class StopWatcher:
                         time.sleep(0.1)
 
 
+class Clerk:
+    """Registers an agent's finished gradients with the store on a thread of its own.
+
+    A store request is a round trip to the store's server thread; on a machine whose cores
+    are busy computing, that thread waits for a core, and an agent that waited for the
+    reply before its next trajectory lost a millisecond or more per gradient (2 ranks
+    reached 1.5x one rank's throughput on 2 cores). The agent now hands each registration
+    to the clerk and goes on computing; the clerk sets the stop key and the stop event
+    itself when a registration ends the round, and the agent collects the answers, in
+    order, when it folds its gradients.
+    """
+
+    def __init__(self) -> None:
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        self._cv = threading.Condition()
+        self._results: list = []
+        self._thread = threading.Thread(target=self._run, name="apga-clerk", daemon=True)
+        self._thread.start()
+
+    def submit(self, register) -> None:
+        """Queue ``register()`` (returns (used, last)); answers come back in order."""
+        self._todo.put(register)
+
+    def take(self, wait_for: int = 0, timeout: float = 300.0) -> list:
+        """The answers so far (at least ``wait_for`` of them), removed from the clerk."""
+        with self._cv:
+            if not self._cv.wait_for(lambda: len(self._results) >= wait_for, timeout):
+                raise RuntimeError(f"timeout: the store did not answer in {timeout:g} s")
+            out, self._results = self._results, []
+        for res in out:
+            if isinstance(res, BaseException):
+                raise res
+        return out
+
+    def close(self) -> None:
+        self._todo.put(None)
+
+    def _run(self) -> None:
+        while (register := self._todo.get()) is not None:
+            try:
+                res = register()
+            except BaseException as exc:  # noqa: BLE001 - handed to the agent's thread
+                res = exc
+            with self._cv:
+                self._results.append(res)
+                self._cv.notify_all()
+
+
 class MaleniaExit:
     """Replays a round's arrivals in sequence order and finds where Algorithm 3 exits."""
 

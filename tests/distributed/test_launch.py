@@ -103,3 +103,27 @@ def test_a_bad_argument_seen_on_a_rank_ends_the_whole_launch(tmp_path):
     assert result.is_failed()
     code, line = first_error(run_dir)
     assert code == 2 and line.startswith("nproc:")
+
+
+def test_the_clerk_answers_in_order_and_hands_errors_to_the_agent():
+    """Registrations run on the clerk's thread; answers come back in submission order, and an
+    exception raised there is raised by the agent's thread when it takes the answers."""
+    import threading
+
+    from algorithms.distributed.signals import Clerk
+
+    clerk = Clerk()
+    seen = []
+    for k in range(50):
+        clerk.submit(lambda k=k: (seen.append(threading.current_thread().name) or (k, k == 49)))
+    answers = clerk.take(wait_for=50, timeout=10)
+    assert [a[0] for a in answers] == list(range(50)) and answers[-1][1]
+    assert set(seen) == {"apga-clerk"}
+
+    def boom():
+        raise RuntimeError("store gone")
+
+    clerk.submit(boom)
+    with pytest.raises(RuntimeError, match="store gone"):
+        clerk.take(wait_for=1, timeout=10)
+    clerk.close()
