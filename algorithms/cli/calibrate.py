@@ -9,7 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+from algorithms.cli import _types as ty
 from algorithms.cli.launch import add_problem_arguments, add_process_arguments
+from algorithms.distributed.spec import MAX_REPEATS
 
 COMMAND = "calibrate"
 ORDER = 41
@@ -31,18 +33,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_process_arguments(p, restarts=False)
     add_problem_arguments(p)
     m = p.add_argument_group("measurement")
-    m.add_argument("--repetitions", type=int, default=30,
+    m.add_argument("--repetitions", type=ty.integer(2, MAX_REPEATS), default=30,
                    help="timed gradients per agent and timed communications (default 30)")
-    m.add_argument("--warmup", type=int, default=3, help="untimed ones first (default 3)")
-    m.add_argument("--seed", type=int, default=0, help="seed of theta_0 and trajectories")
+    m.add_argument("--warmup", type=ty.integer(0, MAX_REPEATS), default=3,
+                   help="untimed ones first (default 3)")
+    m.add_argument("--seed", type=ty.integer(0), default=0,
+                   help="seed of theta_0 and trajectories")
     m.add_argument("--output", default=None,
                    help="cluster file to write (default runs/calibrate/cluster-<time>.csv; "
                    "an existing file is refused)")
     m.add_argument("--json", action="store_true", help="print the result as one JSON object")
     m.add_argument("--no-progress", action="store_true", help="no progress display")
+    m.add_argument("--dry-run", action="store_true",
+                   help="check every argument and print what would be measured; start nothing")
 
 
-def _output(args) -> Path:
+def _output(args, probe: bool = True) -> Path:
     if args.output is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return Path("runs/calibrate") / f"cluster-{stamp}.csv"
@@ -53,6 +59,8 @@ def _output(args) -> Path:
         raise ValueError(f"output: {str(path)!r} is a directory")
     if path.exists():
         raise ValueError(f"output: {str(path)!r} exists; choose a new file name")
+    if not probe:
+        return path
     try:  # writable before anything is measured
         path.parent.mkdir(parents=True, exist_ok=True)
         probe = path.with_name(f".{path.name}.probe")
@@ -78,13 +86,15 @@ def run(args: argparse.Namespace) -> int:
     args.nproc = nproc
     n = nproc * nnodes
     launch.check_processes(args, n)
-    output = _output(args)
+    output = _output(args, probe=not args.dry_run)
     endpoint, run_id = launch.rendezvous(args)
     problem, _, _ = launch.problem_fields(args, n)
     spec = RunSpec(method="rennala_nigt", mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
                    **problem)
     args.out = None
+    if args.dry_run:
+        return launch.dry_run(args, spec, endpoint)
     run_dir = launch._run_dir(args, f"{spec.env.replace('/', '_')}-{spec.mode}", "runs/calibrate")
     spec.save(run_dir / "spec.json")
     stop = threading.Event()

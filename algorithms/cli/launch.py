@@ -12,7 +12,15 @@ import time
 import uuid
 from pathlib import Path
 
+from algorithms.cli import _types as ty
 from algorithms.cli._cluster import add_cluster_argument
+from algorithms.distributed.spec import (
+    MAX_BATCH,
+    MAX_DIM,
+    MAX_ITERATIONS,
+    MAX_REPEATS,
+    MAX_SECONDS,
+)
 
 COMMAND = "launch"
 ORDER = 42
@@ -40,6 +48,7 @@ events.jsonl and summary.json into --out (default runs/launch/<method>-<mode>-<t
 TABULAR_KINDS = ("tabular", "garnet", "chain", "grid")
 #: Processes per node: each is a Python interpreter with torch (~250 MB) and its sockets.
 MAX_NPROC = 512
+MAX_NODES = 100_000
 #: MuJoCo horizon bound: a trajectory keeps H x (d_s + d_a) floats per step of memory.
 MAX_HORIZON = 1_000_000
 FAMILY_MUJOCO = "inverted"
@@ -48,22 +57,23 @@ FAMILY_MUJOCO = "inverted"
 def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
     """Processes and rendezvous (torchrun's flags); shared with ``apga calibrate``."""
     r = p.add_argument_group("processes (torchrun semantics)")
-    r.add_argument("--nproc", type=int, default=None,
+    r.add_argument("--nproc", type=ty.integer(1, MAX_NPROC, "processes per node"), default=None,
                    help="agents on this node (default 2, or the --cluster file's rows; "
                    "n = nnodes x nproc)")
-    r.add_argument("--nnodes", type=int, default=1, help="nodes (default %(default)s)")
-    r.add_argument("--node-rank", type=int, default=None,
+    r.add_argument("--nnodes", type=ty.integer(1, MAX_NODES), default=1,
+                   help="nodes (default %(default)s)")
+    r.add_argument("--node-rank", type=ty.integer(0, MAX_NODES), default=None,
                    help="this node's rank: static rendezvous; server mode: the server on node 0")
     r.add_argument("--rdzv-endpoint", default=None,
                    help="host:port of the rendezvous (default: 127.0.0.1 and a free port)")
     r.add_argument("--rdzv-id", default=None, help="rendezvous id shared by all nodes")
-    r.add_argument("--rdzv-timeout", type=float, default=60.0,
+    r.add_argument("--rdzv-timeout", type=ty.real(0, MAX_SECONDS, low_open=True), default=60.0,
                    help="seconds to wait for every node to join (default %(default)s)")
     if restarts:
-        r.add_argument("--max-restarts", type=int, default=0,
+        r.add_argument("--max-restarts", type=ty.integer(0, MAX_REPEATS), default=0,
                        help="restarts of the worker group after a failure (allreduce mode; "
                        "resumes from the last completed iteration)")
-    r.add_argument("--timeout", type=float, default=300.0,
+    r.add_argument("--timeout", type=ty.real(0, MAX_SECONDS, low_open=True), default=300.0,
                    help="seconds a process waits for its peers before failing (default 300)")
     r.add_argument("--mode", default="allreduce", help="allreduce (default) | server")
 
@@ -74,16 +84,19 @@ def add_problem_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--env", default="tabular",
                    help="tabular (garnet) | chain | grid | synthetic (Gaussian gradients of "
                    "dimension --dim, no simulation cost) | a gymnasium id, e.g. Hopper-v4")
-    e.add_argument("--dim", type=int, default=1000, help="dimension of --env synthetic")
+    e.add_argument("--dim", type=ty.integer(1, MAX_DIM), default=1000,
+                   help="dimension of --env synthetic")
     e.add_argument("--family", default=None,
                    help="heterogeneous: reward | transition | initial (tabular), "
                    "inverted (MuJoCo, Appendix H.3)")
-    e.add_argument("--S", type=int, default=10, help="tabular states (default 10)")
-    e.add_argument("--A", type=int, default=3, help="tabular actions (default 3)")
-    e.add_argument("--H", type=int, default=None, help="horizon (default: 30 tabular, 64 MuJoCo)")
-    e.add_argument("--gamma", type=float, default=None,
+    e.add_argument("--S", type=ty.integer(2), default=10, help="tabular states (default 10)")
+    e.add_argument("--A", type=ty.integer(2), default=3, help="tabular actions (default 3)")
+    e.add_argument("--H", type=ty.integer(1, MAX_HORIZON), default=None,
+                   help="horizon (default: 30 tabular, 64 MuJoCo)")
+    e.add_argument("--gamma", type=ty.real(0, 1, low_open=True, high_open=True), default=None,
                    help="discount (default: 0.9 tabular, 0.99 MuJoCo)")
-    e.add_argument("--mdp-seed", type=int, default=0, help="seed of the tabular MDP(s)")
+    e.add_argument("--mdp-seed", type=ty.integer(0), default=0,
+                   help="seed of the tabular MDP(s)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -91,11 +104,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("method")
     m.add_argument("--method", default="rennala_nigt",
                    help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
-    for name, typ, doc in (("eta", float, "momentum (default 0.1)"),
-                           ("alpha", float, "step size (default 0.05; AFedPG 0.01)"),
-                           ("M", int, "batch of every aggregation (default 20)"),
-                           ("M_init", int, "batch of the first aggregation (default 20)"),
-                           ("batch", int, "Synchronized NIGT: gradients per agent (default 1)")):
+    batch = ty.integer(1, MAX_BATCH, "gradients per round")
+    for name, typ, doc in (("eta", ty.real(0, 1, low_open=True), "momentum (default 0.1)"),
+                           ("alpha", ty.real(0, low_open=True),
+                            "step size (default 0.05; AFedPG 0.01)"),
+                           ("M", batch, "batch of every aggregation (default 20)"),
+                           ("M_init", batch, "batch of the first aggregation (default 20)"),
+                           ("batch", batch, "Synchronized NIGT: gradients per agent (default 1)")):
         m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
                        help=doc)
     add_problem_arguments(p)
@@ -105,20 +120,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "sqrt or sqrt_d4")
     c.add_argument("--timing", default=None,
                    help="fixed | exponential | lognormal | uniform (default fixed)")
-    c.add_argument("--log-sigma", type=float, default=None, help="lognormal spread (0.5)")
-    c.add_argument("--jitter", type=float, default=None, help="uniform jitter in [0, 1) (0.5)")
+    c.add_argument("--log-sigma", type=ty.real(0, 8), default=None,
+                   help="lognormal spread (0.5)")
+    c.add_argument("--jitter", type=ty.real(0, 1, high_open=True), default=None,
+                   help="uniform jitter in [0, 1) (0.5)")
     add_cluster_argument(c)
     b = p.add_argument_group("run")
     budget = b.add_mutually_exclusive_group()
-    budget.add_argument("--iterations", type=int, default=None,
+    budget.add_argument("--iterations", type=ty.integer(1, MAX_ITERATIONS), default=None,
                         help="global iterations (default 100 unless --time)")
-    budget.add_argument("--time", type=float, default=None, help="wall-clock budget in seconds")
-    b.add_argument("--seed", type=int, default=0, help="run seed (default %(default)s)")
+    budget.add_argument("--time", type=ty.real(0, MAX_SECONDS, low_open=True), default=None,
+                        help="wall-clock budget in seconds")
+    b.add_argument("--seed", type=ty.integer(0), default=0, help="run seed (default %(default)s)")
     b.add_argument("--out", default=None, help="run folder (default runs/launch/<...>)")
     b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("--save-gradients", action="store_true",
                    help="also write gradients.npz (every aggregated gradient and its point)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="check every argument and print the run it would start; start nothing")
 
 
 # ----------------------------------------------------------------------------- validation
@@ -287,6 +307,8 @@ def run(args: argparse.Namespace) -> int:
     checks.choice("mode", args.mode, MODES)
     endpoint, run_id = rendezvous(args)
     spec = _spec(args, run_id)
+    if args.dry_run:
+        return dry_run(args, spec, endpoint)
     run_dir = _run_dir(args, f"{spec.method}-{spec.mode}")
     spec.save(run_dir / "spec.json")
     progress = _Progress(run_dir, spec, enabled=not args.no_progress and sys.stderr.isatty())
@@ -298,10 +320,37 @@ def run(args: argparse.Namespace) -> int:
     return _report(args, spec, run_dir, code, time.monotonic() - started)
 
 
+def dry_run(args: argparse.Namespace, spec, endpoint: str) -> int:
+    """Print the validated run (``--json``: the spec as JSON) and start nothing."""
+    if args.out is not None:
+        out = Path(args.out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ValueError(f"out: {str(out)!r} is not an empty folder; choose a new one")
+    plan = {"spec": spec.to_json(), "endpoint": endpoint, "nnodes": args.nnodes,
+            "nproc": args.nproc, "processes_here": args.nproc + (spec.mode == "server")}
+    if args.json:
+        from algorithms.distributed.runlog import strict
+
+        print(json.dumps(strict(plan), indent=2, allow_nan=False))
+    else:
+        where = (f"{spec.n} agents ({args.nnodes} node(s) x {args.nproc}), env {spec.env}, "
+                 f"rendezvous at {endpoint}")
+        if spec.task == "calibrate":
+            print(f"would measure {spec.iterations} gradients and communications of each of "
+                  f"{where} ({spec.mode} mode)")
+        else:
+            what = "emulated" if spec.emulated else "real speed"
+            budget = (f"{spec.iterations} iterations" if spec.iterations is not None
+                      else f"{spec.time:g} s")
+            print(f"would launch {spec.method} ({spec.mode} mode) on {where}, {what}, {budget}")
+    return 0
+
+
 def rendezvous(args: argparse.Namespace) -> tuple[str, str]:
     """(endpoint, run id) of the launch: 127.0.0.1 and a free port on one node."""
     if args.nnodes > 1 and args.rdzv_endpoint is None:
-        raise ValueError("rdzv-endpoint: a multi-node launch needs --rdzv-endpoint HOST:PORT")
+        raise ValueError(f"rdzv-endpoint: --nnodes {args.nnodes} (a multi-node launch) needs "
+                         "--rdzv-endpoint HOST:PORT")
     if args.rdzv_endpoint is not None:
         _check_endpoint(args.rdzv_endpoint)
     endpoint = args.rdzv_endpoint or f"127.0.0.1:{_free_port()}"
