@@ -103,7 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_process_arguments(p)
     m = p.add_argument_group("method")
     m.add_argument("--method", default="rennala_nigt",
-                   help="rennala_nigt | malenia_nigt | sync_nigt | afedpg (server mode)")
+                   help="rennala_nigt | malenia_nigt | sync_nigt; server mode also "
+                   "afedpg_agent (AFedPG as its paper defines it) | afedpg (server momentum)")
     batch = ty.integer(1, MAX_BATCH, "gradients per round")
     for name, typ, doc in (("eta", ty.real(0, 1, low_open=True), "momentum (default 0.1)"),
                            ("alpha", ty.real(0, low_open=True),

@@ -9,7 +9,11 @@ calculations") and start on the new point. A gradient computed at an older point
 arrives later is discarded (``unused``). Malenia's loop condition (Algorithm 3) is
 evaluated exactly after every arrival; a synchronized round waits for ``batch``
 gradients from every agent. AFedPG (Section 4.1): every arrival is a server update, and
-only the sending agent gets the new (extrapolated) point back.
+only the sending agent gets the new (extrapolated) point back. In the agent-momentum
+variant (``afedpg_agent``, AFedPG as its paper defines it) the agent's direction
+(1 - eta) d_j + eta g is formed from the momentum d_j the server sent it; the method
+module computes it at the server from the d_j it sent (the same arithmetic on the same
+vectors), so agents upload gradients in both variants.
 
 The server's any-source receive is one receiving thread per agent feeding one queue
 (arrival order), not gloo's ``recv(src=None)``: that call fails as a whole when one peer's

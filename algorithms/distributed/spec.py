@@ -22,7 +22,7 @@ TASKS = ("run", "calibrate")
 #: Methods each mode runs (Table 1: AFedPG does not support AllReduce).
 MODE_METHODS = {
     "allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
-    "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"),
+    "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg_agent", "afedpg"),
 }
 TABULAR = "tabular"
 #: A Gaussian oracle of any dimension (algorithms.synthetic): no simulation cost, so a run
