@@ -26,7 +26,8 @@ floats to the server (server). Writes a cluster file (docs/wallclock.md): h_i = 
 mean seconds per gradient, kappa_i from the communications, one timing model fitted to
 the durations, and comment lines saying what was measured, where and when. Then
 `apga predict --cluster FILE` predicts runs in seconds and `apga launch --cluster FILE`
-emulates the cluster elsewhere."""
+emulates the cluster elsewhere. The raw samples (calibration.json) and the processes' logs
+go to a folder next to the file, FILE's name with -run."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     args.out = None
     if args.dry_run:
         return launch.dry_run(args, spec, endpoint)
-    run_dir = launch._run_dir(args, f"{spec.env.replace('/', '_')}-{spec.mode}", "runs/calibrate")
+    # the processes' logs and raw samples go next to the file they explain (a new folder)
+    folder = output.with_name(f"{output.stem}-run")
+    k = 1
+    while folder.exists():
+        k += 1
+        folder = output.with_name(f"{output.stem}-run-{k}")
+    args.out = str(folder)
+    run_dir = launch._run_dir(args, "")
     spec.save(run_dir / "spec.json")
     stop = threading.Event()
     spinner = None
