@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.experiments.figures import EXPERIMENTS, Experiment, Panel, paper_H
+from algorithms.experiments.figures import EXPERIMENTS, Experiment, Panel, Scenario, paper_H
 from algorithms.methods.base import TUNE_SEED_OFFSET
 from theory import checks
 
@@ -99,6 +99,8 @@ class PanelPlan:
     kappa: np.ndarray
     d: int
     max_time: float
+    timing: str = "fixed"
+    options: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,9 @@ class Plan:
                     "h": p.h.tolist(),
                     "kappa": p.kappa.tolist(),
                     "max_time": p.max_time,
+                    # only when not fixed: the plan ids of the figures' plans stay as they were
+                    **({"timing": p.timing, "timing_options": dict(p.options)}
+                       if p.timing != "fixed" else {}),
                 }
                 for p in self.panels
             ],
@@ -199,8 +204,14 @@ def plan(
     gradients: int | None = None,
     panels: Sequence[str] | None = None,
     perturb: float = 0.0,
+    cluster: Any = None,
 ) -> Plan:
     """Resolve experiment ``name`` under budget ``budget`` (ValueError on unknown names).
+
+    ``cluster`` (a :class:`theory.cluster_file.ClusterSpec`, ``--cluster FILE``) replaces the
+    figure's timing scenarios: one panel per environment with the file's h_i, kappa_i and
+    timing model, n = the file's agents; the paper's claims are about its scenarios and are
+    then not judged.
 
     ``panels`` keeps only the panels whose key, scenario key or environment is listed.
     ``seeds`` and ``gradients`` (G of :func:`simulated_time`) override the budget's.
@@ -234,6 +245,18 @@ def plan(
             checks.choice("panels", k, sorted(keys))
         chosen = tuple(p for p in chosen if {p.key, p.scenario.key, p.env_id} & set(panels))
         scaled.append(f"panels: only {', '.join(p.key for p in chosen)}")
+    timing: tuple[str, tuple] = ("fixed", ())
+    if cluster is not None:
+        label = (f"cluster file {cluster.source or ''}: h_i, kappa_i of {cluster.n} agents, "
+                 f"{cluster.timing} times")
+        scenario = Scenario("cluster", label, tuple(cluster.h.tolist()),
+                            tuple(cluster.kappa.tolist()))
+        envs = list(dict.fromkeys(p.env_id for p in chosen))
+        chosen = tuple(Panel(env, scenario) for env in envs)
+        scaled.append(f"timing: the figure's scenarios and n = {e.n} -> {label} "
+                      "(--cluster); the paper's claims are about its scenarios: not judged")
+        e = replace(e, n=cluster.n, claims=())
+        timing = (cluster.timing, tuple(sorted(cluster.options.items())))
     e = replace(e, panels=chosen)
     G = gradient_count(b, e.n)
     planned = []
@@ -241,7 +264,7 @@ def plan(
         H, d = _horizon(p.env_id, b), dims(p.env_id, e.heterogeneous)
         h, kappa = p.scenario.times(e.n, d)
         T = simulated_time(h, kappa, G)
-        planned.append(PanelPlan(p, H, h, kappa, d, T))
+        planned.append(PanelPlan(p, H, h, kappa, d, T, *timing))
         if H != paper_H(p.env_id):
             scaled.append(f"horizon {p.env_id}: {paper_H(p.env_id)} -> {H}")
         scaled.append(

@@ -90,12 +90,13 @@ def run_one(
     the values in ``hyper`` other than eta came from.
 
     theta_0 is drawn from ``[seed, 0]`` (the same for every method), the oracle's Generator
-    is ``[seed, 1]``; the clock has fixed times, so its seed does not matter.
+    is ``[seed, 1]``; the clock's seed is the run seed (it matters only with the random
+    timing of a ``--cluster`` file; the figures' scenarios have fixed times).
     """
     from algorithms.clock import make_clock
     from algorithms.run import run_method
 
-    clock = make_clock(pp.h, pp.kappa, seed=seed)
+    clock = make_clock(pp.h, pp.kappa, timing=pp.timing, seed=seed, **dict(pp.options))
     theta0 = theta0_for(oracle, seed, perturb)
     ev = GridEvaluator(oracle, clock, pp.max_time, budget.eval_points, budget.eval_episodes, seed)
     sources = {k: ("Appendix H" if k == "eta" else source) for k in hyper}

@@ -308,3 +308,26 @@ def test_predict_without_arguments_imports_nothing_heavy():
     p = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "IMPORTED:"
+
+
+def test_experiment_cluster_replaces_the_scenarios(tmp_path):
+    """`apga experiment --cluster FILE`: one panel per environment with the file's h_i,
+    kappa_i and timing model, n from the file; the paper's claims are not judged; the plan
+    id (hence the output folder) differs from the figure's."""
+    from algorithms.experiments import plan
+    from theory.cluster_file import read_cluster
+
+    path = tmp_path / "c.csv"
+    path.write_text("h,kappa,timing\n1,0.5,exponential\n2,0.25,exponential\n3,0,exponential\n")
+    cluster = read_cluster(path)
+    p = plan("fig1", "tiny", dims=lambda env, het: 16, cluster=cluster)
+    base = plan("fig1", "tiny", dims=lambda env, het: 16)
+    assert p.experiment.n == 3 and p.experiment.claims == ()
+    assert len(p.panels) == len({pp.panel.env_id for pp in base.panels})
+    pp = p.panels[0]
+    assert pp.h.tolist() == [1.0, 2.0, 3.0] and pp.kappa.tolist() == [0.5, 0.25, 0.0]
+    assert pp.timing == "exponential"
+    assert p.plan_id != base.plan_id
+    assert any("--cluster" in line for line in p.scaled)
+    # the figures' own plans keep their ids: timing keys appear only when not fixed
+    assert "timing" not in base.to_dict()["panels"][0]
