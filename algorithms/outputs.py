@@ -58,6 +58,18 @@ def prepare_dir(path: str | Path, flag: str) -> Path:
     return p
 
 
+def writable_dir(path: str | Path, flag: str) -> Path:
+    """:func:`prepare_dir`, then prove the folder writable by creating and removing a file
+    in it (a read-only folder that already exists passes ``mkdir``); used before work that
+    would be lost if its outputs could not be written (``apga launch``, ``apga calibrate``)."""
+    p = prepare_dir(path, flag)
+    try:
+        _temporary(p / ".apga-probe").unlink()
+    except OSError as exc:
+        raise ValueError(f"{flag}: cannot write in {str(p)!r} ({_why(exc)})") from None
+    return p
+
+
 def write_file(path: str | Path, data: str | bytes, flag: str) -> Path:
     """Write one output file, atomically where possible; ValueError naming ``flag``.
 

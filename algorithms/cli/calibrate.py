@@ -60,15 +60,10 @@ def _output(args, probe: bool = True) -> Path:
         raise ValueError(f"output: {str(path)!r} is a directory")
     if path.exists():
         raise ValueError(f"output: {str(path)!r} exists; choose a new file name")
-    if not probe:
-        return path
-    try:  # writable before anything is measured
-        path.parent.mkdir(parents=True, exist_ok=True)
-        probe = path.with_name(f".{path.name}.probe")
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"output: cannot write {str(path)!r} ({exc.strerror})") from None
+    if probe:  # writable before anything is measured
+        from algorithms.outputs import writable_dir
+
+        writable_dir(path.parent, "--output")
     return path
 
 

@@ -288,14 +288,9 @@ def _run_dir(args, spec_like: str, root: str = "runs/launch") -> Path:
             what = "is a file" if not out.is_dir() else "is not empty"
             raise ValueError(f"out: {str(out)!r} {what}; a run never writes over another "
                              "run's files, choose a new folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"out: cannot write to {str(out)!r} ({exc.strerror})") from None
-    return out
+    from algorithms.outputs import writable_dir
+
+    return writable_dir(out, "--out")
 
 
 # ----------------------------------------------------------------------------- running
