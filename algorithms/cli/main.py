@@ -30,6 +30,8 @@ from types import ModuleType
 import algorithms.cli as _cli_pkg
 
 EXIT_BAD_INPUT = 2
+#: Packages of the ``mujoco`` extra: a command that needs one says how to install it.
+EXTRAS = ("torch", "gymnasium", "mujoco")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -188,6 +190,15 @@ def _run(args: argparse.Namespace) -> int:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         sys.stderr.write(f"apga: interrupted{'; ' + detail if detail else ''}\n")
         return 130
+    except ModuleNotFoundError as exc:
+        # torch, gymnasium and mujoco are extras: the calculator installs without them
+        if os.environ.get("APGA_DEBUG") or exc.name not in EXTRAS:
+            raise
+        sys.stderr.write(
+            f"apga: error: `apga {args.command}` needs {exc.name}, which comes with the mujoco "
+            "extra: pip install -e '.[mujoco]' (torch 2.13.0 CPU, gymnasium[mujoco])\n"
+        )
+        return EXIT_BAD_INPUT
     except MemoryError:
         if os.environ.get("APGA_DEBUG"):
             raise

@@ -81,7 +81,7 @@ def check_wallclock(budget: Budget) -> CheckResult:
         import torch  # noqa: F401
     except ImportError:
         return CheckResult(name, claim, paper, {}, {}, "reported",
-                           "skipped: needs torch (pip install -e '.[mujoco]')",
+                           "skipped: needs torch (the mujoco extra of apga)",
                            seconds=time.perf_counter() - t0)
     from theory.cluster_file import ClusterSpec, read_cluster, write_cluster
 
