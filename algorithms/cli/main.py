@@ -192,8 +192,10 @@ def _run(args: argparse.Namespace) -> int:
         return 130
     except ModuleNotFoundError as exc:
         # torch, gymnasium and mujoco are extras: the calculator installs without them
-        if os.environ.get("APGA_DEBUG") or exc.name not in EXTRAS:
+        if os.environ.get("APGA_DEBUG"):
             raise
+        if exc.name not in EXTRAS:
+            return _internal(exc)
         sys.stderr.write(
             f"apga: error: `apga {args.command}` needs {exc.name}, which comes with the mujoco "
             "extra: pip install -e '.[mujoco]' (torch 2.13.0 CPU, gymnasium[mujoco])\n"
@@ -216,12 +218,17 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
         if os.environ.get("APGA_DEBUG"):
             raise
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        sys.stderr.write(
-            f"apga: internal error: {type(exc).__name__}: {text} "
-            "(APGA_DEBUG=1 shows the traceback)\n"
-        )
-        return 1
+        return _internal(exc)
+
+
+def _internal(exc: BaseException) -> int:
+    """One line for an unexpected error (exit 1)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    sys.stderr.write(
+        f"apga: internal error: {type(exc).__name__}: {text} "
+        "(APGA_DEBUG=1 shows the traceback)\n"
+    )
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
