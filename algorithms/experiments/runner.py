@@ -341,6 +341,10 @@ def run_plan(
     jobs = shard_jobs(plan, shard)
     grids = {j: hyper_grid(get(j[1]), plan.budget) for j in jobs}
     tasks_total = sum(job_cost(plan, j) for j in jobs)
+    if workers > 1:  # build the oracles before the pool forks: every worker inherits them
+        for p in sorted({j[0] for j in jobs}):
+            pp = plan.panels[p]
+            _oracle(pp.panel.env_id, pp.H, plan.experiment.heterogeneous)
     pool = _Inline() if workers == 1 else _pool(workers, blas_threads)
     pending: dict[Any, tuple[Task, Path]] = {}
     done = {"n": 0}
