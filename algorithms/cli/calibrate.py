@@ -69,7 +69,7 @@ def _output(args, probe: bool = True) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from algorithms.cli import launch
-    from algorithms.distributed.node import first_error, quiet_torch_logs
+    from algorithms.distributed.node import quiet_torch_logs
     from algorithms.distributed.spec import MODES, RunSpec
     from theory import checks
 
@@ -113,14 +113,9 @@ def run(args: argparse.Namespace) -> int:
             spinner.join(timeout=2)
     data_path = run_dir / "calibration.json"
     if code != 0 or not data_path.exists():
-        err = first_error(run_dir)
-        if err is not None:
-            sys.stderr.write(f"apga: error: {err[1]}\n")
-            return 2 if err[0] == 2 else 1
-        if code != 0:
-            sys.stderr.write(f"apga: error: calibration failed (exit {code}); logs in "
-                             f"{run_dir / 'logs'}\n")
-            return 1
+        failed = launch.failure(run_dir, code, "calibration")
+        if failed is not None:
+            return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")
         return 0
     import numpy as np

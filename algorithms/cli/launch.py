@@ -431,19 +431,28 @@ def _launch_server(args, spec, run_dir: Path, endpoint: str) -> int:
     return 1 if failed else 0
 
 
-def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
+def failure(run_dir: Path, code: int, what: str = "the run") -> int | None:
+    """If the processes failed: write the first error a worker reported (or where the logs
+    are) as one line and return the exit status (2 for bad input); else None."""
     from algorithms.distributed.node import first_error
 
+    err = first_error(run_dir)
+    if err is not None:
+        sys.stderr.write(f"apga: error: {err[1]}\n")
+        return 2 if err[0] == 2 else 1
+    if code != 0:
+        sys.stderr.write(f"apga: error: {what} failed (exit {code}); worker logs are in "
+                         f"{run_dir / 'logs'}\n")
+        return code if code in (1, 2) else 1
+    return None
+
+
+def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
     summary_path = run_dir / "summary.json"
     if code != 0 or not summary_path.exists():
-        err = first_error(run_dir)
-        if err is not None:
-            sys.stderr.write(f"apga: error: {err[1]}\n")
-            return 2 if err[0] == 2 else 1
-        if code != 0:
-            sys.stderr.write(f"apga: error: the run failed (exit {code}); worker logs are in "
-                             f"{run_dir / 'logs'}\n")
-            return code if code in (1, 2) else 1
+        failed = failure(run_dir, code)
+        if failed is not None:
+            return failed
         note = (f"this node's processes finished in {wall:.1f} s; the node holding rank 0 "
                 "(in server mode: the server, on node 0) wrote the records")
         if args.json:
