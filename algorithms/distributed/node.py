@@ -56,9 +56,13 @@ class NodeConfig:
     worker_args: list[str] = field(default_factory=list)
 
 
-#: Workers are forked from the agent, which has imported torch already: each saves the
-#: second or so of importing it again (several processes share two cores here).
-START_METHOD = os.environ.get("APGA_START_METHOD", "fork")
+#: Workers start from a fork server: one single-threaded process that imports torch and
+#: the worker once, then forks every worker. Forking the agent itself (which has threads:
+#: rendezvous keep-alive, and in server mode one agent per thread) let a worker inherit a
+#: lock another thread held at that moment: we saw one hang in getaddrinfo's resolver lock.
+#: Spawning would import torch again in every worker (a second or more each on 2 cores).
+START_METHOD = os.environ.get("APGA_START_METHOD", "forkserver")
+PRELOAD = ["numpy", "torch", "torch.distributed", "algorithms.distributed.worker"]
 
 
 class RendezvousFailedError(ValueError):
@@ -132,6 +136,10 @@ def run_node(cfg: NodeConfig):
         max_restarts=cfg.max_restarts,
         monitor_interval=0.05,
     )
+    if START_METHOD == "forkserver":
+        import multiprocessing
+
+        multiprocessing.set_forkserver_preload(PRELOAD)
     logs = DefaultLogsSpecs(log_dir=str(run_dir / "logs"), redirects=Std.ALL, tee=Std.NONE)
     agent = LocalElasticAgent(spec, logs_specs=logs, start_method=START_METHOD,
                               exit_barrier_timeout=cfg.exit_barrier)
