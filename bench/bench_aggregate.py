@@ -27,7 +27,7 @@ import numpy as np
 
 from algorithms.aggregation import plan_malenia, plan_rennala
 from algorithms.aggregation.reference import malenia_heap, rennala_heap
-from algorithms.clock import make_clock
+from algorithms.sim.clock import make_clock
 
 TARGET = 10.0
 

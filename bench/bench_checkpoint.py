@@ -24,7 +24,7 @@ from pathlib import Path
 
 from algorithms.methods.registry import get
 from algorithms.run import run_method
-from algorithms.setting import TabularSetting
+from algorithms.tabular.setting import TabularSetting
 
 
 def timed_run(time_budget: float, checkpoint: Path | None, every: int):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.cli.launch import launch_json
+from algorithms.backends.distributed.launcher import launch_json
 
 OVERHEAD_TARGET_MS = 5.0
 THROUGHPUT_TARGET = 1.7

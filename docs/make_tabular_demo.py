@@ -19,9 +19,9 @@ import numpy as np
 
 from algorithms.cli._common import DEFAULT_TIME
 from algorithms.cli.main import main as apga
-from algorithms.setting import TabularSetting
+from algorithms.methods.theory_hyper import optimal_q, optimal_value
 from algorithms.tabular import TabularMDP
-from algorithms.theory_hyper import optimal_q, optimal_value
+from algorithms.tabular.setting import TabularSetting
 
 DOCS = Path(__file__).resolve().parent
 FIG = DOCS / "figures"

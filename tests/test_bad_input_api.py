@@ -119,7 +119,7 @@ def test_predict(arg, bad):
 
 # --- algorithms ---------------------------------------------------------------------------
 def test_tabular_setting_validates_at_construction():
-    from algorithms.setting import TabularSetting
+    from algorithms.tabular.setting import TabularSetting
 
     for kw, name in [({"h": "cubic"}, "h"), ({"h": "1,-1"}, "h"), ({"h": "1,2"}, "length"),
                      ({"kappa": "-1"}, "kappa"), ({"kappa": "nan"}, "kappa"),
@@ -133,7 +133,7 @@ def test_tabular_setting_validates_at_construction():
 
 def _small():
     from algorithms.methods.registry import get
-    from algorithms.setting import TabularSetting
+    from algorithms.tabular.setting import TabularSetting
 
     oracle, clock, rng, theta0 = TabularSetting(S=4, A=2, H=4, n=3).build(0)
     return get("rennala_nigt"), oracle, clock, rng, theta0
@@ -170,7 +170,7 @@ def test_run_method_validates(kw, name):
     ({"fail_at": [math.nan, 1.0, 1.0]}, "fail_at"),
 ])
 def test_make_clock_validates(kw, name):
-    from algorithms.clock import make_clock
+    from algorithms.sim.clock import make_clock
 
     args = {"h": [1.0, 2.0, 4.0], **kw}
     with pytest.raises(ValueError) as info:
@@ -187,7 +187,7 @@ def test_make_clock_validates(kw, name):
 ])
 def test_plans_refuse_what_the_clock_cannot_resolve(plan, h, kappa, M, name):
     from algorithms.aggregation import plan_malenia, plan_rennala
-    from algorithms.clock import make_clock
+    from algorithms.sim.clock import make_clock
 
     fn = plan_rennala if plan == "rennala" else plan_malenia
     if plan == "rennala" and name == "h":

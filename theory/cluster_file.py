@@ -13,12 +13,12 @@ Format (documented in ``docs/wallclock.md``)::
   (kappa_i of Section H; Assumption 2.5 is kappa_i = kappa); finite, >= 0.
 - ``agent`` (optional): a label (rank, host); kept, not interpreted.
 - ``timing`` (optional, default ``fixed``): ``fixed`` | ``exponential`` | ``lognormal`` |
-  ``uniform``, the duration model of :mod:`algorithms.timing` (mean h_i).
+  ``uniform``, the duration model of :mod:`algorithms.sim.timing` (mean h_i).
 - ``log_sigma`` (lognormal) and ``jitter`` (uniform, in [0, 1)): the model's parameter;
   an empty cell means the default (0.5).
 
 One timing model per file: the simulated clock draws every agent's durations from one
-model with one parameter (:func:`algorithms.clock.make_clock`), so ``timing``,
+model with one parameter (:func:`algorithms.sim.clock.make_clock`), so ``timing``,
 ``log_sigma`` and ``jitter`` must be the same on every row; a row that differs is an error
 naming it. Lines starting with ``#`` are comments (kept in order); blank lines are
 skipped. Every problem with a file raises one :class:`ValueError` line naming the file
@@ -47,10 +47,10 @@ from theory import checks
 
 COLUMNS = ("agent", "h", "kappa", "timing", "log_sigma", "jitter")
 REQUIRED = ("h", "kappa")
-#: The models of :data:`algorithms.timing.TIMING_MODELS` (a test keeps the two equal;
+#: The models of :data:`algorithms.sim.timing.TIMING_MODELS` (a test keeps the two equal;
 #: ``theory`` does not import ``algorithms``).
 TIMING_MODELS = ("fixed", "exponential", "lognormal", "uniform")
-#: Which model each option column belongs to, and its default (as algorithms.timing).
+#: Which model each option column belongs to, and its default (as algorithms.sim.timing).
 OPTION_MODEL = {"log_sigma": "lognormal", "jitter": "uniform"}
 OPTION_DEFAULT = {"log_sigma": 0.5, "jitter": 0.5}
 #: Refused up front: more agents than this (the clock keeps several arrays of length n),
@@ -77,7 +77,7 @@ class ClusterSpec:
     source:   the file it was read from, if any
 
     Arrays are read-only copies. :meth:`clock_kwargs` gives the arguments of
-    :func:`algorithms.clock.make_clock`.
+    :func:`algorithms.sim.clock.make_clock`.
     """
 
     h: np.ndarray
@@ -128,7 +128,7 @@ class ClusterSpec:
                            agents, self.comments, self.source)
 
     def clock_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`algorithms.clock.make_clock` for this cluster."""
+        """Keyword arguments of :func:`algorithms.sim.clock.make_clock` for this cluster."""
         return {"h": np.array(self.h), "kappa": np.array(self.kappa), "timing": self.timing,
                 **self.options}
 

@@ -224,10 +224,10 @@ def write_report(
 ) -> dict[str, Path]:
     """Write report.md, report.json and the plots into ``out``; returns their paths.
 
-    Files are written atomically (:func:`algorithms.outputs.write_file`); a write error
+    Files are written atomically (:func:`algorithms.run.outputs.write_file`); a write error
     raises a ValueError naming ``flag``.
     """
-    from algorithms.outputs import prepare_dir, write_file
+    from algorithms.run.outputs import prepare_dir, write_file
     from theory import jsonio
 
     out = prepare_dir(out, flag)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.clock import seeded_clock  # noqa: F401 - re-exported for the checks
+from algorithms.sim.clock import seeded_clock  # noqa: F401 - re-exported for the checks
 
 
 def grad_norm_evaluator(objective: Any) -> Callable[[np.ndarray], tuple[float, float]]:

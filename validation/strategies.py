@@ -6,7 +6,7 @@ Tests of every package draw their random inputs from here (like xarray's
 - :func:`computation_times` - h_i > 0 for n agents with a bounded spread max h / min h;
 - :func:`clusters` - a :class:`validation.cluster.Cluster` (h, kappa, M);
 - :func:`timing_models` / :func:`random_timing_models` - ``(name, options)`` for
-  :func:`algorithms.clock.make_clock`;
+  :func:`algorithms.sim.clock.make_clock`;
 - :func:`small_mdps`, :func:`mdp_families`, :func:`thetas` - tabular problems small enough
   for exact quantities (and, with ``max_SA_H``, for enumerating every trajectory).
 

@@ -17,7 +17,7 @@ from algorithms.aggregation.malenia import aggregate_malenia, malenia_should_sto
 from algorithms.aggregation.records import RoundRecord
 from algorithms.aggregation.rennala import aggregate_rennala, plan_rennala
 from algorithms.aggregation.synchronized import synchronized_round
-from algorithms.clock import AgentFailedError
+from algorithms.sim.clock import AgentFailedError
 
 __all__ = [
     "AgentFailedError",

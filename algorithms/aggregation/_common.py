@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from algorithms.aggregation.records import RoundRecord
-from algorithms.clock import MAX_ARRIVALS, SimClock, TooManyArrivalsError
+from algorithms.sim.clock import MAX_ARRIVALS, SimClock, TooManyArrivalsError
 from theory import checks
 
 MAX_DOUBLINGS = 200  # horizon doublings before giving up (never hang)

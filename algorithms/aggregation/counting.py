@@ -1,7 +1,7 @@
 """Rounds with fixed timing decided by counting arrivals instead of listing them.
 
 With fixed times the number of agent i's computations finished by time t is
-K_i(t) = max{k : s_i + k h_i <= t} (:meth:`algorithms.clock.SimClock.fixed_counts`), an
+K_i(t) = max{k : s_i + k h_i <= t} (:meth:`algorithms.sim.clock.SimClock.fixed_counts`), an
 O(n) computation whatever the number of arrivals. A loop that exits on a test of the
 per-agent counts that is monotone in t (Algorithm 2: sum_i M_i >= M; Algorithm 3: the
 harmonic condition) exits at the first arrival time t* at which the test passes with
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from algorithms.clock import SimClock
+from algorithms.sim.clock import SimClock
 
 Stop = Callable[[np.ndarray], bool]
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from algorithms.aggregation import _common as cm
-from algorithms.clock import AgentFailedError, SimClock
+from algorithms.sim.clock import AgentFailedError, SimClock
 from theory import checks
 
 

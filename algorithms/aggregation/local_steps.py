@@ -22,7 +22,7 @@ import numpy as np
 from algorithms.aggregation import _common as cm
 from algorithms.aggregation.records import RoundRecord
 from algorithms.aggregation.synchronized import close_synchronous, synchronous_timeline
-from algorithms.clock import SimClock
+from algorithms.sim.clock import SimClock
 from theory import checks
 
 LocalUpdate = Callable[[int, int, np.ndarray, np.ndarray], np.ndarray]

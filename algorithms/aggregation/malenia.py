@@ -24,7 +24,7 @@ import numpy as np
 from algorithms.aggregation import _common as cm
 from algorithms.aggregation import counting
 from algorithms.aggregation.records import RoundRecord
-from algorithms.clock import AgentFailedError, SimClock, TooManyArrivalsError
+from algorithms.sim.clock import AgentFailedError, SimClock, TooManyArrivalsError
 
 
 def malenia_should_stop(counts: np.ndarray, M: int) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.clock import expand_counts
+from algorithms.sim.clock import expand_counts
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from algorithms.aggregation import _common as cm
-from algorithms.clock import AgentFailedError, SimClock
+from algorithms.sim.clock import AgentFailedError, SimClock
 
 _CHUNK = 64
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from algorithms.aggregation import _common as cm
 from algorithms.aggregation.records import RoundRecord
-from algorithms.clock import AgentFailedError, SimClock
+from algorithms.sim.clock import AgentFailedError, SimClock
 from theory import checks
 
 

@@ -63,7 +63,8 @@ def cluster_from_args(args: argparse.Namespace, replaced: Iterable[str] = REPLAC
 
 
 def setting_fields(spec) -> dict[str, Any]:
-    """The cluster as :class:`algorithms.setting.TabularSetting` fields (exact: repr floats)."""
+    """The cluster as :class:`algorithms.tabular.setting.TabularSetting` fields (exact: repr
+    floats)."""
     return {
         "n": spec.n,
         "h": ",".join(repr(float(x)) for x in spec.h),

@@ -11,10 +11,10 @@ from typing import Any
 
 from algorithms.cli import _types as ty
 from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
-from algorithms.setting import TabularSetting
+from algorithms.tabular.setting import TabularSetting
 
 # The setting's defaults for the help texts, read from the dataclass fields: building a
-# TabularSetting here would validate h and kappa with algorithms.timing at every start-up
+# TabularSetting here would validate h and kappa with algorithms.sim.timing at every start-up
 # (`apga predict` imports this module to build its parser, and stays light).
 DEFAULT = SimpleNamespace(**{f.name: f.default for f in fields(TabularSetting)})
 DEFAULT_TIME = 1000.0  # simulated seconds of `apga train` / `apga compare`
@@ -163,7 +163,7 @@ def resolve_hyper(args, spec, oracle, theta0) -> tuple[dict[str, float], dict[st
     sources: dict[str, str] = {}
     info: dict = {}
     if args.hyper_from == "theory":
-        from algorithms.theory_hyper import theory_hyperparameters
+        from algorithms.methods.theory_hyper import theory_hyperparameters
 
         values, sources, info = theory_hyperparameters(spec, oracle, args.eps, theta0)
     for k, v in given_hyper(args, spec).items():
@@ -199,7 +199,7 @@ def given_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **extra: Any) -> dict:
-    """What an output folder's run is (:class:`algorithms.outputs.OutputDir`): the
+    """What an output folder's run is (:class:`algorithms.run.outputs.OutputDir`): the
     command, the setting, every flag that changes the records, and the budget.
 
     Hyperparameters enter as the values each method will use (a default given
@@ -221,7 +221,7 @@ def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **ext
 
 def open_out(args: argparse.Namespace, default: str, identity: dict):
     """The run's output folder, checked writable, locked, and claimed for this run."""
-    from algorithms.outputs import OutputDir
+    from algorithms.run.outputs import OutputDir
 
     if args.resume and args.checkpoint_every == 0:
         raise ValueError("resume: --checkpoint-every 0 writes no checkpoint, so there is "
@@ -271,9 +271,9 @@ def run_one(
     ``override`` maps hyperparameter -> (value, source) and wins over everything else
     (used by tuning); ``write=False`` runs without CSV and checkpoints.
     """
-    from algorithms import checkpoint as ck
-    from algorithms.report import write_csv
+    from algorithms.run import checkpoint as ck
     from algorithms.run import run_method
+    from algorithms.run.report import write_csv
 
     note = homogeneous_note(spec, setting)
     oracle, clock, rng, theta0 = setting.build(seed, oracle=prepared.oracle)
@@ -339,7 +339,7 @@ def tune_alpha(
 
     Each candidate of :func:`algorithms.methods.base.tuning_grid` runs on tuning seeds
     1000, 1001, ... (disjoint from the reported seeds) and is scored by the median over
-    those seeds of :func:`algorithms.report.time_average` of J over the budget, which
+    those seeds of :func:`algorithms.run.report.time_average` of J over the budget, which
     rewards reaching a high return early. We do not tune on ||grad J||: with a softmax
     policy large steps drive theta towards a deterministic policy where ||grad J||
     vanishes without J being optimal.
@@ -348,7 +348,7 @@ def tune_alpha(
     import numpy as np
 
     from algorithms.methods.base import TUNE_SEED_OFFSET, tuning_grid
-    from algorithms.report import time_average, time_to_reach
+    from algorithms.run.report import time_average, time_to_reach
 
     Ms = list(M_grid) if M_grid else [None]
     table = []
@@ -410,7 +410,7 @@ def summarise(
     run never gets there within the budget: strict JSON has no Infinity)."""
     import numpy as np
 
-    from algorithms.report import time_to_reach
+    from algorithms.run.report import time_to_reach
 
     out = {}
     for name, runs in results.items():

@@ -67,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from algorithms.aggregation import plan_malenia, plan_rennala
-    from algorithms.clock import AgentFailedError, make_clock
+    from algorithms.sim.clock import AgentFailedError, make_clock
     from theory import checks
     from theory.clusters import PROFILES
     from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound

@@ -9,9 +9,17 @@ import threading
 import time
 from pathlib import Path
 
+from algorithms.backends.distributed.spec import MAX_REPEATS
 from algorithms.cli import _types as ty
-from algorithms.cli.launch import add_problem_arguments, add_process_arguments
-from algorithms.distributed.spec import MAX_REPEATS
+from algorithms.cli._processes import (
+    add_problem_arguments,
+    add_process_arguments,
+    check_processes,
+    dry_run,
+    problem_fields,
+    processes,
+    report_failure,
+)
 
 COMMAND = "calibrate"
 ORDER = 41
@@ -61,16 +69,16 @@ def _output(args, probe: bool = True) -> Path:
     if path.exists():
         raise ValueError(f"output: {str(path)!r} exists; choose a new file name")
     if probe:  # writable before anything is measured
-        from algorithms.outputs import writable_dir
+        from algorithms.run.outputs import writable_dir
 
         writable_dir(path.parent, "--output")
     return path
 
 
 def run(args: argparse.Namespace) -> int:
-    from algorithms.cli import launch
-    from algorithms.distributed.node import quiet_torch_logs
-    from algorithms.distributed.spec import MODES, RunSpec
+    from algorithms.backends.distributed import launcher
+    from algorithms.backends.distributed.node import quiet_torch_logs
+    from algorithms.backends.distributed.spec import MODES, RunSpec
     from theory import checks
 
     quiet_torch_logs()
@@ -81,16 +89,16 @@ def run(args: argparse.Namespace) -> int:
     nproc = checks.count("nproc", 2 if args.nproc is None else args.nproc)
     args.nproc = nproc
     n = nproc * nnodes
-    launch.check_processes(args, n)
+    check_processes(args, n)
     output = _output(args, probe=not args.dry_run)
-    endpoint, run_id = launch.rendezvous(args)
-    problem, _, _ = launch.problem_fields(args, n)
+    endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
+    problem, _, _ = problem_fields(args, n)
     spec = RunSpec(method="rennala_nigt", mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
                    **problem)
     args.out = None
     if args.dry_run:
-        return launch.dry_run(args, spec, endpoint)
+        return dry_run(args, spec, endpoint)
     # the processes' logs and raw samples go next to the file they explain (a new folder)
     folder = output.with_name(f"{output.stem}-run")
     k = 1
@@ -98,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         k += 1
         folder = output.with_name(f"{output.stem}-run-{k}")
     args.out = str(folder)
-    run_dir = launch._run_dir(args, "")
+    run_dir = launcher.run_folder(folder, "")
     spec.save(run_dir / "spec.json")
     stop = threading.Event()
     spinner = None
@@ -106,14 +114,14 @@ def run(args: argparse.Namespace) -> int:
         spinner = threading.Thread(target=_spin, args=(stop, n, reps), daemon=True)
         spinner.start()
     try:
-        code = launch.execute(args, spec, run_dir, endpoint)
+        code = launcher.start(spec, run_dir, processes(args), endpoint)
     finally:
         stop.set()
         if spinner is not None:
             spinner.join(timeout=2)
     data_path = run_dir / "calibration.json"
     if code != 0 or not data_path.exists():
-        failed = launch.failure(run_dir, code, "calibration")
+        failed = report_failure(run_dir, code, "calibration")
         if failed is not None:
             return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
               "round_seconds": (float(np.median(data["rounds"])) if data.get("rounds")
                                 else None)}
     if args.json:
-        from algorithms.distributed.runlog import strict
+        from algorithms.backends.distributed.runlog import strict
 
         # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON
         print(json.dumps(strict(result), indent=2, allow_nan=False))
@@ -149,7 +157,7 @@ def build(data: dict, spec, args):
 
     import numpy as np
 
-    from algorithms.calibration import (
+    from algorithms.wallclock.calibration import (
         fit_timing,
         kappa_from_allreduce,
         kappa_from_round_trips,

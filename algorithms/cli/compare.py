@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from algorithms.methods.registry import REGISTRY, get
-    from algorithms.report import plot_runs
+    from algorithms.run.report import plot_runs
     from theory import jsonio
 
     if args.list:

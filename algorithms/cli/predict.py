@@ -128,7 +128,7 @@ def times(args: argparse.Namespace, n: int | None = None):
     try:
         return h, float(args.kappa), None
     except ValueError:  # a list or a profile name: per-agent kappa_i (Section H)
-        from algorithms.timing import resolve_kappa
+        from algorithms.sim.timing import resolve_kappa
 
         d = None if args.d is None else checks.count("d", args.d)
         return h, resolve_kappa(args.kappa, h.size, d), None

@@ -238,7 +238,7 @@ def render_markdown() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from algorithms.outputs import write_file
+    from algorithms.run.outputs import write_file
 
     if not args.output.strip():
         raise ValueError(f"output: give a file name, got {args.output!r}")

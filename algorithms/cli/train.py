@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from algorithms.methods.registry import get
-    from algorithms.report import plot_runs
+    from algorithms.run.report import plot_runs
     from theory import jsonio
 
     spec = get(args.method)

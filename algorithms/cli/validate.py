@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from algorithms.outputs import prepare_dir
+    from algorithms.run.outputs import prepare_dir
     from theory import jsonio
     from validation import registry
     from validation.report import STYLE, payload, rich_table, write_report

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms.timing import resolve_kappa, resolve_times
+from algorithms.sim.timing import resolve_kappa, resolve_times
 from theory import checks
 
 #: Horizon H of each Appendix H task (1024 for tasks the paper does not list).
@@ -34,7 +34,7 @@ class Scenario:
     h:      profile name (``equal``, ``sqrt``, ``quarter``) or explicit h_i
     kappa:  a number (every kappa_i), ``sqrt`` (kappa_i = sqrt(i)) or ``sqrt_d4``
             (kappa_i = sqrt(i) d^(1/4), d = number of policy parameters); read by
-            :func:`algorithms.timing.resolve_kappa`
+            :func:`algorithms.sim.timing.resolve_kappa`
     """
 
     key: str

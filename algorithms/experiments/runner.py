@@ -34,7 +34,7 @@ import numpy as np
 from algorithms.blas import set_blas_threads
 from algorithms.experiments.planning import ETA, Budget, PanelPlan, Plan
 from algorithms.methods.base import tuning_grid
-from algorithms.report import time_average
+from algorithms.run.report import time_average
 from theory import checks
 
 
@@ -93,8 +93,8 @@ def run_one(
     is ``[seed, 1]``; the clock's seed is the run seed (it matters only with the random
     timing of a ``--cluster`` file; the figures' scenarios have fixed times).
     """
-    from algorithms.clock import make_clock
     from algorithms.run import run_method
+    from algorithms.sim.clock import make_clock
 
     clock = make_clock(pp.h, pp.kappa, timing=pp.timing, seed=seed, **dict(pp.options))
     theta0 = theta0_for(oracle, seed, perturb)
@@ -141,8 +141,9 @@ def final_return(records: Any) -> float:
 
 
 def auc_score(records: Any, max_time: float, points: int = 200) -> float:
-    """Time-average of the evaluated return over [0, T] (:func:`algorithms.report.time_average`):
-    the tuning score and the second metric of the verdicts."""
+    """Time-average of the evaluated return over [0, T]
+    (:func:`algorithms.run.report.time_average`): the tuning score and the second metric of
+    the verdicts."""
     return time_average(records, "J", max_time, points)
 
 

@@ -125,7 +125,7 @@ def _num(x: float) -> float | None:
 def summarise(results: Sequence[PanelResult]) -> dict[str, Any]:
     """Per panel and method: medians and 20/80% quantiles over seeds, per-seed finals and
     time-averages, tuning rows; strict JSON (a time never reached is null)."""
-    from algorithms.report import time_to_reach
+    from algorithms.run.report import time_to_reach
 
     out: dict[str, Any] = {}
     for pr in results:
@@ -214,7 +214,7 @@ def plot(results: Sequence[PanelResult], path: Path, title: str = "", points: in
     from matplotlib.patches import Patch
 
     from algorithms.methods.registry import get
-    from algorithms.report import draw_bands
+    from algorithms.run.report import draw_bands
 
     cols = min(len(results), 3)
     rows = math.ceil(len(results) / cols)

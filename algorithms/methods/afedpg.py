@@ -36,10 +36,11 @@ support heterogeneous setup"); no AllReduce (Table 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from algorithms.aggregation import AsyncGreedy
+from algorithms.backends.protocol import Scheduler
 from algorithms.methods.base import Context, Hyperparameter, MethodSpec
 from algorithms.methods.nigt import ETA
 from algorithms.updates import extrapolate, momentum, normalized_step
@@ -86,12 +87,18 @@ def afedpg_agent_direction(d_received: np.ndarray | None, g: np.ndarray, eta: fl
 
 @dataclass(frozen=True)
 class Transfers:
-    """Cost of one greedy event, in the runner's record vocabulary."""
+    """Cost of one greedy event, in the runner's record vocabulary; ``arrival`` is the
+    scheduler's record of the gradient that caused it (None for the first broadcast)."""
 
     evaluated: int
     simulated: int
     n_communications: int
     communication_time: float
+    arrival: Any = None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """The arrival's own record (a line of a real run's rounds.jsonl), if it has one."""
+        return None if self.arrival is None else self.arrival.to_dict()
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,7 @@ class AFedPGState:
     theta: np.ndarray
     d: np.ndarray | None
     t: int
-    scheduler: AsyncGreedy
+    scheduler: Scheduler
     #: agent variant: the momentum each agent received with its parameters (None: none yet)
     d_sent: tuple = field(default_factory=tuple)
 
@@ -111,15 +118,12 @@ class AFedPG:
     agent_momentum: bool = False
 
     def init(self, theta0: np.ndarray, ctx: Context) -> AFedPGState:
-        # A real backend (algorithms.distributed) brings its own scheduler with the same
-        # start/step/send interface; otherwise the greedy pattern runs on the simulated clock.
-        real = getattr(ctx.clock, "greedy", None)
-        sched = real(ctx.oracle, ctx.rng) if real else AsyncGreedy(ctx.oracle, ctx.clock, ctx.rng)
+        sched = ctx.backend.greedy(ctx.oracle, ctx.rng)
         sched.start(theta0)  # broadcast theta_0 (n downloads)
-        kappa = np.asarray(ctx.clock.kappa, dtype=float)
-        ctx.rounds.append(Transfers(0, 0, ctx.clock.n, float(kappa.sum())))
+        kappa = np.asarray(ctx.backend.kappa, dtype=float)
+        ctx.rounds.append(Transfers(0, 0, ctx.backend.n, float(kappa.sum())))
         return AFedPGState(np.array(theta0, dtype=float), None, 0, sched,
-                           (None,) * ctx.clock.n)  # fmt: skip
+                           (None,) * ctx.backend.n)  # fmt: skip
 
     def step(self, state: AFedPGState, ctx: Context) -> AFedPGState:
         eta, alpha = ctx.hyper["eta"], ctx.hyper["alpha"]
@@ -133,8 +137,8 @@ class AFedPG:
         else:
             theta_new, d, x = afedpg_update(state.theta, state.d, g, eta, alpha)
         sched.send(agent, x)
-        down = float(np.asarray(ctx.clock.kappa)[agent])
-        ctx.rounds.append(Transfers(1, 1, 2, rec.upload_time + down))
+        down = float(np.asarray(ctx.backend.kappa)[agent])
+        ctx.rounds.append(Transfers(1, 1, 2, rec.upload_time + down, rec))
         return AFedPGState(theta_new, d, state.t + 1, sched, d_sent)
 
 
@@ -149,6 +153,8 @@ SPEC = MethodSpec(
     build=lambda hyper: AFedPG(agent_momentum=False),
     paper="AFedPG (Lan et al., 2025), server-momentum variant: greedy NIGT updates with one "
     "momentum buffer on the server (Sections 1.1, 4.1)",
+    pattern="greedy",
+    modes=("simulated", "server"),
 )
 
 SPEC_AGENT = MethodSpec(
@@ -160,4 +166,6 @@ SPEC_AGENT = MethodSpec(
     build=lambda hyper: AFedPG(agent_momentum=True),
     paper="AFedPG (Lan et al., 2025) as its paper defines it: momentum formed on the agent "
     "from the d it received, delay-adaptive lookahead (constant eta), normalised server step",
+    pattern="greedy",
+    modes=("simulated", "server"),
 )

@@ -1,7 +1,8 @@
 """What every method shares: its context, hyperparameters with provenance, records.
 
-A method is a composition (DESIGN.md, idea 3): an aggregation pattern from
-:mod:`algorithms.aggregation` plus an update rule from :mod:`algorithms.updates`.
+A method is a composition (DESIGN.md, idea 3): an aggregation pattern
+(:mod:`algorithms.methods.patterns`, run by the backend) plus an update rule from
+:mod:`algorithms.updates`.
 It exposes ``init(theta0, ctx) -> state`` (the work before the loop, e.g. Algorithm 1
 lines 2-3) and ``step(state, ctx) -> state`` (one global iteration). The state is a
 small picklable dataclass whose ``theta`` is the iterate that is evaluated and
@@ -18,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from algorithms.backends.protocol import Backend
 from algorithms.oracle import GradientOracle
 
 Setting = Literal["homogeneous", "heterogeneous"]
@@ -27,15 +29,17 @@ Setting = Literal["homogeneous", "heterogeneous"]
 class Context:
     """Everything a method touches while it runs.
 
-    oracle:  batched gradients (:class:`algorithms.oracle.GradientOracle`)
-    clock:   the simulated clock (:class:`algorithms.clock.SimClock`), own timing rng
-    rng:     the oracle's Generator (trajectory randomness)
-    hyper:   resolved hyperparameters (name -> value)
-    rounds:  RoundRecords appended by the aggregation calls of the current iteration
+    oracle:   batched gradients (:class:`algorithms.oracle.GradientOracle`)
+    backend:  where rounds run (:class:`algorithms.backends.protocol.Backend`): the
+              simulated clock or real processes
+    rng:      the oracle's Generator (trajectory randomness)
+    hyper:    resolved hyperparameters (name -> value)
+    rounds:   records appended by the rounds of the current iteration (RoundRecords and
+              AFedPG's Transfers); the run loop folds them into the totals
     """
 
     oracle: GradientOracle
-    clock: Any
+    backend: Backend
     rng: np.random.Generator
     hyper: Mapping[str, float]
     rounds: list = field(default_factory=list)
@@ -72,9 +76,14 @@ class MethodSpec:
     title:       display name
     settings:    settings the method is designed for (homogeneous and/or heterogeneous)
     allreduce:   whether its communication pattern can be an AllReduce (Tables 1-2)
-    hyper:       its hyperparameters with defaults
+    hyper:       its hyperparameters with defaults (every command's flags come from these)
     build:       hyperparameter values -> a Method
     paper:       what it implements (algorithm and line numbers)
+    pattern:     its aggregation pattern: ``rennala`` | ``malenia`` | ``synchronized``
+                 (rounds of :meth:`Backend.aggregate`), ``greedy`` (AFedPG's scheduler),
+                 ``lazy`` (LAPG) or ``local_steps`` (Fast-FedPG)
+    modes:       where it runs: ``simulated`` (the simulated clock), ``allreduce`` and
+                 ``server`` (real processes, :mod:`algorithms.backends.distributed`)
     """
 
     name: str
@@ -84,6 +93,12 @@ class MethodSpec:
     hyper: tuple[Hyperparameter, ...]
     build: Callable[[Mapping[str, float]], Method]
     paper: str
+    pattern: str = "rennala"
+    modes: tuple[str, ...] = ("simulated",)
+
+    def hyperparameter(self, name: str) -> Hyperparameter | None:
+        """The hyperparameter ``name`` of this method, or None if it has none of that name."""
+        return next((h for h in self.hyper if h.name == name), None)
 
     def resolve(
         self,

@@ -42,7 +42,7 @@ class FastFedPGState:
 def _corrections(theta: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """c_i = g_i(theta) for every agent (one synchronized round with every upload)."""
     grads, _mask, rec = lazy_round(
-        theta, ctx.oracle, ctx.clock, ctx.rng, _all, batch=int(ctx.hyper["batch"])
+        theta, ctx.oracle, ctx.backend.clock, ctx.rng, _all, batch=int(ctx.hyper["batch"])
     )
     ctx.rounds.append(rec)
     return grads, grads.mean(axis=0)
@@ -68,7 +68,7 @@ class FastFedPG:
             int(h["K"]),
             local_update,
             ctx.oracle,
-            ctx.clock,
+            ctx.backend.clock,
             ctx.rng,
             batch=int(h["batch"]),
         )
@@ -91,4 +91,5 @@ SPEC = MethodSpec(
     ),
     build=lambda hyper: FastFedPG(),
     paper="Fast-FedPG Algorithm 1, local update (6), server update (7), correction lines 12-15",
+    pattern="local_steps",
 )

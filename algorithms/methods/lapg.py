@@ -133,7 +133,7 @@ class LAPG:
             return upload_rule(state.g_last, state.steps, alpha, xi, oracle.sigma2)(grads)
 
         grads, mask, rec = lazy_round(
-            state.theta, oracle, ctx.clock, ctx.rng, rule, batch=int(h["batch"])
+            state.theta, oracle, ctx.backend.clock, ctx.rng, rule, batch=int(h["batch"])
         )
         ctx.rounds.append(rec)
         g_last = (
@@ -160,6 +160,7 @@ SPEC = MethodSpec(
     hyper=_HYPER,
     build=lambda hyper: LAPG(variance=False),
     paper="LAPG Algorithm 2 with upload condition (16) (variance term omitted)",
+    pattern="lazy",
 )
 
 SPEC_VAR = MethodSpec(
@@ -171,4 +172,5 @@ SPEC_VAR = MethodSpec(
     build=lambda hyper: LAPG(variance=True),
     paper="LAPG Algorithm 2 with the full upload condition (16), 6 sigma_m^2 estimated on the "
     "fly from each agent's batch",
+    pattern="lazy",
 )

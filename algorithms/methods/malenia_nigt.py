@@ -16,4 +16,6 @@ SPEC = MethodSpec(
     hyper=NIGT_HYPER,
     build=lambda hyper: NIGT(aggregate=malenia),
     paper="Algorithm 1 (lines 2-8) + Algorithm 3 (AggregateMalenia)",
+    pattern="malenia",
+    modes=("simulated", "allreduce", "server"),
 )

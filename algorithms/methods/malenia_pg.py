@@ -18,4 +18,5 @@ SPEC = MethodSpec(
     ),
     build=lambda hyper: PG(aggregate=malenia),
     paper="gradient ascent with Algorithm 3 (AggregateMalenia)",
+    pattern="malenia",
 )

@@ -16,4 +16,6 @@ SPEC = MethodSpec(
     hyper=NIGT_HYPER,
     build=lambda hyper: NIGT(aggregate=rennala),
     paper="Algorithm 1 (lines 2-8) + Algorithm 2 (AggregateRennala)",
+    pattern="rennala",
+    modes=("simulated", "allreduce", "server"),
 )

@@ -18,4 +18,5 @@ SPEC = MethodSpec(
     ),
     build=lambda hyper: PG(aggregate=rennala),
     paper="gradient ascent with Algorithm 2 (AggregateRennala)",
+    pattern="rennala",
 )

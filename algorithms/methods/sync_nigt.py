@@ -22,4 +22,6 @@ SPEC = MethodSpec(
     ),
     build=lambda hyper: NIGT(aggregate=synchronized),
     paper="Algorithm 1 (lines 2-8) with a synchronized round in place of lines 2 and 6",
+    pattern="synchronized",
+    modes=("simulated", "allreduce", "server"),
 )

@@ -19,4 +19,5 @@ SPEC = MethodSpec(
     ),
     build=lambda hyper: PG(aggregate=synchronized),
     paper="gradient ascent on synchronized mini-batches",
+    pattern="synchronized",
 )

@@ -16,8 +16,8 @@ from algorithms.aggregation import (
     plan_rennala,
 )
 from algorithms.aggregation.reference import malenia_heap, rennala_heap
-from algorithms.clock import make_clock
 from algorithms.oracle import CountingOracle
+from algorithms.sim.clock import make_clock
 from algorithms.synthetic import GaussianOracle
 from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 

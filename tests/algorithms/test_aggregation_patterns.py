@@ -12,8 +12,8 @@ from algorithms.aggregation import (
     local_steps_round,
     synchronized_round,
 )
-from algorithms.clock import make_clock
 from algorithms.oracle import CountingOracle
+from algorithms.sim.clock import make_clock
 from algorithms.synthetic import GaussianOracle
 
 MU = np.array([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from algorithms.aggregation import AsyncGreedy
-from algorithms.clock import make_clock
 from algorithms.oracle import GradientOracle
+from algorithms.sim.clock import make_clock
 from algorithms.synthetic import GaussianOracle
 
 

@@ -1,4 +1,5 @@
-"""From measured durations to a cluster file's timing model and kappa (algorithms.calibration).
+"""From measured durations to a cluster file's timing model and kappa
+(algorithms.wallclock.calibration).
 
 The likelihoods are checked against scipy.stats (an independent implementation); the model
 choice against samples drawn from each model with a fixed seed."""
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from algorithms.calibration import (
+from algorithms.wallclock.calibration import (
     FIXED_CV,
     fit_timing,
     kappa_from_allreduce,

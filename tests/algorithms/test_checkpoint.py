@@ -1,4 +1,4 @@
-"""Checkpoint files (algorithms.checkpoint): identity, append-only records, bad files."""
+"""Checkpoint files (algorithms.run.checkpoint): identity, append-only records, bad files."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pickle
 import numpy as np
 import pytest
 
-from algorithms import checkpoint as ck
 from algorithms.methods.registry import get
 from algorithms.run import IterationRecord, run_method
-from algorithms.setting import TabularSetting
+from algorithms.run import checkpoint as ck
+from algorithms.tabular.setting import TabularSetting
 
 SETTING = TabularSetting(S=5, A=2, H=8, n=4)
 

@@ -297,7 +297,7 @@ import io, contextlib, sys
 from algorithms.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     assert main(["predict"]) == 0
-heavy = ("torch", "matplotlib", "scipy", "algorithms.clock", "algorithms.timing",
+heavy = ("torch", "matplotlib", "scipy", "algorithms.sim.clock", "algorithms.sim.timing",
          "algorithms.wallclock", "theory.cluster_file", "algorithms.aggregation",
          "algorithms.cli._wallclock")
 print("IMPORTED:" + ",".join(m for m in heavy if m in sys.modules))

@@ -7,7 +7,7 @@ from algorithms.cli.main import main
 
 @pytest.mark.parametrize("missing", ["torch", "gymnasium"])
 def test_missing_extra_is_one_line_exit_2(monkeypatch, capsys, missing):
-    import algorithms.distributed.node as node
+    import algorithms.backends.distributed.node as node
 
     def absent():
         raise ModuleNotFoundError(f"No module named '{missing}'", name=missing)
@@ -19,7 +19,7 @@ def test_missing_extra_is_one_line_exit_2(monkeypatch, capsys, missing):
 
 
 def test_other_missing_modules_are_not_hidden(monkeypatch, capsys):
-    import algorithms.distributed.node as node
+    import algorithms.backends.distributed.node as node
 
     def absent():
         raise ModuleNotFoundError("No module named 'nonesuch'", name="nonesuch")

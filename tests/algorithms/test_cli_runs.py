@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from algorithms.cli.main import main
-from algorithms.report import read_csv
+from algorithms.run.report import read_csv
 
 SMALL = ["--S", "5", "--A", "2", "--H", "8", "--n", "4", "--no-progress", "--no-plot"]
 
@@ -167,7 +167,7 @@ def test_version_and_train_help(capsys):
 def test_full_disk_while_checkpointing_names_out(tmp_path, capsys, monkeypatch):
     import errno
 
-    from algorithms import checkpoint
+    from algorithms.run import checkpoint
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device")

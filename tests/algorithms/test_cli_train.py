@@ -7,7 +7,7 @@ import json
 import pytest
 
 from algorithms.cli.main import main
-from algorithms.report import read_csv
+from algorithms.run.report import read_csv
 
 SMALL = ["--S", "5", "--A", "2", "--H", "10", "--n", "4", "--no-progress"]
 

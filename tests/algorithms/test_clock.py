@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from algorithms.aggregation import plan_malenia, plan_rennala
-from algorithms.clock import SimClock, make_clock
+from algorithms.sim.clock import SimClock, make_clock
 
 
 def test_make_clock_forms():

@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-import algorithms.clock as clock_mod
+import algorithms.sim.clock as clock_mod
 from algorithms.aggregation import plan_malenia, plan_rennala
-from algorithms.clock import make_clock
+from algorithms.sim.clock import make_clock
 
 
 def _record(plan, h, kappa, M, monkeypatch=None, limit=None, **kw):

@@ -8,13 +8,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from algorithms.clock import make_clock
+from algorithms.backends.simulated import SimulatedBackend
 from algorithms.methods.base import Context
 from algorithms.methods.nigt import NIGT
 from algorithms.methods.patterns import rennala
 from algorithms.methods.registry import REGISTRY, get
 from algorithms.run import run_method
-from algorithms.setting import TabularSetting
+from algorithms.sim.clock import make_clock
+from algorithms.tabular.setting import TabularSetting
 
 # A small homogeneous and a small heterogeneous setting; budgets sized so that every
 # method runs in well under a second.
@@ -75,7 +76,7 @@ def test_resume_equals_uninterrupted(name, tmp_path):
 def test_resume_refuses_another_runs_checkpoint(name, tmp_path):
     """A checkpoint resumes only its own run: another seed (clock and Generator), other
     hyperparameters or another method are refused with a ValueError naming them."""
-    from algorithms.checkpoint import CheckpointError
+    from algorithms.run.checkpoint import CheckpointError
 
     spec = REGISTRY[name]
     ckpt = tmp_path / "run.pkl"
@@ -177,7 +178,7 @@ def test_algorithm_1_line_by_line():
     eta, alpha = 0.5, 0.25
     ctx = Context(
         oracle=_Quadratic(c),
-        clock=make_clock([1.0, 2.0]),
+        backend=SimulatedBackend(make_clock([1.0, 2.0])),
         rng=np.random.default_rng(0),
         hyper={"eta": eta, "alpha": alpha, "M": 3, "M_init": 2},
     )
@@ -201,4 +202,4 @@ def test_algorithm_1_line_by_line():
     # Clock: fixed h = (1, 2), kappa = 0. Round 1 (M_init = 2): agent 1 returns at 1 and 2,
     # agent 2 at 2, so the 2nd gradient arrives at t = 2. Round 2 (M = 3) starts at 2:
     # arrivals at 3 (agent 1) and 4 (agents 1 and 2), so it ends at t = 4.
-    assert ctx.clock.now == pytest.approx(4.0)
+    assert ctx.backend.now == pytest.approx(4.0)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from algorithms.clock import make_clock
+from algorithms.backends.simulated import SimulatedBackend
 from algorithms.methods.afedpg import afedpg_agent_direction, afedpg_update
 from algorithms.methods.base import Context
 from algorithms.methods.lapg import batch_variance, lapg_threshold, upload_rule
 from algorithms.methods.registry import REGISTRY, get
+from algorithms.sim.clock import make_clock
 
 
 class _Quad:
@@ -41,8 +42,8 @@ class _Quad:
 
 def _ctx(oracle, hyper, h=(1.0, 2.0), kappa=None):
     clock = make_clock(list(h)) if kappa is None else make_clock(list(h), kappa)
-    return Context(oracle=oracle, clock=clock, rng=np.random.default_rng(0),
-                   hyper=hyper)  # fmt: skip
+    return Context(oracle=oracle, backend=SimulatedBackend(clock),
+                   rng=np.random.default_rng(0), hyper=hyper)  # fmt: skip
 
 
 def _unit(v):
@@ -88,7 +89,7 @@ def test_afedpg_line_by_line(name):
     np.testing.assert_allclose(s1.d, g1)
     x0 = th1 + (th1 - THETA0)  # the point sent to agent 0
     np.testing.assert_allclose(s1.scheduler._theta[0], x0)
-    assert ctx.clock.now == 1.0
+    assert ctx.backend.now == 1.0
     # arrival 2: agent 0 again, g computed at x0
     s2 = m.step(s1, ctx)
     g2 = c - x0
@@ -109,7 +110,7 @@ def test_afedpg_line_by_line(name):
     np.testing.assert_allclose(s3.theta, th3)
     np.testing.assert_allclose(s3.d, d3)
     np.testing.assert_allclose(s3.scheduler._theta[1], th3 + (th3 - th2))
-    assert ctx.clock.now == 2.0 and s3.t == 3
+    assert ctx.backend.now == 2.0 and s3.t == 3
 
 
 # ------------------------------------------------------------------ LAPG
@@ -184,13 +185,13 @@ def test_sync_nigt_line_by_line():
     d0 = cbar - THETA0  # mean_i (c_i - theta_0)
     th1 = THETA0 + alpha * _unit(d0)
     np.testing.assert_allclose(s.theta, th1)
-    assert ctx.clock.now == 2.0
+    assert ctx.backend.now == 2.0
     s2 = m.step(s, ctx)
     tilde = 2 * th1 - THETA0
     d1 = 0.5 * d0 + 0.5 * (cbar - tilde)
     np.testing.assert_allclose(s2.d, d1)
     np.testing.assert_allclose(s2.theta, th1 + alpha * _unit(d1))
-    assert ctx.clock.now == 4.0
+    assert ctx.backend.now == 4.0
 
 
 def test_malenia_nigt_line_by_line():
@@ -207,7 +208,7 @@ def test_malenia_nigt_line_by_line():
     assert counts[0] > counts[1] >= 1  # agent 0 (h = 1) computed more
     # stop iff n^2 >= M sum 1/M_i: t = 2: M = (2, 1): 3 (1/2 + 1) = 4.5 > 4; t = 3: M = (3, 1):
     # 3 (1/3 + 1) = 4 <= 4
-    assert ctx.clock.now == 3.0 and counts.tolist() == [3, 1]
+    assert ctx.backend.now == 3.0 and counts.tolist() == [3, 1]
     th1 = THETA0 + alpha * _unit(cbar - THETA0)
     s2 = m.step(s, ctx)
     tilde = 2 * th1 - THETA0
@@ -222,7 +223,7 @@ def test_vanilla_pg_line_by_line():
     m = get("vanilla_pg").build({})
     s = m.step(m.init(THETA0, ctx), ctx)
     np.testing.assert_allclose(s.theta, 0.5 * np.mean(C_DIFF, axis=0))
-    assert ctx.clock.now == 4.0  # 2 gradients each, the slower agent takes 2 x 2 s
+    assert ctx.backend.now == 4.0  # 2 gradients each, the slower agent takes 2 x 2 s
 
 
 def test_rennala_pg_line_by_line():
@@ -233,7 +234,7 @@ def test_rennala_pg_line_by_line():
     s = m.step(m.init(THETA0, ctx), ctx)
     c0, c1 = np.array(C_DIFF[0]), np.array(C_DIFF[1])
     np.testing.assert_allclose(s.theta, 0.5 * (2 * c0 + c1) / 3)
-    assert ctx.clock.now == 2.0
+    assert ctx.backend.now == 2.0
 
 
 def test_malenia_pg_line_by_line():

@@ -1,4 +1,4 @@
-"""Output folders and files (algorithms.outputs): checked first, locked, one run each."""
+"""Output folders and files (algorithms.run.outputs): checked first, locked, one run each."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from algorithms.outputs import MANIFEST, OutputDir, write_file
+from algorithms.run.outputs import MANIFEST, OutputDir, write_file
 
 
 def test_write_file_is_atomic_and_keeps_umask_permissions(tmp_path):
@@ -67,7 +67,7 @@ def test_second_process_is_refused_while_the_first_writes(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from algorithms.outputs import OutputDir
+            from algorithms.run.outputs import OutputDir
             with OutputDir({str(out)!r}, {{"seed": 0}}):
                 print("locked", flush=True)
                 time.sleep(60)

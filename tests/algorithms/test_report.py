@@ -7,8 +7,8 @@ from dataclasses import astuple
 
 import numpy as np
 
-from algorithms.report import band, read_csv, step_values, time_to_reach, write_csv
 from algorithms.run import IterationRecord
+from algorithms.run.report import band, read_csv, step_values, time_to_reach, write_csv
 
 
 def _rec(it, t, J, g=math.nan):

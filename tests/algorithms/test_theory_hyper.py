@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from algorithms.methods.registry import get
+from algorithms.methods.theory_hyper import optimal_q, optimal_value, theory_hyperparameters
 from algorithms.tabular import TabularMDP, TabularOracle, garnet
-from algorithms.theory_hyper import optimal_q, optimal_value, theory_hyperparameters
 from theory.constants import proposition_2_3
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from algorithms import timing as tm
+from algorithms.sim import timing as tm
 from theory import clusters
 
 
@@ -118,7 +118,7 @@ def test_scipy_is_imported_only_for_lognormal_timing():
     import subprocess
     import sys
 
-    code = ("import sys, algorithms.timing as t, algorithms.clock as c;"
+    code = ("import sys, algorithms.sim.timing as t, algorithms.sim.clock as c;"
             "c.make_clock([1.0, 2.0]); print('scipy.special' in sys.modules);"
             "t.durations('lognormal', {'log_sigma': 0.5}, [1.0], 1, [0], [0]);"
             "print('scipy.special' in sys.modules)")

@@ -198,7 +198,7 @@ def test_run_timeline_is_the_clock_of_apga_train(method):
     # time a real simulated run (oracle, updates, records) records, bit for bit.
     from algorithms.methods.registry import get
     from algorithms.run import run_method
-    from algorithms.setting import TabularSetting
+    from algorithms.tabular.setting import TabularSetting
 
     setting = TabularSetting(n=3, h="1,2,4", kappa="0.5,0.25,1", timing="lognormal",
                              timing_options={"log_sigma": 0.4}, S=4, A=2, H=5)

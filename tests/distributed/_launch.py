@@ -72,9 +72,9 @@ def pid_of(run_dir: Path, name: str) -> int:
 def recomputed_gradient(run_dir: Path, r: int, theta: np.ndarray, counts: np.ndarray,
                         kind: str) -> np.ndarray:
     """The aggregate of exactly the samples the record says round r used, recomputed."""
-    from algorithms.distributed.emulate import gradient_rng
-    from algorithms.distributed.spec import RunSpec
-    from algorithms.distributed.worker import build_oracle
+    from algorithms.backends.distributed.emulate import gradient_rng
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.spec import RunSpec
 
     spec = RunSpec.load(run_dir / "spec.json")
     oracle, _ = build_oracle(spec)

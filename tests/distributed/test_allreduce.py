@@ -19,8 +19,8 @@ pytest.importorskip("torch")
 
 from algorithms.aggregation import plan_malenia, plan_rennala  # noqa: E402
 from algorithms.aggregation.malenia import malenia_should_stop  # noqa: E402
-from algorithms.clock import make_clock  # noqa: E402
-from algorithms.report import read_csv  # noqa: E402
+from algorithms.run.report import read_csv  # noqa: E402
+from algorithms.sim.clock import make_clock  # noqa: E402
 from tests.distributed._launch import (  # noqa: E402
     finish,
     pid_of,

@@ -90,8 +90,8 @@ def test_out_folder_of_another_run_is_refused(tmp_path, capsys):
 def test_a_bad_argument_seen_on_a_rank_ends_the_whole_launch(tmp_path):
     """A rank that rejects its input (here: the rendezvous formed 2 processes for a run of
     3 agents) writes one line; the elastic agent stops every rank; exit status 2."""
-    from algorithms.distributed.node import NodeConfig, first_error, run_node
-    from algorithms.distributed.spec import RunSpec
+    from algorithms.backends.distributed.node import NodeConfig, first_error, run_node
+    from algorithms.backends.distributed.spec import RunSpec
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -110,7 +110,7 @@ def test_the_clerk_answers_in_order_and_hands_errors_to_the_agent():
     exception raised there is raised by the agent's thread when it takes the answers."""
     import threading
 
-    from algorithms.distributed.signals import Clerk
+    from algorithms.backends.distributed.signals import Clerk
 
     clerk = Clerk()
     seen = []

@@ -83,7 +83,7 @@ def test_write_to_an_unwritable_place_is_one_line(tmp_path):
 
 
 def test_models_and_defaults_agree_with_the_clock():
-    from algorithms import timing
+    from algorithms.sim import timing
 
     assert cf.TIMING_MODELS == timing.TIMING_MODELS
     for key, model in cf.OPTION_MODEL.items():
@@ -95,7 +95,7 @@ def test_models_and_defaults_agree_with_the_clock():
     ("uniform", {"jitter": 0.9}),
 ])
 def test_clock_kwargs_build_the_same_clock_as_the_flags(timing, options):
-    from algorithms.clock import make_clock
+    from algorithms.sim.clock import make_clock
 
     c = ClusterSpec([1.0, 2.0], [0.5, 1.0], timing, options)
     a = make_clock(**c.clock_kwargs(), seed=3)

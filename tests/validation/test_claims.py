@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algorithms.aggregation import plan_rennala
-from algorithms.clock import make_clock
+from algorithms.sim.clock import make_clock
 from validation.checks.prop23 import check_prop_2_3, hessian_fd, score_norms
 from validation.checks.shape import check_time_complexity_shape
 from validation.checks.straggler import check_straggler

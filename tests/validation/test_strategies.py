@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import given
 
-from algorithms.clock import make_clock
+from algorithms.sim.clock import make_clock
 from algorithms.tabular.oracle import TabularFamilyOracle
 from validation.strategies import (
     clusters,

@@ -1,6 +1,6 @@
 """Lemmas C.1 and C.2: measured aggregation times on the simulated clock against the bounds.
 
-The clock (``algorithms.clock``) runs Algorithm 2 / 3 round by round; a round's duration
+The clock (``algorithms.sim.clock``) runs Algorithm 2 / 3 round by round; a round's duration
 is ``record.end - record.start`` (broadcast, collection loop, single reduce). With fixed
 computation times (Assumption 2.5 with "exactly h_i") the bounds must hold for every
 round, whatever the cluster. With random times Assumption 2.5 does not hold (a duration
@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from algorithms.aggregation import plan_malenia, plan_rennala
-from algorithms.clock import make_clock
+from algorithms.sim.clock import make_clock
 from theory import checks
 from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 from validation.cluster import Cluster, random_cluster

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from algorithms.methods.registry import get as method_spec
-from algorithms.report import time_to_reach
+from algorithms.methods.theory_hyper import optimal_value
 from algorithms.run import run_method
+from algorithms.run.report import time_to_reach
 from algorithms.tabular import garnet
 from algorithms.tabular.oracle import TabularOracle
-from algorithms.theory_hyper import optimal_value
 from theory.parameters import nigt_parameters
 from theory.theorems import rennala_nigt_time
 from validation.checks.prop23 import hessian_fd

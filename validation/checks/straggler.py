@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from algorithms.methods.registry import get as method_spec
-from algorithms.report import time_to_reach
 from algorithms.run import run_method
+from algorithms.run.report import time_to_reach
 from algorithms.tabular import garnet
 from algorithms.tabular.oracle import TabularOracle
 from validation.result import Budget, CheckResult, verdict

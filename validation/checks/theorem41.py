@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from algorithms.methods.registry import get as method_spec
+from algorithms.methods.theory_hyper import optimal_value
 from algorithms.run import run_method
 from algorithms.tabular import family, garnet
 from algorithms.tabular.oracle import TabularFamilyOracle, TabularOracle
-from algorithms.theory_hyper import optimal_value
 from theory import checks
 from theory.constants import proposition_2_3
 from theory.parameters import horizon_from_policy, nigt_parameters

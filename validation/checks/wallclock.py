@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.cli.launch import launch_json
+from algorithms.backends.distributed.launcher import launch_json
 from validation.result import Budget, CheckResult
 
 ROUND_TARGET = 0.10

@@ -16,7 +16,7 @@ One round on rank i (agent i), times in seconds of this rank's clock:
    gradient with a ticket > M finished after the M-th and is discarded (``unused``).
    Malenia (Algorithm 3): each finished gradient takes a sequence number; it is used iff
    the exact exit test failed after the arrivals before it; the arrival that makes it pass
-   sets the stop key (:class:`algorithms.distributed.signals.MaleniaExit`).
+   sets the stop key (:class:`algorithms.backends.distributed.signals.MaleniaExit`).
 3. *Stop all calculations* (line 9): the stop event interrupts the trajectory in flight
    (between environment steps) or the emulated wait.
 4. *Return* (line 10): ranks that contributed emulate one upload (kappa_i), then ONE
@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from algorithms.aggregation.records import RoundRecord
-from algorithms.distributed.emulate import Emulation, gradient_rng, wait_until
-from algorithms.distributed.signals import Clerk, MaleniaExit, StopWatcher
+from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
+from algorithms.backends.distributed.signals import Clerk, MaleniaExit, StopWatcher
 from algorithms.oracle import Interrupted
 
 

@@ -2,8 +2,8 @@
 communication, as the paper's experiments emulate a cluster (Section H).
 
 Durations are the simulated clock's: agent i's k-th computation of a round takes
-``algorithms.timing.durations(timing, options, h_i, key, i, k)`` with the round's key drawn
-from the same Generator a :func:`algorithms.clock.seeded_clock` of the run seed would use,
+``algorithms.sim.timing.durations(timing, options, h_i, key, i, k)`` with the round's key drawn
+from the same Generator a :func:`algorithms.sim.clock.seeded_clock` of the run seed would use,
 one key per aggregation round. With fixed timing that is h_i; with random timing the real
 run meets exactly the durations the simulated clock plans, so the two can be compared
 round by round.
@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from algorithms import timing as tm
+from algorithms.sim import timing as tm
 
 #: Salt that keeps the gradient streams apart from the clock's streams of the same seed.
 _GRADIENT_STREAM = 0x47524144  # "GRAD"
@@ -41,7 +41,7 @@ def gradient_rng(seed: int, agent: int, round_id: int, k: int) -> np.random.Gene
 
 
 def clock_seed(seed: int) -> int:
-    """The timing seed :func:`algorithms.clock.seeded_clock` derives from run seed ``seed``."""
+    """The timing seed :func:`algorithms.sim.clock.seeded_clock` derives from run seed ``seed``."""
     clock_seq, _ = np.random.SeedSequence(seed).spawn(2)
     return int(clock_seq.generate_state(1)[0])
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from algorithms.run import IterationRecord, RunResult
+from algorithms.run.records import IterationRecord, RunResult
 
 FIELDS = [f.name for f in fields(IterationRecord)]
 

@@ -30,8 +30,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from algorithms.report import FIELDS
-from algorithms.run import IterationRecord
+from algorithms.run.records import IterationRecord
+from algorithms.run.report import FIELDS
 
 CHECKPOINT = "checkpoint.pkl"
 CHECKPOINT_VERSION = 1

@@ -2,7 +2,8 @@
 
 :func:`run_node` does what ``torchrun`` does for one node: a rendezvous (c10d, or static
 with a node rank), a :class:`~torch.distributed.elastic.agent.server.local_elastic_agent.
-LocalElasticAgent` that starts ``nproc`` workers running :mod:`algorithms.distributed.worker`,
+LocalElasticAgent` that starts ``nproc`` workers running
+:mod:`algorithms.backends.distributed.worker`,
 restarts them all from the run's checkpoint when one fails (``max_restarts``), and stops
 them when the run ends. We call the agent API rather than the ``torchrun`` script only to
 set the exit-barrier timeout: in server mode a departed agent never reaches the barrier,
@@ -13,7 +14,7 @@ workers' one-line errors go to ``RUN_DIR/errors`` and :func:`first_error` reads 
 
 Server mode runs one such agent per process of the run (as threads of ``apga launch``):
 torch's agents are all-or-nothing for the workers they manage, and one agent's death must
-end only its own worker group (see :mod:`algorithms.cli.launch`).
+end only its own worker group (see :mod:`algorithms.backends.distributed.launcher`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class NodeConfig:
 #: lock another thread held at that moment: we saw one hang in getaddrinfo's resolver lock.
 #: Spawning would import torch again in every worker (a second or more each on 2 cores).
 START_METHOD = os.environ.get("APGA_START_METHOD", "forkserver")
-PRELOAD = ["numpy", "torch", "torch.distributed", "algorithms.distributed.worker"]
+PRELOAD = ["numpy", "torch", "torch.distributed", "algorithms.backends.distributed.worker"]
 
 
 class RendezvousFailedError(ValueError):
@@ -125,7 +126,7 @@ def run_node(cfg: NodeConfig):
         handler = get_rendezvous_handler(params)
     except (RendezvousError, RuntimeError, ValueError, TimeoutError) as exc:
         raise RendezvousFailedError(_rdzv_message(cfg, exc)) from None
-    from algorithms.distributed.worker import entry
+    from algorithms.backends.distributed.worker import entry
 
     spec = WorkerSpec(
         role="apga",

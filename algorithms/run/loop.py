@@ -1,12 +1,20 @@
-"""Run one method on the simulated clock and record every global iteration.
+"""The one outer loop: a method's ``init`` and ``step`` on a backend, every iteration recorded.
+
+:class:`MethodLoop` is the loop itself, for any :class:`algorithms.backends.protocol.Backend`:
+it builds the method from the registry, runs ``init`` (e.g. Algorithm 1 lines 2-3) and
+one ``step`` per global iteration while the budget allows, folds each iteration's rounds
+into the :class:`~algorithms.run.records.Totals` and refuses a non-finite theta. What to
+do with each finished iteration (evaluate J, append a record, checkpoint, log rounds) is
+the caller's: :func:`run_method` does it for simulated runs, the torch.distributed
+backend (:mod:`algorithms.backends.distributed.loop`) for real ones.
 
 Records, not prints (DESIGN.md, idea 4): :func:`run_method` returns typed
 :class:`IterationRecord`s that the CLI, the plots, the docs and the validation checks
-all read. A run is a pure function of its inputs: the clock owns the timing Generator,
-``rng`` drives the oracle, and a run that is checkpointed, interrupted and resumed
-writes exactly the records of a run that never stopped.
+all read. A simulated run is a pure function of its inputs: the clock owns the timing
+Generator, ``rng`` drives the oracle, and a run that is checkpointed, interrupted and
+resumed writes exactly the records of a run that never stopped.
 
-Checkpoints (:mod:`algorithms.checkpoint`) hold the method state, the clock and the
+Checkpoints (:mod:`algorithms.run.checkpoint`) hold the method state, the clock and the
 Generator in one pickle, the records in an append-only file beside it, and the run's
 identity (method, hyperparameters, theta_0, the clock's configuration and seed, the
 oracle Generator's state at the start, plus what the caller adds: setting, seed). A
@@ -15,21 +23,32 @@ checkpoint resumes only the run it belongs to.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from algorithms import checkpoint as ck
 from algorithms.aggregation._common import MAX_ROUND_GRADIENTS
+from algorithms.backends.simulated import SimulatedBackend
 from algorithms.methods.base import Context, MethodSpec
+from algorithms.run import checkpoint as ck
+from algorithms.run.records import (
+    Evaluate,
+    IterationRecord,
+    RunResult,
+    Totals,
+    exact_evaluator,
+    make_record,
+)
 from theory import checks
 
-Evaluate = Callable[[np.ndarray], tuple[float, float]]
+__all__ = ["Evaluate", "Interrupted", "IterationRecord", "MethodLoop", "RunResult", "Step",
+           "Totals", "exact_evaluator", "run_method"]
 
 CHECKPOINT_VERSION = ck.FORMAT
 #: Most computations a run may simulate (estimated up front from max_time and the
@@ -44,72 +63,84 @@ class Interrupted(KeyboardInterrupt):
 
 
 @dataclass(frozen=True)
-class IterationRecord:
-    """State of a run after one global iteration (cumulative counters).
+class Step:
+    """One finished global iteration, as :class:`MethodLoop` hands it to its caller.
 
-    iteration:            global iteration t (0 = after the initialisation, e.g. Alg. 1 l. 2-3)
-    time:                 simulated wall-clock time (seconds of the clock)
-    gradients_evaluated:  stochastic gradients the oracle computed
-    gradients_simulated:  computations the clock started (incl. cancelled / unused)
-    communications:       vector communications (broadcasts not counted separately)
-    communication_time:   simulated time spent communicating
-    J:                    objective at theta_t (exact for tabular; NaN if not evaluated)
-    grad_norm:            ||grad J(theta_t)|| (exact for tabular; NaN if not available)
+    iteration:  global iteration t (0 = after ``init``)
+    state:      the method's state after it (``state.theta`` is the iterate)
+    totals:     a copy of the cumulative costs after it
+    rounds:     the records its rounds appended to ``ctx.rounds``, in order
+    now:        the backend's clock after it (``backend.now``)
     """
 
     iteration: int
-    time: float
-    gradients_evaluated: int
-    gradients_simulated: int
-    communications: int
-    communication_time: float
-    J: float
-    grad_norm: float
+    state: Any
+    totals: Totals
+    rounds: list
+    now: float
 
 
-@dataclass
-class RunResult:
-    """Everything a run produced."""
+class MethodLoop:
+    """A method on a backend: ``init`` once, then ``step`` while :meth:`more` says so.
 
-    method: str
-    hyper: dict[str, float]
-    hyper_source: dict[str, str]
-    records: list[IterationRecord]
-    theta: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Totals:
-    evaluated: int = 0
-    simulated: int = 0
-    communications: int = 0
-    communication_time: float = 0.0
-
-    def add(self, record: Any) -> None:
-        self.evaluated += int(record.evaluated)
-        self.simulated += int(record.simulated)
-        self.communications += int(record.n_communications)
-        self.communication_time += float(record.communication_time)
-
-
-def exact_evaluator(oracle: Any) -> Evaluate | None:
-    """(J, ||grad J||) from an oracle with exact quantities, else None.
-
-    Uses ``oracle.J_and_grad_J`` when it has one (one linear solve for both; it runs
-    after every iteration), else ``J`` and ``grad_J``.
+    ``spec`` is the registry entry and ``values`` its resolved hyperparameters
+    (``spec.resolve``). The loop owns the method's state, the iteration counter and the
+    totals; :meth:`resume` puts back those of a checkpoint.
     """
-    both = getattr(oracle, "J_and_grad_J", None)
-    if both is not None:
 
-        def evaluate(theta: np.ndarray) -> tuple[float, float]:
-            J, g = both(theta)
-            return float(J), float(np.linalg.norm(g))
+    def __init__(self, spec: MethodSpec, values: Mapping[str, float], oracle: Any,
+                 backend: Any, rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.values = dict(values)
+        self.method = spec.build(self.values)
+        self.oracle = oracle
+        self.backend = backend
+        self.rng = rng
+        self.state: Any = None
+        self.iteration = 0
+        self.totals = Totals()
 
-        return evaluate
-    if hasattr(oracle, "J") and hasattr(oracle, "grad_J"):
-        return lambda theta: (float(oracle.J(theta)), float(np.linalg.norm(oracle.grad_J(theta))))
-    return None
+    def resume(self, state: Any, iteration: int, totals: Totals) -> None:
+        """Continue from a saved state (a checkpoint of the same run)."""
+        self.state, self.iteration, self.totals = state, int(iteration), totals
+
+    def init(self, theta0: np.ndarray) -> Step:
+        """The method's work before the loop (Algorithm 1 lines 2-3): iteration 0."""
+        ctx = self._ctx()
+        self.state = self.method.init(np.asarray(theta0, dtype=float), ctx)
+        return self._finish(ctx)
+
+    def step(self) -> Step:
+        """One global iteration."""
+        ctx = self._ctx()
+        try:
+            # theta overflowing is detected in _finish and reported naming the step size.
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.state = self.method.step(self.state, ctx)
+        except ValueError as exc:
+            # An extrapolated point (NIGT's x_t) overflowed inside the step.
+            if str(exc).startswith("theta must be finite"):
+                raise _theta_error(self.iteration + 1, self.values) from None
+            raise
+        self.iteration += 1
+        return self._finish(ctx)
+
+    def more(self, max_time: float, max_iters: int | None) -> bool:
+        """Whether the budget allows another iteration: the time every process agrees on
+        (``backend.shared_now``) is below ``max_time`` and fewer than ``max_iters``
+        iterations are done."""
+        return self.backend.shared_now < max_time and (
+            max_iters is None or self.iteration < max_iters)
+
+    def _ctx(self) -> Context:
+        return Context(oracle=self.oracle, backend=self.backend, rng=self.rng, hyper=self.values)
+
+    def _finish(self, ctx: Context) -> Step:
+        for r in ctx.rounds:
+            self.totals.add(r)
+        _check_theta(self.state, self.iteration, self.values)
+        return Step(self.iteration, self.state, copy.copy(self.totals), list(ctx.rounds),
+                    float(self.backend.now))
 
 
 def run_method(
@@ -130,8 +161,9 @@ def run_method(
     meta: Mapping[str, Any] | None = None,
     identity: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run ``spec``'s method until the simulated clock passes ``max_time`` or
-    ``max_iters`` global iterations are done.
+    """Run ``spec``'s method on the simulated clock (a SimClock, or a SimulatedBackend
+    around one) until the clock passes ``max_time`` or ``max_iters`` global iterations
+    are done.
 
     With ``checkpoint`` set, the run state is written there every ``checkpoint_every``
     iterations and at the end; if the file already exists, the run resumes from it.
@@ -150,58 +182,48 @@ def run_method(
         if name in values:
             checks.count(name, values[name], maximum=MAX_ROUND_GRADIENTS,
                          why="gradients of one round are sampled in one batch in memory")
-    _check_work(clock, max_time, max_iters)
+    backend = clock if isinstance(clock, SimulatedBackend) else SimulatedBackend(clock)
+    _check_work(backend.clock, max_time, max_iters)
     evaluate = evaluate if evaluate is not None else exact_evaluator(oracle)
-    method = spec.build(values)
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    ident = ck.identity(spec.name, values, theta0, clock, rng, identity)
+    ident = ck.identity(spec.name, values, theta0, backend.clock, rng, identity)
 
     if ckpt is not None and ck.exists(ckpt):
         saved = ck.load(ckpt, ident)
-        state, clock, rng = saved["state"], saved["clock"], saved["rng"]
-        records, totals, it = saved["records"], saved["totals"], saved["iteration"]
+        backend, rng = SimulatedBackend(saved["clock"]), saved["rng"]
+        loop = MethodLoop(spec, values, oracle, backend, rng)
+        loop.resume(saved["state"], saved["iteration"], saved["totals"])
+        records = saved["records"]
         writer = ck.Writer(ckpt, ident, len(records), saved["save_number"])
     else:
-        totals = _Totals()
-        ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
-        state = method.init(np.asarray(theta0, dtype=float), ctx)
-        for r in ctx.rounds:
-            totals.add(r)
-        _check_theta(state, 0, values)
-        records = [_record(0, clock, totals, state, evaluate)]
-        it = 0
+        loop = MethodLoop(spec, values, oracle, backend, rng)
+        step = loop.init(theta0)
+        records = [make_record(0, step.now, step.totals, step.state.theta, evaluate)]
         writer = ck.Writer(ckpt, ident, 0) if ckpt is not None else None
+
+    def save() -> None:
+        writer.save(loop.state, loop.backend.clock, loop.rng, records, loop.totals,
+                    loop.iteration)
 
     bar = _Progress(progress, max_time, max_iters, spec.title)
     try:
-        while _more(clock, it, max_time, max_iters):
-            ctx = Context(oracle=oracle, clock=clock, rng=rng, hyper=values)
-            try:
-                # theta overflowing is detected below and reported naming the step size.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    state = method.step(state, ctx)
-            except ValueError as exc:
-                # An extrapolated point (NIGT's x_t) overflowed inside the step.
-                if str(exc).startswith("theta must be finite"):
-                    raise _theta_error(it + 1, values) from None
-                raise
-            it += 1
-            for r in ctx.rounds:
-                totals.add(r)
-            _check_theta(state, it, values)
-            records.append(_record(it, clock, totals, state, evaluate))
-            bar.update(clock.now, it)
-            if writer is not None and it % checkpoint_every == 0:
-                writer.save(state, clock, rng, records, totals, it)
+        while loop.more(max_time, max_iters):
+            step = loop.step()
+            records.append(make_record(step.iteration, step.now, step.totals,
+                                       step.state.theta, evaluate))
+            bar.update(step.now, step.iteration)
+            if writer is not None and step.iteration % checkpoint_every == 0:
+                save()
         if writer is not None:
-            writer.save(state, clock, rng, records, totals, it)
+            save()
     except KeyboardInterrupt:
         raise Interrupted(_where(writer, ckpt)) from None
     finally:
         bar.close()
         if writer is not None:
             writer.close()
-    return RunResult(spec.name, values, source, records, np.asarray(state.theta), dict(meta or {}))
+    return RunResult(spec.name, values, source, records, np.asarray(loop.state.theta),
+                     dict(meta or {}))
 
 
 def _check_budget(max_time: Any, max_iters: Any) -> tuple[float, int | None]:
@@ -229,8 +251,6 @@ def _check_work(clock: Any, max_time: float, max_iters: int | None) -> None:
     min(max_time sum_i 1/h_i, max_iters) estimates the work of a run from below; a run
     is refused only when even that is too much.
     """
-    if not hasattr(clock, "h_at"):
-        return
     h = np.asarray(clock.h_at(), dtype=float)
     rate = float(np.sum(1.0 / h[np.isfinite(h)])) if np.isfinite(h).any() else 0.0
     # At least one computation per iteration: max_iters bounds the work from below too.
@@ -266,28 +286,6 @@ def _where(writer: Any, ckpt: Path | None) -> str:
                 "checkpoint_every iterations); the run must start again")
     return (f"checkpoint {ckpt} holds iteration {writer.saved_iteration}; "
             "run the same command again with --resume to continue from it")
-
-
-def _more(clock: Any, it: int, max_time: float, max_iters: int | None) -> bool:
-    return clock.now < max_time and (max_iters is None or it < max_iters)
-
-
-def _record(it, clock, totals, state, evaluate) -> IterationRecord:
-    # ``evaluate`` may return NaN to skip an iteration (e.g. evaluation on a time grid);
-    # theta near the float limit (a huge step size) may give NaN too, not a warning.
-    with np.errstate(over="ignore", invalid="ignore"):
-        J, g = evaluate(np.asarray(state.theta)) if evaluate is not None else (
-            math.nan, math.nan)
-    return IterationRecord(
-        it,
-        float(clock.now),
-        totals.evaluated,
-        totals.simulated,
-        totals.communications,
-        totals.communication_time,
-        J,
-        g,
-    )
 
 
 class _Progress:

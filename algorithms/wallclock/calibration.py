@@ -1,20 +1,20 @@
 """From measured seconds to a cluster file: h_i, kappa_i and one timing model.
 
 ``apga calibrate`` times every agent's stochastic gradients and the run's communications
-on the real backend (:mod:`algorithms.distributed.calibrate`); this module turns those
+on the real backend (:mod:`algorithms.backends.distributed.calibrate`); this module turns those
 samples into a :class:`theory.cluster_file.ClusterSpec`. Pure numpy (no torch).
 
 Computation, agent i: ``h_i`` is the mean of its measured seconds per gradient (Assumption
 2.5's h_i is the time of one g_H at the run's horizon; we report the mean, the quantity
 the simulated clock's timing models are parametrised by). The timing model is one for the
-whole file (the clock draws every agent from one model, :func:`algorithms.clock.make_clock`),
+whole file (the clock draws every agent from one model, :func:`algorithms.sim.clock.make_clock`),
 fitted to the pooled ratios x = t / h_i, which all have mean 1:
 
 - ``fixed`` when their coefficient of variation is below :data:`FIXED_CV` (5%): the
   spread is then too small to matter for a round;
 - otherwise the model of largest likelihood among ``exponential`` (x ~ Exp(1)),
   ``lognormal`` (log x ~ N(-s^2/2, s^2), s the standard deviation of log x, the
-  parametrisation of :func:`algorithms.timing.durations` with mean 1) and ``uniform``
+  parametrisation of :func:`algorithms.sim.timing.durations` with mean 1) and ``uniform``
   (x ~ U[1 - w, 1 + w], w = max |x - 1|, capped below 1).
 
 Communication: in AllReduce mode a round communicates once, by one all_reduce of the
@@ -106,7 +106,7 @@ def kappa_from_rounds(durations: Sequence[float], h: Sequence[float], M: int) ->
     Paper: Lemma C.1 (round = t + 2 kappa).
     """
     from algorithms.aggregation import plan_rennala
-    from algorithms.clock import make_clock
+    from algorithms.sim.clock import make_clock
 
     record = plan_rennala(make_clock(np.asarray(h, dtype=float), 0.0), int(M))
     extra = float(np.median(np.asarray(durations, dtype=float))) - record.t_exit

@@ -171,7 +171,7 @@ def run_timeline(method: str, cluster: ClusterSpec, iterations: int, *, M: int =
     """Every iteration's end time of a run of ``method`` with run seed ``run_seed``.
 
     The clock is the one ``apga train`` builds for that seed
-    (:func:`algorithms.clock.seeded_clock`, the same timing keys round by round), driven
+    (:func:`algorithms.sim.clock.seeded_clock`, the same timing keys round by round), driven
     by the plan functions only: the M_init round, then ``iterations`` rounds of M
     (Rennala/Malenia NIGT); ``iterations + 1`` synchronized rounds (Synchronized NIGT);
     ``iterations`` server updates (AFedPG). Compare a real run's per-round durations with
@@ -179,7 +179,7 @@ def run_timeline(method: str, cluster: ClusterSpec, iterations: int, *, M: int =
 
     Paper: Algorithm 1 (line 2, then line 6 per iteration), Algorithms 2, 3.
     """
-    from algorithms.clock import seeded_clock
+    from algorithms.sim.clock import seeded_clock
 
     checks.choice("method", method, WALLCLOCK_METHODS)
     cluster = _check_cluster(cluster)
@@ -356,7 +356,7 @@ def _check_round_size(method: str, name: str, gradients: int) -> None:
 
 
 def _clock(cluster: ClusterSpec, seed: int):
-    from algorithms.clock import make_clock
+    from algorithms.sim.clock import make_clock
 
     return make_clock(**cluster.clock_kwargs(), seed=seed)
 

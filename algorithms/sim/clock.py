@@ -12,13 +12,13 @@ round that starts at time ``now``:
 - it starts its first computation at s_i and each next one the instant the previous one
   finishes (Algorithm 2 line 7); its k-th finish time (k = 1, 2, ...) is
   ``s_i + k h_i`` with fixed timing and the sequential sum
-  ``(((s_i + d_0) + d_1) + ... + d_{k-1})`` with random timing (:mod:`algorithms.timing`);
+  ``(((s_i + d_0) + d_1) + ... + d_{k-1})`` with random timing (:mod:`algorithms.sim.timing`);
 - a computation that would finish at or after ``fail_at_i`` never returns.
 
 Randomness: the clock owns its own :class:`numpy.random.Generator` (seeded by
 ``make_clock(seed=...)``), separate from the oracle's, so the timeline does not depend
 on the gradients. Every round draws one 63-bit key from it; durations are a pure
-function of (key, agent, k) (see :mod:`algorithms.timing`).
+function of (key, agent, k) (see :mod:`algorithms.sim.timing`).
 
 Time-varying computation times h_{t,i} (Theorem 4.3): ``h`` may be a (T, n) array (row
 t is used in iteration t; iterations >= T use the last row) or a callable ``t -> h_t``.
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithms import timing as tm
+from algorithms.sim import timing as tm
 from theory import checks
 
 #: Float times near T are spaced ulp(T) apart; a round whose times reach a T with
@@ -86,7 +86,7 @@ class SimClock:
     iteration: index t of the current iteration (selects h_{t,i}); procedures increment it.
     kappa: per-agent communication times kappa_i, shape (n,).
     fail_at, join_at: per-agent failure and join times (inf / 0 when unused).
-    timing, options: the duration model and its options (:mod:`algorithms.timing`).
+    timing, options: the duration model and its options (:mod:`algorithms.sim.timing`).
     rng: the clock's own Generator (timing randomness only).
     """
 

@@ -1,4 +1,4 @@
-"""Checkpoint files of :func:`algorithms.run.run_method`: which run, its state, its records.
+"""Checkpoint files of :func:`algorithms.run.loop.run_method`: which run, its state, its records.
 
 A checkpoint ``PATH`` is two files:
 
@@ -11,7 +11,7 @@ A checkpoint ``PATH`` is two files:
   so a save torn by a crash leaves the previous one; overwriting a slot in place costs
   a write, where an atomic rename per save cost a millisecond on this machine's disk.
 - ``PATH.records``: the header line ``APGA-RECORDS 2`` then one fixed-size binary row
-  per :class:`algorithms.run.IterationRecord` (64 bytes, little-endian, floats exact).
+  per :class:`algorithms.run.records.IterationRecord` (64 bytes, little-endian, floats exact).
   Rows are appended: a checkpoint every iteration costs the new rows, not a rewrite of
   all of them (the old format pickled every record at every checkpoint, quadratic in
   the run length). Rows beyond the state's count (written just before a crash) are
@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from algorithms.run.records import IterationRecord
 
 FORMAT = 2
 MAGIC = b"APGA-CHECKPOINT 2\n"
@@ -162,8 +164,6 @@ def _show(x: Any) -> str:
 
 def load(path: Path, ident: Mapping[str, Any]) -> dict[str, Any]:
     """State and records of the checkpoint at ``path`` if it belongs to the run ``ident``."""
-    from algorithms.run import IterationRecord
-
     shown = str(path)
     found = [_read_slot(p) for p in slots(path)]
     valid = [f for f in found if isinstance(f, tuple)]

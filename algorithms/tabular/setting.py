@@ -7,7 +7,7 @@ Section H: "All methods start from the same point, for a fixed seed").
 
 Seeds. The MDP comes from ``mdp_seed`` (fixed across run seeds: the problem does not
 change between seeds). A run seed is split into the clock's timing seed and the oracle's
-Generator by :func:`algorithms.clock.seeded_clock` (the validation checks seed their
+Generator by :func:`algorithms.sim.clock.seeded_clock` (the validation checks seed their
 runs with it too).
 """
 
@@ -46,7 +46,7 @@ class TabularSetting:
     h:         computation times: profile name (equal, sqrt, quarter) or comma list
     kappa:     communication time: a number, a comma list, or ``sqrt`` / ``sqrt_d4``
                (Section H: kappa_i = sqrt(i), kappa_i = sqrt(i) d^(1/4))
-    timing:    fixed, exponential, lognormal or uniform (see algorithms.timing)
+    timing:    fixed, exponential, lognormal or uniform (see algorithms.sim.timing)
     timing_options: the model's options (``log_sigma``, ``jitter``), None for the defaults
     """
 
@@ -65,7 +65,7 @@ class TabularSetting:
 
     def __post_init__(self) -> None:
         """Validate every field now, not at :meth:`build` (names the field on error)."""
-        from algorithms.timing import check_options, resolve_kappa, resolve_times
+        from algorithms.sim.timing import check_options, resolve_kappa, resolve_times
         from theory.clusters import AGENTS_WHY, MAX_AGENTS
 
         checks.choice("env", self.env, ENVS)
@@ -137,18 +137,18 @@ class TabularSetting:
         return TabularFamilyOracle(mdps, self.H)
 
     def h_times(self) -> np.ndarray:
-        from algorithms.timing import resolve_times
+        from algorithms.sim.timing import resolve_times
 
         return resolve_times("h", self.h, self.n)
 
     def kappa_times(self, d: int) -> np.ndarray:
-        from algorithms.timing import resolve_kappa
+        from algorithms.sim.timing import resolve_kappa
 
         return resolve_kappa(self.kappa, self.n, d)
 
     def build(self, seed: int, oracle=None):
         """(oracle, clock, rng, theta0) for run seed ``seed``."""
-        from algorithms.clock import seeded_clock
+        from algorithms.sim.clock import seeded_clock
 
         seed = checks.count("seed", seed, minimum=0)
         oracle = oracle if oracle is not None else self.oracle()

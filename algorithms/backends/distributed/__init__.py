@@ -1,6 +1,6 @@
 """Real execution of the methods on torch.distributed processes (``apga launch``).
 
-The simulated clock (:mod:`algorithms.clock`) decides *when* gradients finish; this package
+The simulated clock (:mod:`algorithms.sim.clock`) decides *when* gradients finish; this package
 replaces it by real processes and wall-clock time while keeping everything else: the
 method modules (Algorithm 1, AFedPG), the update rules, the oracles and the record types.
 The seam is the ``clock`` of :class:`algorithms.methods.base.Context`: a real backend

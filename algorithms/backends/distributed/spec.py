@@ -8,7 +8,6 @@ folder, and every rank reads it from there. Nothing here imports torch.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,13 +75,13 @@ class RunSpec:
     method, mode:  registry name and ``allreduce`` | ``server``
     n:             number of agents (ranks that compute gradients)
     env:           ``tabular``, ``synthetic`` or a gymnasium id (MuJoCo, torch policy)
-    tabular:       :class:`algorithms.setting.TabularSetting` fields (env, S, A, gamma, H,
+    tabular:       :class:`algorithms.tabular.setting.TabularSetting` fields (env, S, A, gamma, H,
                    mdp_seed, family) when ``env == "tabular"``
     dim:           dimension d of the ``synthetic`` oracle
     horizon, gamma, heterogeneous: MuJoCo oracle options (Appendix H; H.3 pair)
     h, kappa:      emulated seconds per gradient / per communication for each agent
                    (None: no emulation, the machine's real speed)
-    timing, timing_options: duration model of the emulation (:mod:`algorithms.timing`)
+    timing, timing_options: duration model of the emulation (:mod:`algorithms.sim.timing`)
     hyper:         given hyperparameters (eta, alpha, M, M_init, batch)
     iterations:    stop after this many global iterations (None: use ``time``)
     time:          wall-clock budget in seconds (None: use ``iterations``)
@@ -191,9 +190,3 @@ class RunSpec:
     def load(cls, path: str | Path) -> RunSpec:
         data = json.loads(Path(path).read_text())
         return cls(**data)
-
-
-def finite_or_none(x: float) -> float | None:
-    """x for strict JSON: None where it is NaN or infinite."""
-    x = float(x)
-    return x if math.isfinite(x) else None

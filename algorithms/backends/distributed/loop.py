@@ -1,9 +1,13 @@
-"""The global loop of a real run: Algorithm 1 (or AFedPG) with a real backend as its clock.
+"""The global loop of a real run: Algorithm 1 (or AFedPG) on a real backend.
 
-The same method objects as on the simulated clock (``spec.build(values)`` from the
-registry) run ``init`` and ``step``; the records are :class:`algorithms.run.IterationRecord`
-folded from the rounds exactly as :func:`algorithms.run.run_method` folds them, with wall
-time in place of simulated time.
+The loop is :class:`algorithms.run.loop.MethodLoop`, the same one that drives simulated
+runs: the same method objects (``spec.build(values)`` from the registry) run ``init`` and
+``step`` on a real backend (:class:`AllReduceClock` or :class:`ServerClock`, both
+:class:`algorithms.backends.protocol.Backend`s), and every iteration's rounds are folded
+into :class:`algorithms.run.records.IterationRecord`s the same way, with wall time in
+place of simulated time. What this module adds is what a real run does with each
+finished iteration: rank 0 (or the server) evaluates, appends the records and rounds,
+reports progress and checkpoints, off the critical path.
 
 Budget: ``--iterations K`` stops after K global iterations; ``--time T`` after the first
 iteration that ends at or after T seconds. In AllReduce mode the time test reads rank 0's
@@ -12,22 +16,26 @@ clock as carried by the last all_reduce, so every rank takes the same decision.
 
 from __future__ import annotations
 
-import copy
+import math
 import os
 import queue
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from algorithms.distributed.runlog import RunLog, load_checkpoint, round_dict, save_checkpoint
-from algorithms.distributed.spec import RunSpec
-from algorithms.methods.base import Context
+from algorithms.backends.distributed.runlog import (
+    RunLog,
+    load_checkpoint,
+    round_dict,
+    save_checkpoint,
+)
+from algorithms.backends.distributed.spec import RunSpec
 from algorithms.methods.registry import get
-from algorithms.run import _record, _Totals
+from algorithms.run.loop import MethodLoop, Step
+from algorithms.run.records import exact_evaluator, make_record
 
 
 class Keeper:
@@ -51,10 +59,12 @@ class Keeper:
         )
 
 
-def _more(spec: RunSpec, it: int, now: float) -> bool:
+def budget(spec: RunSpec) -> tuple[float, int | None]:
+    """(max_time, max_iters) of :meth:`MethodLoop.more` for the spec's budget: K iterations
+    (``--iterations``), or every iteration that starts before T seconds (``--time``)."""
     if spec.iterations is not None:
-        return it < spec.iterations
-    return now < spec.time
+        return math.inf, spec.iterations
+    return float(spec.time), None
 
 
 class _Writer:
@@ -91,8 +101,8 @@ class _Writer:
                 self._error = exc
 
     def _write(self, item: dict[str, Any]) -> None:
-        clock = SimpleNamespace(now=item["now"])
-        rec = _record(item["iteration"], clock, item["totals"], item["state"], self.evaluate)
+        rec = make_record(item["iteration"], item["now"], item["totals"], item["state"].theta,
+                          self.evaluate)
         self.log.append(rec, item["rounds"])
         if item["now"] - self._last_progress >= 0.2 or item["last"]:
             self._last_progress = item["now"]
@@ -104,69 +114,67 @@ class _Writer:
 
 
 class Driver:
-    """Runs one method's init and steps on a real clock and writes (if ``log``) the records.
+    """One method's loop (:class:`MethodLoop`) on a real backend, and (if ``log``) its
+    records written by a :class:`_Writer` thread.
 
     ``checkpoint(item)`` (rank 0, optional) is called after each iteration's records are
     written, with the iteration, state, totals, the logs' sizes and ``extra()``.
     """
 
-    def __init__(self, spec: RunSpec, oracle: Any, clock: Any, log: RunLog | None,
+    def __init__(self, spec: RunSpec, oracle: Any, backend: Any, log: RunLog | None,
                  checkpoint: Any = None, extra: Any = None) -> None:
         self.spec = spec
         self.mspec = get(spec.method)
         self.values, self.sources = self.mspec.resolve(spec.hyper)
-        self.method = self.mspec.build(self.values)
-        self.oracle = oracle
-        self.clock = clock
+        # The oracle's Generator is unused by real backends: each gradient draws its own
+        # (emulate.gradient_rng), so that a round can be recomputed from its record.
+        self.loop = MethodLoop(self.mspec, self.values, oracle, backend,
+                               np.random.default_rng(spec.seed))
+        self.budget = budget(spec)
         self.log = log
         self.extra = extra or (lambda: {})
-        from algorithms.run import exact_evaluator
-
         evaluate = exact_evaluator(oracle) if log is not None else None
         self.writer = _Writer(log, evaluate, spec, checkpoint) if log is not None else None
-        self.totals = _Totals()
-        self.it = 0
-        self.state: Any = None
-        self.rng = np.random.default_rng(spec.seed)  # unused by real backends (see emulate)
 
-    def _ctx(self) -> Context:
-        return Context(oracle=self.oracle, clock=self.clock, rng=self.rng, hyper=self.values)
+    @property
+    def it(self) -> int:
+        return self.loop.iteration
 
-    def _fold(self, ctx: Context) -> None:
-        for r in ctx.rounds:
-            self.totals.add(r)
-        if self.writer is not None:
-            rounds = [r for r in ctx.rounds if hasattr(r, "to_dict")]
-            drain = getattr(self.clock, "drain_rounds", None)  # AFedPG's updates (server)
-            rounds += drain() if drain else []
-            self.writer.put({
-                "iteration": self.it, "now": self.clock.now, "totals": copy.copy(self.totals),
-                "state": self.state, "rounds": [round_dict(r, self.it) for r in rounds],
-                "last": not self.more(self.clock.shared_now), **self.extra(),
-            })
+    @property
+    def state(self) -> Any:
+        return self.loop.state
+
+    def resume(self, state: Any, iteration: int, totals: Any) -> None:
+        self.loop.resume(state, iteration, totals)
+
+    def init(self, theta0: np.ndarray) -> None:
+        self._write(self.loop.init(theta0))
+
+    def step(self) -> None:
+        self._write(self.loop.step())
+
+    def more(self) -> bool:
+        return self.loop.more(*self.budget)
 
     def close(self) -> None:
         """Wait for the records to be written (raises what the writer raised)."""
         if self.writer is not None:
             self.writer.close()
 
-    def init(self, theta0: np.ndarray) -> None:
-        ctx = self._ctx()
-        self.state = self.method.init(np.asarray(theta0, dtype=float), ctx)
-        self._fold(ctx)
-
-    def step(self) -> None:
-        ctx = self._ctx()
-        self.state = self.method.step(self.state, ctx)
-        self.it += 1
-        self._fold(ctx)
-
-    def more(self, now: float) -> bool:
-        return _more(self.spec, self.it, now)
+    def _write(self, step: Step) -> None:
+        if self.writer is None:
+            return
+        # RoundRecords, and AFedPG's arrivals (Transfers.to_dict; None for the first broadcast)
+        rounds = [d for d in (r.to_dict() for r in step.rounds) if d is not None]
+        self.writer.put({
+            "iteration": step.iteration, "now": step.now, "totals": step.totals,
+            "state": step.state, "rounds": [round_dict(r, step.iteration) for r in rounds],
+            "last": not self.more(), **self.extra(),
+        })
 
     def summary(self, run_dir: Path, events: list | None = None) -> dict[str, Any]:
         """The JSON object of ``apga launch --json`` (also ``summary.json``)."""
-        from algorithms.report import read_csv
+        from algorithms.run.report import read_csv
 
         assert self.log is not None
         records = read_csv(self.log.csv)
@@ -209,11 +217,11 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
     """One rank of an AllReduce-mode run (every rank an agent)."""
     import torch.distributed as dist
 
-    from algorithms.distributed.allreduce import AllReduceClock
-    from algorithms.distributed.emulate import Emulation
-    from algorithms.distributed.runlog import dump_json
-    from algorithms.distributed.signals import StopWatcher, run_store
-    from algorithms.distributed.worker import build_oracle
+    from algorithms.backends.distributed.allreduce import AllReduceClock
+    from algorithms.backends.distributed.emulate import Emulation
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.runlog import dump_json
+    from algorithms.backends.distributed.signals import StopWatcher, run_store
 
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     oracle, theta0 = build_oracle(spec)
@@ -229,7 +237,7 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
     dist.broadcast_object_list(box, src=0)
     blob = box[0]
     epoch = blob["epoch"] if blob else time.time()
-    from algorithms.distributed.worker import reduce_device
+    from algorithms.backends.distributed.devices import reduce_device
 
     device = reduce_device()
     keeper = Keeper() if spec.save_gradients and writer else None
@@ -253,7 +261,7 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
     driver = Driver(spec, oracle, clock, log,
                     checkpoint=checkpoint if writer and spec.restarts > 0 else None, extra=extra)
     if blob:
-        driver.state, driver.it, driver.totals = blob["state"], blob["iteration"], blob["totals"]
+        driver.resume(blob["state"], blob["iteration"], blob["totals"])
         clock.iteration = blob["round"]
         clock.shared_now = blob["now"]
         if keeper is not None:
@@ -264,7 +272,7 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
                       time=clock.now)
     else:
         driver.init(theta0)
-    while driver.more(clock.shared_now):
+    while driver.more():
         driver.step()
     watcher.close()
     driver.close()

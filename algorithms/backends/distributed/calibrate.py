@@ -9,12 +9,12 @@ Communication: AllReduce mode times ``iterations`` all_reduces of a round's buff
 (d + 4n + 1 float64, :mod:`.allreduce`), each after a barrier, and keeps for each the
 slowest rank's time (a round ends when the last rank has it); then ``iterations`` real
 AggregateRennala rounds with M = 4n at theta_0 (the backend's own code), whose durations
-beyond their gradients give the per-round cost :mod:`algorithms.calibration` turns into
+beyond their gradients give the per-round cost :mod:`algorithms.wallclock.calibration` turns into
 kappa. Server mode times, agent by agent, round trips of one (d + 3)-float64 message to
 the server and back.
 
 Every rank sends its samples to rank 0 (the server in server mode), which writes
-``calibration.json`` in the run folder; :mod:`algorithms.calibration` turns it into a
+``calibration.json`` in the run folder; :mod:`algorithms.wallclock.calibration` turns it into a
 cluster file.
 """
 
@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.distributed.emulate import gradient_rng
-from algorithms.distributed.runlog import dump_json
+from algorithms.backends.distributed.emulate import gradient_rng
+from algorithms.backends.distributed.runlog import dump_json
 
 
 def _time_gradients(spec, oracle, theta, agent: int, ticket=None) -> list[float]:
     """Seconds per gradient, back to back; with ``ticket`` each gradient is also registered
     through a clerk thread, as a round registers it (the reply overlaps the next one)."""
-    from algorithms.distributed.signals import Clerk
+    from algorithms.backends.distributed.signals import Clerk
 
     clerk = Clerk() if ticket is not None else None
     out = []
@@ -56,8 +56,8 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
     import torch
     import torch.distributed as dist
 
-    from algorithms.distributed.signals import run_store
-    from algorithms.distributed.worker import build_oracle
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.signals import run_store
 
     oracle, theta = build_oracle(spec)
     store = run_store(spec.run_id, 0, spec.timeout)
@@ -118,9 +118,9 @@ def _rennala_rounds(spec, oracle, theta, agent: int, store) -> list[float]:
     M = 4 n at theta_0: what a round costs beyond its gradients (stop signal, all_reduce)."""
     from types import SimpleNamespace
 
-    from algorithms.distributed.allreduce import AllReduceClock
-    from algorithms.distributed.emulate import Emulation
-    from algorithms.distributed.signals import StopWatcher, run_store
+    from algorithms.backends.distributed.allreduce import AllReduceClock
+    from algorithms.backends.distributed.emulate import Emulation
+    from algorithms.backends.distributed.signals import StopWatcher, run_store
 
     watcher = StopWatcher(run_store(spec.run_id, 0, spec.timeout))
     clock = AllReduceClock(agent=agent, n=spec.n, oracle=oracle, store=store, watcher=watcher,

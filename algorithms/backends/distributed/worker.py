@@ -1,5 +1,6 @@
-"""The program every process of ``apga launch`` runs: ``python -m algorithms.distributed.worker
-RUN_DIR/spec.json [--role agent|server] [--agent I]``.
+"""The program every process of ``apga launch`` runs:
+``python -m algorithms.backends.distributed.worker RUN_DIR/spec.json [--role agent|server]
+[--agent I]``.
 
 It joins the process group the elastic agent prepared (gloo on CPU; the round's
 all_reduce goes over NCCL when every rank has a GPU), builds the oracle of the spec, and
@@ -20,46 +21,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from algorithms.distributed.spec import SYNTHETIC, TABULAR, RunSpec
+from algorithms.backends.distributed.spec import RunSpec
 
 EXIT_BAD_INPUT = 2
-
-
-def build_oracle(spec: RunSpec) -> tuple[Any, np.ndarray]:
-    """(oracle, theta_0) of the spec; every rank builds the same ones (seeded)."""
-    if spec.env == TABULAR:
-        from algorithms.setting import TabularSetting
-
-        oracle = TabularSetting(**spec.tabular, n=spec.n).oracle()
-        return oracle, np.zeros(oracle.dim)
-    if spec.env == SYNTHETIC:
-        from algorithms.synthetic import GaussianOracle
-
-        envs = spec.n if spec.heterogeneous else 1
-        mu = np.random.default_rng([spec.seed, 0x5E7]).standard_normal((envs, spec.dim))
-        return GaussianOracle(mu / np.sqrt(spec.dim), quadratic=True), np.zeros(spec.dim)
-    from algorithms.mujoco.oracle import MujocoOracle
-
-    try:
-        oracle = MujocoOracle(
-            spec.env, spec.horizon, spec.gamma, heterogeneous=spec.heterogeneous
-        )
-    except Exception as exc:  # gymnasium raises its own errors for unknown ids
-        raise ValueError(f"env: cannot make {spec.env!r}: {str(exc).splitlines()[0]}") from None
-    return oracle, oracle.init_theta(np.random.default_rng([spec.seed, 0x7E7A]))
-
-
-def exact_evaluate(oracle: Any):
-    from algorithms.run import exact_evaluator
-
-    return exact_evaluator(oracle)
 
 
 def write_error(run_dir: Path, rank: int, code: int, message: str) -> None:
@@ -88,7 +55,7 @@ def _register(run_dir: Path, rank: int, role: str, agent: int | None) -> None:
 
 def _parse(argv: list[str]) -> tuple[Path, str, int | None]:
     if not argv:
-        raise ValueError("spec: usage: python -m algorithms.distributed.worker SPEC.json")
+        raise ValueError("spec: usage: python -m algorithms.backends.distributed.worker SPEC.json")
     spec_path, role, agent = Path(argv[0]), "agent", None
     rest = argv[1:]
     while rest:
@@ -122,15 +89,15 @@ def main(argv: list[str] | None = None) -> int:
         _register(run_dir, rank, role, agent)
         _init_process_group(spec)
         if spec.task == "calibrate":
-            from algorithms.distributed.calibrate import run_calibration
+            from algorithms.backends.distributed.calibrate import run_calibration
 
             run_calibration(spec, run_dir, rank, role, agent)
         elif spec.mode == "allreduce":
-            from algorithms.distributed.loop import run_allreduce
+            from algorithms.backends.distributed.loop import run_allreduce
 
             run_allreduce(spec, run_dir, rank)
         else:
-            from algorithms.distributed.server import run_agent, run_server
+            from algorithms.backends.distributed.server import run_agent, run_server
 
             if role == "server":
                 run_server(spec, run_dir, rank)
@@ -181,23 +148,6 @@ def _init_process_group(spec: RunSpec) -> None:
 
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend, timeout=timedelta(seconds=spec.timeout))
-
-
-def reduce_device() -> str:
-    """``cuda:LOCAL_RANK`` if every rank has a GPU (agreed with one all_reduce), else ``cpu``."""
-    import torch
-    import torch.distributed as dist
-
-    has = torch.tensor([1.0 if torch.cuda.is_available() else 0.0])
-    dist.all_reduce(has, op=dist.ReduceOp.MIN)
-    if has.item() < 1:
-        return "cpu"
-    local = int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count()
-    return f"cuda:{local}"
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
 
 
 if __name__ == "__main__":  # pragma: no cover - the elastic agent runs this

@@ -48,7 +48,7 @@ import numpy as np
 
 from algorithms.aggregation.malenia import malenia_should_stop
 from algorithms.aggregation.records import RoundRecord
-from algorithms.distributed.emulate import Emulation, gradient_rng, wait_until
+from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
 from algorithms.oracle import Interrupted
 
 UP, DOWN = 0, 1  # message tags: agent -> server, server -> agent
@@ -101,12 +101,7 @@ class ServerClock:
         for a in sorted(ranks):
             threading.Thread(target=self._receive, args=(a,), name=f"apga-rx-{a}",
                              daemon=True).start()
-        self.rounds: list[GreedyArrival] = []
         self.keep = keep  # callable(round_id, theta, g, counts) or None (save_gradients)
-
-    def drain_rounds(self) -> list[GreedyArrival]:
-        out, self.rounds = self.rounds, []
-        return out
 
     @property
     def now(self) -> float:
@@ -258,7 +253,6 @@ class RealGreedy:
         now = c.now
         rec = GreedyArrival(agent, self._previous, now, float(c.kappa[agent]), staleness, c.n)
         self._previous = now
-        c.rounds.append(rec)
         return agent, g, None, rec
 
     def send(self, agent: int, theta: np.ndarray) -> None:
@@ -273,8 +267,8 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
     import torch
     import torch.distributed as dist
 
-    from algorithms.distributed.signals import run_store
-    from algorithms.distributed.worker import build_oracle
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.signals import run_store
 
     oracle, _ = build_oracle(spec)
     store = run_store(spec.run_id, 0, spec.timeout)
@@ -345,10 +339,10 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
 
 def run_server(spec: Any, run_dir: Path, rank: int) -> None:
     """The server: the method's loop with :class:`ServerClock`, records, then DONE."""
-    from algorithms.distributed.loop import Driver, Keeper
-    from algorithms.distributed.runlog import RunLog, dump_json
-    from algorithms.distributed.signals import run_store
-    from algorithms.distributed.worker import build_oracle
+    from algorithms.backends.distributed.loop import Driver, Keeper
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.runlog import RunLog, dump_json
+    from algorithms.backends.distributed.signals import run_store
 
     oracle, theta0 = build_oracle(spec)
     store = run_store(spec.run_id, 0, spec.timeout)
@@ -361,7 +355,7 @@ def run_server(spec: Any, run_dir: Path, rank: int) -> None:
     driver = Driver(spec, oracle, clock, log)
     try:
         driver.init(theta0)
-        while driver.more(clock.now):
+        while driver.more():
             driver.step()
     finally:
         clock.finish()
