@@ -111,8 +111,12 @@ class AsyncGreedy:
         self._heap = [(float(arrival[i]), int(i)) for i in np.flatnonzero(self._busy)]
         heapq.heapify(self._heap)
 
-    def send(self, agent: int, theta_new) -> None:
-        """Return new parameters to ``agent`` (one download, kappa_i); it starts computing."""
+    def send(self, agent: int, theta_new, vectors: int = 1) -> None:
+        """Return new parameters to ``agent``; it starts computing once they arrive.
+
+        ``vectors``: how many d-dimensional vectors the download carries, each charged
+        kappa_i (AFedPG as its paper defines it sends the point x and the momentum d: 2).
+        """
         if self._key is None:
             raise ValueError("send: call start(theta) first")
         agent = checks.count("agent", agent, minimum=0)
@@ -120,8 +124,9 @@ class AsyncGreedy:
             raise ValueError(f"agent must be < n = {self.clock.n}, got {agent}")
         if self._busy[agent]:
             raise ValueError(f"agent {agent} is still computing; send only after its step")
+        vectors = checks.count("vectors", vectors)
         self.updates += 1
-        self._launch(agent, cm.check_theta(theta_new, self.oracle))
+        self._launch(agent, cm.check_theta(theta_new, self.oracle), vectors)
 
     def step(self) -> tuple[int, np.ndarray, np.ndarray, GreedyRecord]:
         """Advance to the next arrival; returns (agent, g, theta_used, record)."""
@@ -148,10 +153,10 @@ class AsyncGreedy:
         """Computations running now (they would be cancelled if the run stopped)."""
         return int(self._busy.sum())
 
-    def _launch(self, i: int, theta: np.ndarray) -> None:
+    def _launch(self, i: int, theta: np.ndarray, vectors: int = 1) -> None:
         clock = self.clock
-        received = max(clock.now, float(clock.join_at[i])) + float(clock.kappa[i])
-        self.downloads += 1
+        received = max(clock.now, float(clock.join_at[i])) + vectors * float(clock.kappa[i])
+        self.downloads += vectors
         self._theta[i] = theta
         self._received[i] = received
         self._version[i] = self.updates

@@ -52,8 +52,9 @@ class Scheduler(Protocol):
         """Wait for the next gradient to arrive: ``(agent, g, theta it was computed at
         (None where the backend does not keep it), arrival record)``."""
 
-    def send(self, agent: int, theta: np.ndarray) -> None:
-        """Send the new point to ``agent`` (one download); it computes there next."""
+    def send(self, agent: int, theta: np.ndarray, vectors: int = 1) -> None:
+        """Send the new point to ``agent``; it computes there next. ``vectors`` is how
+        many vectors the download carries (each charged kappa_i; afedpg_agent: 2)."""
 
 
 @runtime_checkable
@@ -64,7 +65,7 @@ class Backend(Protocol):
 
     - ``n`` (M): number of agents.
     - ``kappa`` (M): seconds per vector communication of each agent, shape (n,);
-      AFedPG charges ``kappa[agent]`` per download.
+      AFedPG charges ``kappa[agent]`` per vector it sends an agent.
     - ``now`` (L): seconds since the run started on this process's clock (simulated
       time on the simulated clock); the time of each :class:`IterationRecord`.
     - ``shared_now`` (L): the time every process of the run agrees on, for budget

@@ -3,7 +3,10 @@
 * :mod:`~algorithms.experiments.figures` - the figures as data (panels, methods, claims);
 * :mod:`~algorithms.experiments.planning` - budgets and plans (what is scaled, and how);
 * :mod:`~algorithms.experiments.runner` - runs, workers, shards, result files;
-* :mod:`~algorithms.experiments.stats` - paired bootstrap verdicts on the claims;
+* :mod:`~algorithms.experiments.tuning` - the tuning search (grid or staged), winner and
+  runner-up;
+* :mod:`~algorithms.experiments.stats` - paired sign-flip tests, t intervals, Holm, power;
+* :mod:`~algorithms.experiments.judging` - adequacy and the four verdicts on the claims;
 * :mod:`~algorithms.experiments.summary` - summary, verdicts and plot from stored runs.
 
 None of these import torch or gymnasium at import time.
@@ -35,19 +38,20 @@ from algorithms.experiments.planning import (
     simulated_time,
 )
 from algorithms.experiments.runner import (
+    CorruptRunError,
     GridEvaluator,
-    auc_score,
+    curve_metrics,
     hyper_grid,
     per_env_returns,
     run_one,
     run_plan,
     shard_jobs,
 )
+from algorithms.experiments.stats import paired
 from algorithms.experiments.summary import (
     MissingRunsError,
     PanelResult,
     collect,
-    level_for,
     plot,
     summarise,
     verdicts,
@@ -56,7 +60,8 @@ from algorithms.experiments.summary import (
 __all__ = [
     "ALPHA_PAPER", "BUDGETS", "EQUAL", "ETA", "EXPERIMENTS", "FAST_SLOW", "M_PAPER",
     "PAPER_H", "QUARTER_D4", "SQRT_D4", "SQRT_FREE", "SQRT_SQRT", "Budget", "Claim",
-    "Experiment", "GridEvaluator", "MissingRunsError", "Panel", "PanelPlan", "PanelResult", "Plan",
-    "Scenario", "auc_score", "collect", "hyper_grid", "level_for", "per_env_returns", "plan",
-    "plot", "run_one", "run_plan", "shard_jobs", "simulated_time", "summarise", "verdicts",
+    "CorruptRunError", "Experiment", "GridEvaluator", "MissingRunsError", "Panel", "PanelPlan",
+    "PanelResult", "Plan", "Scenario", "collect", "curve_metrics", "hyper_grid", "paired",
+    "per_env_returns", "plan", "plot", "run_one", "run_plan", "shard_jobs", "simulated_time",
+    "summarise", "verdicts",
 ]  # fmt: skip

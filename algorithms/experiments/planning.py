@@ -5,11 +5,16 @@ A :class:`Budget` scales a figure: horizon, seeds, tuning grid, simulated time, 
 
 Hyperparameters (Appendix H): eta = 0.1 for every method; alpha tuned over
 {2^-10, ..., 2^-1} per method and panel; M = M_init tuned over {20, 30, 50}; 5 seeds.
+How a budget tunes (:attr:`Budget.search`): ``grid`` runs every point of alphas x Ms;
+``staged`` (the medium and paper budgets) searches the alpha grid coarse, then M = M_init
+at the coarse winner, then alpha refined around the winner, extending past an edge winner
+(:mod:`algorithms.experiments.tuning`).
 
 Simulated time. The paper does not state its time axes. A panel runs for
 ``T = G / sum_i 1/(h_i + kappa_i)``: the time in which the n agents, each computing one
 gradient and sending it, would deliver G gradients, with ``G = max(gradients,
-per_agent * n)`` from the budget. Every scenario then costs about the same compute while the
+per_agent * n)`` from the budget (or the budget's G for that figure,
+:attr:`Budget.gradients_by`). Every scenario then costs about the same compute while the
 timing scenario changes what each method can do with it.
 
 Paper: Section 6, Appendix H.
@@ -42,14 +47,22 @@ class Budget:
     horizon:        cap on the horizon H (None: the paper's)
     reacher_H:      horizon used for Reacher-v4 (its own episode length is 50) when capped
     seeds:          reported seeds (paper: 5)
-    tune_seeds:     seeds per tuning grid point
-    alphas:         alpha grid (paper: 2^-10..2^-1)
+    tune_seeds:     seeds per tuning grid point (disjoint from the reported seeds)
+    alphas:         alpha grid (paper: 2^-10..2^-1); the coarse grid of a staged search
     Ms:             M = M_init grid (paper: 20, 30, 50)
     gradients:      G of the simulated-time rule T = G / sum_i 1/(h_i + kappa_i) ...
     per_agent:      ... or per_agent * n when that is larger (n = 100 figures)
     eval_points:    evaluations at T k / eval_points, k = 0..eval_points
     eval_episodes:  episodes per evaluation
     envs_n100:      environments kept in the n = 100 figures (None: all three)
+    search:         ``grid`` (every point of alphas x Ms) or ``staged`` (coarse alpha, M,
+                    refined alpha, edge extensions: :mod:`algorithms.experiments.tuning`)
+    refine:         staged: the refinement step, in powers of 2 of alpha
+    extend:         staged: most grid extensions past an edge winner
+    M_cover_n:      add M = n to the M grid when n > 50 (Algorithm 2 with M = n waits for
+                    about one gradient per agent)
+    gradients_by:   (experiment, G) pairs overriding ``gradients`` / ``per_agent``: a figure's
+                    G chosen so every method makes enough steps in T (docs/experiments.md)
     """
 
     name: str
@@ -64,12 +77,24 @@ class Budget:
     eval_points: int
     eval_episodes: int
     envs_n100: tuple[str, ...] | None = None
+    search: str = "grid"
+    refine: float = 1.0
+    extend: int = 3
+    M_cover_n: bool = False
+    gradients_by: tuple[tuple[str, int], ...] = ()
 
+
+#: the medium budget's G per figure: the smallest round number at which every method
+#: (Rennala / Malenia NIGT at the smallest M of the grid) makes >= 5/eta = 50 server
+#: updates in every panel (tests/algorithms/test_experiment_budgets.py checks it)
+MEDIUM_G = (("fig1", 1600), ("fig2", 1600), ("fig3", 1600), ("fig4", 5200), ("fig5", 9600),
+            ("fig6", 19000), ("fig7", 19000), ("fig8", 19000), ("fig9", 3500))
+ALPHA_COARSE = (2.0**-10, 2.0**-7, 2.0**-4, 2.0**-1)
 
 BUDGETS: dict[str, Budget] = {
     b.name: b
     for b in (
-        Budget("tiny", 8, 8, 2, 1, (2.0**-4,), (5,), 60, 0, 3, 2),
+        Budget("tiny", 8, 8, 2, 1, (2.0**-4,), (5,), 60, 0, 4, 2),
         Budget(
             "small",
             64,
@@ -84,9 +109,16 @@ BUDGETS: dict[str, Budget] = {
             10,
             ("Hopper-v4",),
         ),
-        Budget("paper", None, None, 5, 1, ALPHA_PAPER, M_PAPER, 20000, 200, 40, 10),
+        Budget("medium", 32, 32, 10, 5, ALPHA_COARSE, M_PAPER, 1600, 0, 20, 10,
+               ("Hopper-v4",), search="staged", M_cover_n=True, gradients_by=MEDIUM_G),
+        Budget("paper", None, None, 10, 5, ALPHA_COARSE, M_PAPER, 20000, 200, 40, 10,
+               search="staged", M_cover_n=True),
     )
 }
+#: what decides a run besides the plan's numbers; bumped when a rule changes (2: the state
+#: at exactly T k / P, afedpg_agent charged two vectors per download), so folders of runs
+#: made under other rules are never reused
+RUN_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -118,6 +150,29 @@ class Plan:
     scaled: tuple[str, ...]
     perturb: float = 0.0
 
+    @property
+    def Ms(self) -> tuple[int, ...]:
+        """The M = M_init grid: the budget's, plus n when n > 50 and the budget covers n."""
+        n = self.experiment.n
+        if self.budget.M_cover_n and n > 50 and n not in self.budget.Ms:
+            return (*self.budget.Ms, n)
+        return self.budget.Ms
+
+    @property
+    def tuning_metrics(self) -> tuple[str, ...]:
+        """The metrics tuned (each on its own): those the claims judge, of the experiment
+        whose runs these are (``average`` when there is no claim)."""
+        e = self.experiment
+        src = EXPERIMENTS.get(e.runs_of or e.name, e)
+        claims = src.claims if e.claims else ()
+        return tuple(sorted({c.metric for c in claims if not c.untestable})) or ("average",)
+
+    @property
+    def gradients(self) -> int:
+        """G of :func:`simulated_time` for this plan."""
+        return gradient_count(self.budget, self.experiment.n, self.experiment.runs_of
+                              or self.experiment.name)
+
     def to_dict(self) -> dict[str, Any]:
         e = self.experiment
         return {
@@ -130,7 +185,12 @@ class Plan:
             "seeds": list(self.seeds),
             "tune_seeds": list(self.tune_seeds),
             "alphas": list(self.budget.alphas),
-            "Ms": list(self.budget.Ms),
+            "Ms": list(self.Ms),
+            "search": self.budget.search,
+            **({"refine": self.budget.refine, "extend": self.budget.extend}
+               if self.budget.search == "staged" else {}),
+            "run_rules": RUN_RULES,
+            "tuning_metrics": list(self.tuning_metrics),
             "eta": ETA,
             "eval_points": self.budget.eval_points,
             "eval_episodes": self.budget.eval_episodes,
@@ -156,12 +216,12 @@ class Plan:
 
     @property
     def plan_id(self) -> str:
-        """Hash of everything that decides the results (:meth:`to_dict`); runs of one plan
-        may share a folder, runs of different plans never do."""
-        d = self.to_dict()
+        """Hash of everything that decides the results (:meth:`to_dict` without its texts,
+        ``paper`` and ``scaled``); runs of one plan may share a folder, runs of different
+        plans never do."""
+        d = {k: v for k, v in self.to_dict().items() if k not in ("paper", "scaled")}
         if self.experiment.runs_of is not None:  # e.g. fig2 judges fig1's runs
             d["experiment"] = self.experiment.runs_of
-            d["paper"] = EXPERIMENTS[self.experiment.runs_of].paper
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -191,8 +251,12 @@ def _fmt_grid(xs: Sequence[float]) -> str:
     return "{" + ", ".join(f"2^{math.log2(x):g}" for x in xs) + "}"
 
 
-def gradient_count(budget: Budget, n: int) -> int:
-    """G of :func:`simulated_time`: ``max(gradients, per_agent * n)``."""
+def gradient_count(budget: Budget, n: int, name: str | None = None) -> int:
+    """G of :func:`simulated_time`: the budget's G for experiment ``name`` if it sets one
+    (:attr:`Budget.gradients_by`), else ``max(gradients, per_agent * n)``."""
+    by = dict(budget.gradients_by)
+    if name is not None and name in by:
+        return int(by[name])
     return max(budget.gradients, budget.per_agent * n)
 
 
@@ -226,7 +290,8 @@ def plan(
     if seeds is not None:
         b = replace(b, seeds=checks.count("seeds", seeds))
     if gradients is not None:
-        b = replace(b, gradients=checks.count("gradients", gradients), per_agent=0)
+        b = replace(b, gradients=checks.count("gradients", gradients), per_agent=0,
+                    gradients_by=())
     perturb = float(perturb)
     if not (math.isfinite(perturb) and perturb >= 0):
         raise ValueError(f"perturb: must be a finite number >= 0, got {perturb!r}")
@@ -258,7 +323,7 @@ def plan(
         e = replace(e, n=cluster.n, claims=())
         timing = (cluster.timing, tuple(sorted(cluster.options.items())))
     e = replace(e, panels=chosen)
-    G = gradient_count(b, e.n)
+    G = gradient_count(b, e.n, e.runs_of or e.name)
     planned = []
     for p in chosen:
         H, d = _horizon(p.env_id, b), dims(p.env_id, e.heterogeneous)
@@ -272,15 +337,27 @@ def plan(
             f"(G = {G} gradients / sum_i 1/(h_i + kappa_i); paper: not stated)"
         )
     if b.seeds != 5:
-        scaled.append(f"seeds: 5 -> {b.seeds}")
+        scaled.append(f"seeds: 5 -> {b.seeds}" + (" (the verdicts' Holm families need "
+                                                   "about 10)" if b.seeds > 5 else ""))
     if b.alphas != ALPHA_PAPER:
         scaled.append(f"alpha grid: {_fmt_grid(ALPHA_PAPER)} -> {_fmt_grid(b.alphas)}")
-    if b.Ms != M_PAPER:
-        scaled.append(f"M = M_init grid: {list(M_PAPER)} -> {list(b.Ms)}")
-    scaled.append(f"tuning: {b.tune_seeds} tuning seed(s) per grid point (paper: not stated)")
+    Ms = b.Ms + ((e.n,) if b.M_cover_n and e.n > 50 and e.n not in b.Ms else ())
+    if Ms != M_PAPER:
+        scaled.append(f"M = M_init grid: {list(M_PAPER)} -> {list(Ms)}"
+                      + (f" (M = n = {e.n} added)" if Ms[-1] == e.n != M_PAPER[-1] else ""))
+    if b.search == "staged":
+        scaled.append(
+            f"tuning: staged search, {b.tune_seeds} tuning seeds per point: alpha on "
+            f"{_fmt_grid(b.alphas)}, then M at the best alpha, then alpha x 2^(+-{b.refine:g}) "
+            f"around the winner, extended up to {b.extend} times past an edge winner; "
+            "score = the metric each claim judges (paper: not stated)")
+    else:
+        scaled.append(f"tuning: {b.tune_seeds} tuning seed(s) per grid point (paper: not "
+                      "stated)")
     scaled.append(
         f"evaluation: {b.eval_episodes} episodes at {b.eval_points + 1} simulated "
-        "times (not charged to the simulated clock)"
+        "times k T / P, of the state at that time (the last update at or before it; not "
+        "charged to the simulated clock)"
     )
     if perturb:
         scaled.append(f"theta_0 perturbed by {perturb:g} N(0, I) (robustness rerun)")

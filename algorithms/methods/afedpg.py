@@ -19,8 +19,11 @@ AFedPG's lookahead is *delay-adaptive* through its time-varying eta_k (the coeff
 that of the iteration the agent computes for); with the constant eta of the paper's
 experiments (Section H tunes one eta = 0.1 for all methods) the coefficient is the same for
 every delay, so the two coincide. Symbols follow the main paper (eta = momentum,
-alpha = step), the reverse of AFedPG's own notation. Sent vectors are charged one download
-(kappa_i) per arrival in both variants, as the paper's model of AFedPG does (Section 4.1).
+alpha = step), the reverse of AFedPG's own notation. Every vector sent is charged kappa_i:
+the server variant sends the agent one vector (x) per arrival, as the paper's model of
+AFedPG does (Section 4.1); the agent variant sends two (x and the momentum d the agent
+needs to form its direction), so its download takes 2 kappa_i (Section H, kappa_i = the
+time to send one vector). Uploads are one vector in both.
 
 Per arrival of the upload from agent j (computed at the lookahead point x_j it held)::
 
@@ -28,6 +31,7 @@ Per arrival of the upload from agent j (computed at the lookahead point x_j it h
     agent variant:   d = d_agent = g (no d received yet) or (1 - eta) d_j + eta g, d_j the
                      momentum the agent received with x_j;            theta' = theta + alpha d/||d||
     both:            x_j = theta' + (1 - eta)/eta (theta' - theta);   send x_j (and d) to j
+                     (download: kappa_j per vector: kappa_j server variant, 2 kappa_j agent)
 
 One global iteration = one server update. Homogeneous setting only (Table 2: "does not
 support heterogeneous setup"); no AllReduce (Table 1).
@@ -136,9 +140,10 @@ class AFedPG:
             d_sent = d_sent[:agent] + (d,) + d_sent[agent + 1 :]  # sent with x
         else:
             theta_new, d, x = afedpg_update(state.theta, state.d, g, eta, alpha)
-        sched.send(agent, x)
-        down = float(np.asarray(ctx.backend.kappa)[agent])
-        ctx.rounds.append(Transfers(1, 1, 2, rec.upload_time + down, rec))
+        vectors = 2 if self.agent_momentum else 1  # (x, d) to the agent, or x alone
+        sched.send(agent, x, vectors)
+        down = vectors * float(np.asarray(ctx.backend.kappa)[agent])
+        ctx.rounds.append(Transfers(1, 1, 1 + vectors, rec.upload_time + down, rec))
         return AFedPGState(theta_new, d, state.t + 1, sched, d_sent)
 
 

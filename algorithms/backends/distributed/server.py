@@ -255,10 +255,13 @@ class RealGreedy:
         self._previous = now
         return agent, g, None, rec
 
-    def send(self, agent: int, theta: np.ndarray) -> None:
+    def send(self, agent: int, theta: np.ndarray, vectors: int = 1) -> None:
+        """Send the point; the agent emulates ``vectors`` downloads (kappa_i each): the
+        agent variant's momentum d stays here (the method forms the agent's direction on
+        the server), so one vector travels but two are charged, as in its paper."""
         c = self.clock
         c._version[agent] = c._update
-        c._send(agent, ONE, c._update, 0.0, theta)
+        c._send(agent, ONE, c._update, float(vectors), theta)
 
 
 # ----------------------------------------------------------------------------- agent side
@@ -312,7 +315,8 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
         op, r, batch = int(msg[0]), int(msg[1]), int(msg[2])
         theta = msg[_HEAD_DOWN:]
         limit = 1 if op == ONE else (batch if batch > 0 else None)
-        deadline = time.monotonic() + kappa  # receiving the point
+        vectors = max(batch, 1) if op == ONE else 1  # AFedPG: vectors the download carries
+        deadline = time.monotonic() + vectors * kappa  # receiving the point
         k = 0
         if wait_until(deadline, pending):
             while limit is None or k < limit:
