@@ -18,31 +18,39 @@ HELP = "rerun one of the paper's MuJoCo figures (fig1 ... fig9) and judge its cl
 DESCRIPTION = """Rerun a figure of Section 6 / Appendix H on the simulated clock.
 
 Each experiment lists its environments, n, the timing scenarios, the methods and the claims
-the paper makes about it (`apga experiment --list`). `--budget` scales it: tiny (seconds;
-tests), small (the docs' figures), paper (the paper's horizon, grids and 5 seeds; days
-here). Every change from the paper is printed and stored in summary.json ("scaled").
-Hyperparameters: eta = 0.1, alpha and M = M_init tuned per method and panel on separate
-tuning seeds. Each claim gets a verdict (reproduced / contradicted / inconclusive) from a
-paired bootstrap interval over seeds, on the final and on the time-averaged return.
+the paper makes about it (`apga experiment --list`). `--budget` scales it: tiny (the
+default; seconds: checks that everything runs, judges nothing), small, medium (every
+method makes enough steps to be judged; hours), paper (the paper's horizon and grids; a
+cluster: `--dry-run` prints its cost and the shard commands). Every change from the paper
+is printed and stored in summary.json ("scaled"). Hyperparameters: eta = 0.1, alpha and
+M = M_init tuned per method and panel on separate tuning seeds, scored by the metric the
+claims judge. Each claim gets a verdict - reproduced, contradicted, inconclusive or not
+judged (with the reason) - from exact sign-flip tests over seeds with Holm's correction.
 
 With no NAME it runs `fig1 --budget tiny`. Runs go to --out (default
 runs/experiment/NAME/BUDGET-PLANID, one folder per plan: different arguments never share
-one, and rerunning the same command resumes). `--workers N` runs N processes (results are
-bit-identical to --workers 1); `--shard i/k` runs the i-th of k parts (any scheduler, e.g.
-a SLURM array, can spread a figure over machines) and `--merge DIR...` combines the
-shards' folders into the summary and plot. Needs the `mujoco` extra."""
+one, and rerunning the same command resumes; one process writes a folder at a time).
+`--workers N` runs N processes (results are bit-identical to --workers 1); `--shard i/k`
+runs the i-th of k parts, each into its own folder (any scheduler, e.g. a SLURM array, can
+spread a figure over machines) and `--merge DIR...` combines the shards' folders into the
+summary and plot. SIGTERM or Ctrl-C stops the command and its workers; the runs written
+so far are kept. Needs the `mujoco` extra."""
 
 _MAX = {"--seeds": 1000, "--gradients": 10**7, "--workers": 256, "--blas-threads": 64}
+_MIN = {"--seeds": 2}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", nargs="?", default=None, help="experiment (default: fig1, tiny)")
+    p.add_argument("name", nargs="?", default=None, help="experiment (default: fig1)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--budget", default=None, help="tiny | small | paper (default small)")
-    from algorithms.cli._cluster import add_cluster_argument
-
-    add_cluster_argument(p)  # replaces the figure's timing scenarios (and n) by the file's
-    p.add_argument("--seeds", default=None, help="reported seeds 0..K-1 (default: the budget's)")
+    p.add_argument("--budget", default=None,
+                   help="tiny | small | medium | paper (default tiny)")
+    p.add_argument("--cluster", default=None, metavar="FILE",
+                   help="cluster file (CSV: h, kappa per agent in seconds, optional timing "
+                        "model; docs/wallclock.md): replaces the figure's timing scenarios "
+                        "and n; the paper's claims are then not judged")
+    p.add_argument("--seeds", default=None,
+                   help="reported seeds 0..K-1, K >= 2 (default: the budget's)")
     p.add_argument(
         "--gradients",
         default=None,
@@ -55,19 +63,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="output folder (default: one per plan)")
     p.add_argument("--workers", default=None, help="processes (default: number of cores)")
-    p.add_argument("--shard", default=None, help="i/k: run only the i-th of k parts (0-based)")
+    p.add_argument("--shard", default=None,
+                   help="i/k: run only the i-th of k parts (0-based), into its own --out")
     p.add_argument(
         "--merge",
         nargs="+",
         default=None,
         metavar="DIR",
-        help="do not run: combine the runs in these folders (shards) into --out",
+        help="do not run: combine the runs in these folders (shards; and, for a claim on "
+             "another figure, that figure's folder) into --out",
     )
     p.add_argument(
         "--replot",
         action="store_true",
         help="do not run: rebuild summary, verdicts and plot from the runs in --out",
     )
+    p.add_argument("--dry-run", action="store_true",
+                   help="do not run: print the runs, CPU-hours, steps per method and the "
+                        "shard commands (with a SLURM array example)")
     p.add_argument(
         "--perturb-theta0",
         default=None,
@@ -91,11 +104,13 @@ def _count(flag: str, text: str | None) -> int | None:
     if text is None:
         return None
     t = str(text).strip()
+    low = _MIN.get(flag, 1)
     if not re.fullmatch(r"[+]?\d{1,12}", t):
-        raise ValueError(f"{flag}: expected a positive integer, got {text!r}")
+        raise ValueError(f"{flag}: expected an integer >= {low}, got {text!r}")
     v = int(t)
-    if v < 1:
-        raise ValueError(f"{flag}: must be >= 1, got {text!r}")
+    if v < low:
+        why = " (a paired test over seeds needs two)" if flag == "--seeds" else ""
+        raise ValueError(f"{flag}: must be >= {low}{why}, got {text!r}")
     if v > _MAX[flag]:
         raise ValueError(f"{flag}: at most {_MAX[flag]} (refused up front), got {text!r}")
     return v
@@ -133,78 +148,126 @@ def run(args: argparse.Namespace) -> int:
         return 0
     default = args.name is None
     name = "fig1" if default else args.name
-    budget = args.budget or ("tiny" if default else "small")
+    budget = "tiny" if args.budget is None else args.budget
+    if not str(budget).strip():
+        raise ValueError("--budget: give one of " + ", ".join(ex.BUDGETS) + ", got ''")
     seeds, grads = _count("--seeds", args.seeds), _count("--gradients", args.gradients)
     workers = _count("--workers", args.workers) or os.cpu_count() or 1
     shard = _shard(args.shard)
     blas = _count("--blas-threads", args.blas_threads) or 1
     perturb = _eps(args.perturb_theta0)
-    if args.merge is not None and args.replot:
-        raise ValueError("--merge: give either --merge DIR... or --replot, not both")
-    if (args.merge is not None or args.replot) and args.shard is not None:
+    modes = [f for f, on in (("--merge", args.merge is not None), ("--replot", args.replot),
+                             ("--dry-run", args.dry_run)) if on]
+    if len(modes) > 1:
+        raise ValueError(f"{modes[1]}: give one of --merge DIR..., --replot, --dry-run")
+    if modes and modes[0] != "--dry-run" and args.shard is not None:
         raise ValueError("--shard: only when running (not with --merge / --replot)")
+    if args.out is not None and not str(args.out).strip():
+        raise ValueError("--out: give a folder name, got ''")
     panels = None if args.panels is None else [k.strip() for k in args.panels.split(",")]
     from algorithms.cli._cluster import cluster_from_args
 
     cluster = cluster_from_args(args)
-    p = ex.plan(name, budget, seeds, gradients=grads, panels=panels, perturb=perturb,
-                cluster=cluster)
+    kw = dict(seeds=seeds, gradients=grads, panels=panels, perturb=perturb, cluster=cluster)
+    p = ex.plan(name, budget, **kw)
     command = _command(name, budget, args)
     out = Path(args.out or f"runs/experiment/{name}/{budget}-{p.plan_id}")
-    if not (args.json or args.markdown):
+    if args.dry_run:
+        from algorithms.experiments.dryrun import estimate, render
+
+        if args.json:
+            print(json.dumps({"command": command, "plan_id": p.plan_id, "plan": p.to_dict(),
+                              **estimate(p)}, indent=2, allow_nan=False))
+        else:
+            print(render(p, command, str(out)))
+        return 0
+    quiet_text = args.json or args.markdown
+    if not quiet_text:
         if default:
             print("no experiment given: running the default `fig1 --budget tiny`")
         print(f"{name}: {p.experiment.paper}; budget {p.budget.name}; scaled from the paper:")
         for line in p.scaled:
             print(f"  - {line}")
+        from algorithms.experiments.judging import budget_note
+
+        print("  - " + budget_note(len(p.seeds), p.budget.name))
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
+    refs: dict[str, dict] = {}
     if args.merge is not None or args.replot:
         flag = "--replot" if args.replot else "--merge"
         dirs = [out] if args.replot else [Path(d) for d in args.merge]
+        mine, ref_dirs = [], {r: [] for r in p.experiment.refs}
+        ref_plans = {r: ex.plan(r, budget, **kw) for r in p.experiment.refs}
         for d in dirs:
-            _check_folder(flag, d, p, must_exist=True)
-        results = ex.collect(p, dirs)
-        if not args.replot:  # the merged summary goes to --out: never another plan's folder
-            _check_folder("--out", out, p, must_exist=False)
-        walls = [_shard_wall(d) for d in dirs]
+            pid = _folder_plan(flag, d)
+            hit = [r for r, rp in ref_plans.items() if rp.plan_id == pid]
+            if pid == p.plan_id:
+                mine.append(d)
+            elif hit and flag == "--merge":
+                ref_dirs[hit[0]].append(d)
+            else:
+                raise ValueError(f"{flag}: {d} holds runs of another plan "
+                                 f"({_plan_line(d)}); repeat that command's arguments or "
+                                 "choose another folder")
+        if not mine:
+            raise ValueError(f"{flag}: none of the folders holds runs of this plan")
+        results = ex.collect(p, mine)
+        for r, ds in ref_dirs.items():
+            if ds:
+                rp = ref_plans[r]
+                refs[r] = ex.summarise(ex.collect(rp, ds), rp)
+        walls = [_shard_wall(d) for d in mine]
+        lock_dir = out
     else:
-        _check_folder("--out", out, p, must_exist=False)
-        with _Lock(out, shard):
+        lock_dir = out
+    from algorithms.run.outputs import OutputDir
+
+    _check_new_folder(out, p)
+    with OutputDir(lock_dir, {"command": "apga experiment", "plan_id": p.plan_id}):
+        from algorithms.run.outputs import write_json
+
+        write_json(out / "plan.json", {"plan_id": p.plan_id, "plan": p.to_dict()})
+        if args.merge is None and not args.replot:
             ex.run_plan(p, out, workers, shard, log, blas)
-        wall = time.perf_counter() - t0
-        if shard[1] > 1:
-            from algorithms.experiments.runner import write_atomic
+            wall = time.perf_counter() - t0
+            if shard[1] > 1:
+                write_json(out / f"shard-{shard[0]}-of-{shard[1]}.json",
+                           {"plan_id": p.plan_id, "command": command, "wall_seconds": wall,
+                            "workers": workers})  # fmt: skip
+                base = command.split(" --shard")[0]
+                merge = f"{base} --merge DIR... --out DIR"
+                if args.json:
+                    print(json.dumps({"command": command, "plan_id": p.plan_id,
+                                      "shard": list(shard), "out": str(out),
+                                      "wall_seconds": wall, "workers": workers,
+                                      "next": merge}, indent=2))
+                elif not args.markdown:
+                    print(f"shard {shard[0]}/{shard[1]} done in {wall:.0f} s; runs in {out}/. "
+                          f"When every shard is done: {merge}")
+                return 0
+            results = ex.collect(p, [out])
+            walls = [wall]
+        summary = ex.summarise(results, p)
+        verdicts = ex.verdicts(p, summary, refs)
+        from algorithms.experiments.judging import budget_note
 
-            write_atomic(out / f"shard-{shard[0]}-of-{shard[1]}.json",
-                         {"plan_id": p.plan_id, "command": command, "wall_seconds": wall,
-                          "workers": workers})  # fmt: skip
-            base = command.split(" --shard")[0]
-            print(f"shard {shard[0]}/{shard[1]} done in {wall:.0f} s; runs in {out}/. When "
-                  f"every shard is done: {base} --merge DIR...")  # fmt: skip
-            return 0
-        results = ex.collect(p, [out])
-        walls = [wall]
-    summary = ex.summarise(results)
-    verdicts = ex.verdicts(p, summary)
-    payload = {
-        "command": command,
-        "plan_id": p.plan_id,
-        "plan": p.to_dict(),
-        "summary": summary,
-        "verdicts": verdicts,
-        "wall_seconds": walls if None not in walls else None,
-        "workers": None if (args.merge or args.replot) else workers,
-        "blas_threads": None if (args.merge or args.replot) else blas,
-    }
-    from algorithms.experiments.runner import write_atomic
-
-    write_atomic(out / "summary.json", payload)
-    ex.plot(
-        results,
-        out / f"{name}.png",
-        title=f"{name} ({p.budget.name} budget, n={p.experiment.n}, {len(p.seeds)} seeds)",
-    )
+        payload = {
+            "command": command,
+            "plan_id": p.plan_id,
+            "plan": p.to_dict(),
+            "budget_can_show": budget_note(len(p.seeds), p.budget.name),
+            "summary": summary,
+            "references": {r: sorted(s) for r, s in refs.items()},
+            "verdicts": verdicts,
+            "wall_seconds": walls if None not in walls else None,
+            "workers": None if (args.merge or args.replot) else workers,
+            "blas_threads": None if (args.merge or args.replot) else blas,
+        }
+        write_json(out / "summary.json", payload, sort_keys=True)
+        ex.plot(summary, p, out / f"{name}.png",
+                title=f"{name} ({p.budget.name} budget, n={p.experiment.n}, "
+                      f"{len(p.seeds)} seeds)")
     if args.json:
         print(json.dumps(payload, indent=2, allow_nan=False))
     elif args.markdown:
@@ -212,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(summary_markdown(payload))
     else:
-        _print(summary, verdicts)
+        _print(summary, verdicts, payload["budget_can_show"])
         print(f"runs, summary.json and {name}.png in {out}/")
     return 0
 
@@ -226,38 +289,46 @@ def _command(name: str, budget: str, args: argparse.Namespace) -> str:
     return cmd
 
 
-def _check_folder(flag: str, d: Path, p, must_exist: bool) -> None:
-    """``d`` belongs to plan ``p`` (its plan.json), or is new (``must_exist`` False)."""
-    from algorithms.experiments.runner import write_atomic
-
+def _folder_plan(flag: str, d: Path) -> str:
+    """The plan id of the runs in folder ``d`` (its plan.json), or ValueError naming
+    ``flag``."""
     marker = d / "plan.json"
     if d.exists() and not d.is_dir():
         raise ValueError(f"{flag}: {d} is not a folder")
     if not marker.exists():
-        if must_exist:
-            raise ValueError(f"{flag}: {d} holds no runs of an experiment (no plan.json)")
-        if d.exists() and any(not f.name.startswith(".") for f in d.iterdir()):
-            raise ValueError(f"{flag}: {d} is not empty and holds no experiment; choose "
-                             "another folder")  # fmt: skip
-        write_atomic(marker, {"plan_id": p.plan_id, "plan": p.to_dict()})
-        return
+        raise ValueError(f"{flag}: {d} holds no runs of an experiment (no plan.json)")
     try:
         saved = json.loads(marker.read_bytes().decode("utf-8"))
         pid = saved["plan_id"]
+        if not isinstance(pid, str):
+            raise TypeError
     except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError):
         raise ValueError(f"{flag}: {marker} is not a plan file of apga experiment") from None
-    if pid != p.plan_id:
-        raise ValueError(
-            f"{flag}: {d} holds runs of another plan ({_plan_line(saved)}); repeat that "
-            "command's arguments or choose another folder"
-        )
+    return pid
 
 
-def _plan_line(saved) -> str:
+def _check_new_folder(d: Path, p) -> None:
+    """``d`` (--out) is new, empty, or holds runs of plan ``p``; else one line naming --out."""
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"--out: {d} exists and is not a folder")
+    if not d.exists():
+        return
+    if (d / "plan.json").exists():
+        pid = _folder_plan("--out", d)
+        if pid != p.plan_id:
+            raise ValueError(f"--out: {d} holds runs of another plan ({_plan_line(d)}); "
+                             "repeat that command's arguments or choose another folder")
+        return
+    if any(not f.name.startswith(".") for f in d.iterdir()):
+        raise ValueError(f"--out: {d} is not empty and holds no experiment; choose another "
+                         "folder")
+
+
+def _plan_line(d: Path) -> str:
     try:
-        pl = saved["plan"]
+        pl = json.loads((d / "plan.json").read_text())["plan"]
         return f"{pl['experiment']}, {pl['budget']} budget, seeds {len(pl['seeds'])}"
-    except (KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):
         return "unreadable"
 
 
@@ -272,43 +343,14 @@ def _shard_wall(d: Path) -> float | None:
         return None
 
 
-class _Lock:
-    """One writer per (folder, shard): a lock file holding the writer's pid; a lock left by
-    a process that no longer runs is taken over."""
-
-    def __init__(self, out: Path, shard: tuple[int, int]) -> None:
-        self.path = out / f".lock-shard-{shard[0]}-of-{shard[1]}"
-
-    def __enter__(self) -> _Lock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                    os.kill(pid, 0)
-                except (ValueError, ProcessLookupError, OSError):
-                    self.path.unlink(missing_ok=True)  # stale
-                    continue
-                raise ValueError(f"--out: {self.path.parent} is being written by process "
-                                 f"{pid} (same shard); wait or choose another folder") from None
-            os.write(fd, str(os.getpid()).encode())
-            os.close(fd)
-            return self
-        raise ValueError(f"--out: cannot lock {self.path}")
-
-    def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
-
-
 def _list(ex) -> None:
     for e in ex.EXPERIMENTS.values():
         panels = "; ".join(f"{p.env_id} [{p.scenario.label}]" for p in e.panels)
         print(f"{e.name:6s} n={e.n:<4d} {','.join(e.methods)}\n{'':6s} {panels}\n"
               f"{'':6s} {e.paper}")  # fmt: skip
         for c in e.claims:
-            print(f"{'':6s} claim {c.key} ({c.source}, {c.kind} on {c.panel}): {c.text}")
+            print(f"{'':6s} claim {c.key} ({c.source}, {c.kind} on {c.panel}, "
+                  f"{c.metric}): {c.text}")
     print("budgets: " + ", ".join(ex.BUDGETS))
 
 
@@ -316,7 +358,7 @@ def _fmt(x) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
-def _print(summary: dict, verdicts: list) -> None:
+def _print(summary: dict, verdicts: list, note: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -326,33 +368,33 @@ def _print(summary: dict, verdicts: list) -> None:
     for key, panel in summary.items():
         t = Table(
             title=f"{key}: initial return {panel['initial_return']:.4g}, "
-            f"level {_fmt(panel['level'])}, T = {panel['max_time']:.4g} s"
+            f"T = {panel['max_time']:.4g} s"
         )
-        for c in ("method", "hyper", "final (20%, 80%)", "time-avg", "time to level", "iters"):
+        for c in ("method", "hyper", "final (20%, 80%)", "time-avg", "steps"):
             t.add_column(c, justify="left" if c in ("method", "hyper") else "right")
         for name, m in panel["methods"].items():
             hp = ", ".join(f"{k}={v:g}" for k, v in m["hyper"].items() if k in ("alpha", "M"))
             t.add_row(
                 get(name).title,
                 hp,
-                f"{m['final_return_median']:.4g} ({m['final_return_q20']:.4g}, "
-                f"{m['final_return_q80']:.4g})",
+                f"{m['final_return_median']:.4g} ({_fmt(m['final_return_q20'])}, "
+                f"{_fmt(m['final_return_q80'])})",
                 f"{m['average_return_median']:.4g}",
-                _fmt(m["time_to_level_median"]),
                 f"{m['iterations']:.0f}",
             )
         con.print(t)
-    t = Table(title="claims (paired bootstrap over seeds, 95% intervals of the mean difference)")
-    for c in ("claim", "panel", "final return", "time-averaged return"):
+    if not verdicts:  # none when --cluster replaced the paper's scenarios
+        return
+    t = Table(title="claims: exact sign-flip tests over seeds, Holm within each figure's "
+                    f"family\n{note}")
+    for c in ("claim", "metric", "verdict", "p (Holm)", "why / seeds for 80% power"):
         t.add_column(c)
     for v in verdicts:
-        cells = []
-        for metric in ("final", "average"):
-            comps = "; ".join(
-                f"{c['difference']}: {_fmt(c['estimate'])} [{_fmt(c['low'])}, {_fmt(c['high'])}]"
-                for c in v[metric]["comparisons"]
-            )
-            cells.append(f"{v[metric]['verdict'].upper()} {comps}")
-        t.add_row(v["claim"], v["panel"], *cells)
-    if verdicts:  # none when --cluster replaced the paper's scenarios
-        con.print(t)
+        ps = ", ".join(f"{c['p_adjusted']:.3g}" for c in v["comparisons"]
+                       if c.get("p_adjusted") is not None)
+        why = v["reason"] or ""
+        if v["verdict"] == "inconclusive":
+            why = f"{v.get('seeds_for_80_power') or '-'} seeds ({v.get('power_towards')})"
+        verdict = v["verdict"].upper() + (" (fragile)" if v.get("fragile") else "")
+        t.add_row(v["claim"], v["metric"], verdict, ps or "-", why)
+    con.print(t)

@@ -101,20 +101,23 @@ def render(plan: Plan, command: str, out: str) -> str:
         steps = ", ".join(f"M={M}: {s}" if M != "-" else str(s) for M, s in j["steps"].items())
         flag = "" if max(j["steps"].values()) >= j["min_steps"] else "  (too few: not judged)"
         lines.append(f"  {j['panel']} {j['method']}: {steps}{flag}")
-    base = command.split(" --dry-run")[0]
+    base = command.split(" --dry-run")[0].split(" --shard")[0]
     lines += [
-        f"shards: {k} (one per job; the longest takes {max(per_shard) / 3600:.3g} CPU-hours "
-        "at most):",
-        *[f"  {base} --shard {i}/{k} --out {out}" for i in range(min(k, 3))],
+        f"shards: {k} (one per job, each into its own folder; the longest takes "
+        f"{max(per_shard) / 3600:.3g} CPU-hours at most):",
+        *[f"  {base} --workers 1 --shard {i}/{k} --out {out}/shard-{i}"
+          for i in range(min(k, 2))],
         *(["  ..."] if k > 3 else []),
-        *([f"  {base} --shard {k - 1}/{k} --out {out}"] if k > 3 else []),
-        f"then: {base} --merge {out} --out {out}",
-        "SLURM (one array task per shard, the folder on shared storage):",
+        *([f"  {base} --workers 1 --shard {k - 1}/{k} --out {out}/shard-{k - 1}"]
+          if k > 2 else []),
+        f"then: {base} --merge {out}/shard-* --out {out}/merged",
+        "SLURM (one array task per shard, the folders on shared storage):",
         f"  #SBATCH --array=0-{k - 1}",
         "  #SBATCH --cpus-per-task=1",
         f"  #SBATCH --time={_hours(max(per_shard) * 1.5)}",
-        f"  {base} --workers 1 --shard $SLURM_ARRAY_TASK_ID/{k} --out {out}",
-        f"  # after the array: {base} --merge {out} --out {out}",
+        f"  {base} --workers 1 --shard $SLURM_ARRAY_TASK_ID/{k} \\",
+        f"      --out {out}/shard-$SLURM_ARRAY_TASK_ID",
+        f"  # after the array: {base} --merge {out}/shard-* --out {out}/merged",
     ]
     return "\n".join(lines)
 

@@ -101,7 +101,8 @@ def min_steps(hyper: Mapping[str, float]) -> int:
     return int(math.ceil(5.0 / float(eta) - 1e-9))
 
 
-def quarters(curve: Sequence[float], times: Sequence[float], T: float) -> tuple[float, float] | None:
+def quarters(curve: Sequence[float], times: Sequence[float],
+             T: float) -> tuple[float, float] | None:
     """(Q3, Q4): mean of the curve over the grid times in (T/2, 3T/4] and (3T/4, T]
     (None when a quarter holds no grid time)."""
     c, t = np.asarray(curve, dtype=float), np.asarray(times, dtype=float)
@@ -285,8 +286,9 @@ def _comparisons(claim: Any, sc: _Panels, P: str, R: str | None
                 if test == "gap_smaller":
                     gP, gR = sc.gain(P), sc.gain(R)
                     if not (gP > 0 and gR > 0):
-                        return [], arms, "no method improved on the initial return on " \
-                                         f"{P if not gP > 0 else R} (leads are in units of the gain)"
+                        bad = P if not gP > 0 else R
+                        return [], arms, (f"no method improved on the initial return on {bad} "
+                                          "(leads are in units of the gain)")
                 for o in others:
                     if o not in sc.methods(R):
                         return [], arms, f"{o} is not run on {R}"
@@ -401,7 +403,7 @@ def judge_claims(claims: Sequence[Any], panels: Mapping[str, Any], n: int,
             comp["decided"] = comp["side"] if a <= alpha else None
             rows[i]["family_size"] = m
     out = []
-    for c, r in zip(claims, rows, strict=True):
+    for r in rows:
         if "reason" in r:
             out.append({"verdict": "not judged", "reason": r["reason"], "comparisons": []})
             continue

@@ -44,7 +44,7 @@ import numpy as np
 
 from algorithms.blas import set_blas_threads
 from algorithms.experiments.planning import ETA, Budget, PanelPlan, Plan
-from algorithms.experiments.tuning import config_key, make_config, search
+from algorithms.experiments.tuning import config_key, search
 from algorithms.methods.base import tuning_grid
 from theory import checks
 
@@ -373,15 +373,11 @@ def run_from_json(blob: Mapping[str, Any]) -> Any:
 
 
 def write_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write strict JSON to ``path`` through a temporary file private to this process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write strict JSON to ``path`` atomically (:func:`algorithms.run.outputs.write_json`:
+    a temporary file private to this process, renamed over ``path``)."""
+    from algorithms.run.outputs import write_json
+
+    write_json(path, payload, indent=1, sort_keys=True)
 
 
 class CorruptRunError(ValueError):

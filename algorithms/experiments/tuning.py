@@ -20,7 +20,8 @@ Two searches (:attr:`algorithms.experiments.planning.Budget.search`):
 
 A configuration that makes fewer than the minimum number of server updates in T
 (:func:`algorithms.experiments.judging.min_steps`, counted on the clock before any run)
-is not a candidate: it could not be judged.
+is not a candidate: it could not be judged (unless no configuration can: then the search
+runs unfiltered and the verdicts say the budget is too short).
 
 Paper: Appendix H (tuning grids); the search and the scores are our choice.
 """
@@ -129,6 +130,9 @@ def search(
 
     alist = [float(a) for a in alphas] if has_a else [None]
     Mlist = list(Ms) if has_M else [None]
+    if adequate is not None and all(adequate(make_config(spec, a, M)) is not None
+                                    for a in alist for M in Mlist):
+        adequate = None  # nothing could be judged: tune unfiltered (the verdicts say why)
     if not staged or len(alist) * len(Mlist) == 1:
         need = visit("grid", [make_config(spec, a, M) for a in alist for M in Mlist])
         if need:
