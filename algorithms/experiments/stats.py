@@ -105,7 +105,7 @@ def t_interval(d: Any, level: float = LEVEL) -> tuple[float, float]:
 
     d = np.asarray(d, dtype=float)
     m = float(np.mean(d))
-    if np.all(d == d[0]):
+    if np.ptp(d) <= 1e-12 * max(1.0, abs(m)):  # constant up to rounding: no spread
         return m, m
     ci = sps.ttest_1samp(d, 0.0).confidence_interval(confidence_level=level)
     return float(ci.low), float(ci.high)
@@ -155,7 +155,7 @@ def paired(
     d = _diff(x, y)
     est = float(np.mean(d))
     low, high = t_interval(d, float(level))
-    sd = float(np.std(d, ddof=1))
+    sd = float(np.std(d, ddof=1)) if low != high else 0.0
     n = int(d.size)
     exact = n <= EXACT_MAX_SEEDS
     return {
@@ -243,7 +243,8 @@ def seeds_for_power(effect: float | None, alpha: float, power: float = POWER,
         df = n - 1
         crit = sps.t.ppf(1 - alpha / 2, df)
         lam = e * math.sqrt(n)
-        pw = sps.nct.sf(crit, df, lam) + sps.nct.cdf(-crit, df, lam)
+        lower = sps.nct.cdf(-crit, df, lam)  # the wrong tail: tiny (NaN when it underflows)
+        pw = sps.nct.sf(crit, df, lam) + (lower if math.isfinite(lower) else 0.0)
         return bool(pw >= power)
 
     hi = floor

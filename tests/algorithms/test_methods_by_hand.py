@@ -113,6 +113,29 @@ def test_afedpg_line_by_line(name):
     assert ctx.backend.now == 2.0 and s3.t == 3
 
 
+@pytest.mark.parametrize("name, vectors", [("afedpg", 1), ("afedpg_agent", 2)])
+def test_afedpg_download_charge(name, vectors):
+    """h = (1, 2), kappa = (0.5, 0.5). Every agent receives theta_0 at 0.5 (one vector) and
+    uploads at 1.5 + 0.5 = 2.0 (agent 0) and 2.5 + 0.5 = 3.0 (agent 1). After its first
+    arrival agent 0 gets the new point back: the server variant sends x alone (kappa), the
+    agent variant x and its momentum d (2 kappa: before this was charged, both variants
+    took kappa and afedpg_agent's download was half its cost). So agent 0's second upload
+    arrives at 2.0 + vectors * 0.5 + 1 + 0.5."""
+    oracle = _Quad(C_SAME)
+    ctx = _ctx(oracle, {"eta": 0.5, "alpha": 0.25}, kappa=[0.5, 0.5])
+    m = get(name).build({})
+    s = m.init(THETA0, ctx)
+    s1 = m.step(s, ctx)
+    assert ctx.backend.now == 2.0 and s1.scheduler.downloads == 2 + vectors
+    t = ctx.rounds[-1]
+    assert t.communication_time == 0.5 + vectors * 0.5 and t.n_communications == 1 + vectors
+    s2 = m.step(s1, ctx)  # agent 1's first gradient (3.0) or agent 0's second
+    s3 = m.step(s2, ctx)
+    arrivals = sorted([3.0, 2.0 + vectors * 0.5 + 1.5])
+    assert [r.arrival.arrival for r in ctx.rounds[-2:]] == arrivals
+    assert s3.t == 3
+
+
 # ------------------------------------------------------------------ LAPG
 def test_lapg_threshold_and_variance_by_hand():
     # (1/alpha^2) xi sum of squared steps: 0.5^-2 * 0.1 * (1 + 3) = 1.6
