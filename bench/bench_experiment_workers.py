@@ -25,10 +25,12 @@ from pathlib import Path
 
 
 def _summary(ex, p, out):
-    s = ex.summarise(ex.collect(p, [out]))
+    s = ex.summarise(ex.collect(p, [out]), p)
     for panel in s.values():
         for m in panel["methods"].values():
             m.pop("wall_seconds")
+            for c in m["configs"].values():
+                c.pop("wall_seconds")
     return s, ex.verdicts(p, s)
 
 

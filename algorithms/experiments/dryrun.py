@@ -84,16 +84,22 @@ def render(plan: Plan, command: str, out: str) -> str:
     est = estimate(plan)
     k = shard_count(plan)
     lo, hi = est["cpu_hours"]
-    cost = {(j["panel"], j["method"]): j["cpu_seconds"] for j in est["jobs"]}
-    per_shard = [sum(cost[(plan.panels[p].panel.key, m)][1] for p, m in shard_jobs(plan, (i, k)))
-                 for i in range(k)]
+    jobs = {(j["panel"], j["method"]): j for j in est["jobs"]}
+    per_shard = [sum(jobs[(plan.panels[p].panel.key, m)]["cpu_seconds"][1]
+                     for p, m in shard_jobs(plan, (i, k))) for i in range(k)]
+    longest_run = max(j["cpu_seconds"][1] / j["runs"] for j in est["jobs"])
+    # a stage's runs (its configurations x tuning seeds) run side by side with enough workers
+    width = len(plan.budget.alphas) * len(plan.tune_seeds)
+    cpus = max(1, min(32, width))
+    stages = 4 + (plan.budget.extend if plan.budget.search == "staged" else 0)
+    wall = max(max(per_shard) / cpus, stages * longest_run)
     lines = [
         f"dry run: {plan.experiment.name}, {plan.budget.name} budget, plan {plan.plan_id}",
         f"runs: about {est['runs']} ({len(plan.seeds)} reported seeds, "
         f"{len(plan.tune_seeds)} tuning seeds; the staged search may add a few on edge "
         "winners)",
-        f"CPU: {lo:.3g} to {hi:.3g} CPU-hours (episodes as long as the initial policy's .. "
-        "every episode H steps; measured per-step costs of docs/experiments.md)",
+        f"CPU: {_amount(lo * 3600)} to {_amount(hi * 3600)} (episodes as long as the initial policy's .. "
+        "every episode H steps; per-step costs measured on one core, docs/experiments.md)",
         "server updates in T (minimum for a verdict: 5/eta = "
         f"{min(j['min_steps'] for j in est['jobs'])}):",
     ]
@@ -103,23 +109,33 @@ def render(plan: Plan, command: str, out: str) -> str:
         lines.append(f"  {j['panel']} {j['method']}: {steps}{flag}")
     base = command.split(" --dry-run")[0].split(" --shard")[0]
     lines += [
-        f"shards: {k} (one per job, each into its own folder; the longest takes "
-        f"{max(per_shard) / 3600:.3g} CPU-hours at most):",
-        *[f"  {base} --workers 1 --shard {i}/{k} --out {out}/shard-{i}"
+        f"shards: {k} (one per job, each into its own folder; the longest is "
+        f"{_amount(max(per_shard))}; with --workers {cpus} a stage's runs go side by "
+        f"side: about {_amount(wall, 'wall')} per shard):",
+        *[f"  {base} --workers {cpus} --shard {i}/{k} --out {out}/shard-{i}"
           for i in range(min(k, 2))],
         *(["  ..."] if k > 3 else []),
-        *([f"  {base} --workers 1 --shard {k - 1}/{k} --out {out}/shard-{k - 1}"]
+        *([f"  {base} --workers {cpus} --shard {k - 1}/{k} --out {out}/shard-{k - 1}"]
           if k > 2 else []),
         f"then: {base} --merge {out}/shard-* --out {out}/merged",
         "SLURM (one array task per shard, the folders on shared storage):",
         f"  #SBATCH --array=0-{k - 1}",
-        "  #SBATCH --cpus-per-task=1",
-        f"  #SBATCH --time={_hours(max(per_shard) * 1.5)}",
-        f"  {base} --workers 1 --shard $SLURM_ARRAY_TASK_ID/{k} \\",
+        f"  #SBATCH --cpus-per-task={cpus}",
+        f"  #SBATCH --time={_hours(wall * 1.5)}",
+        f"  {base} --workers $SLURM_CPUS_PER_TASK --shard $SLURM_ARRAY_TASK_ID/{k} \\",
         f"      --out {out}/shard-$SLURM_ARRAY_TASK_ID",
         f"  # after the array: {base} --merge {out}/shard-* --out {out}/merged",
     ]
     return "\n".join(lines)
+
+
+def _amount(seconds: float, kind: str = "cpu") -> str:
+    """CPU time or wall time (seconds), readably."""
+    h = seconds / 3600
+    unit = "hours" if kind == "wall" else "CPU-hours"
+    if h >= 0.1:
+        return f"{h:.3g} {unit}"
+    return f"{seconds / 60:.2g} {unit.replace('hours', 'minutes')}"
 
 
 def _hours(seconds: float) -> str:
