@@ -98,8 +98,9 @@ def render(plan: Plan, command: str, out: str) -> str:
         f"runs: about {est['runs']} ({len(plan.seeds)} reported seeds, "
         f"{len(plan.tune_seeds)} tuning seeds; the staged search may add a few on edge "
         "winners)",
-        f"CPU: {_amount(lo * 3600)} to {_amount(hi * 3600)} (episodes as long as the initial policy's .. "
-        "every episode H steps; per-step costs measured on one core, docs/experiments.md)",
+        f"CPU: {_amount(lo * 3600)} to {_amount(hi * 3600)} (episodes as long as the initial "
+        "policy's .. every episode H steps; per-step costs measured on one core, "
+        "docs/experiments.md)",
         "server updates in T (minimum for a verdict: 5/eta = "
         f"{min(j['min_steps'] for j in est['jobs'])}):",
     ]

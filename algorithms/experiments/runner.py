@@ -709,6 +709,10 @@ def run_plan(
                 done["new"] += 1
                 progress(task, results[task], False)
             advance()
+    except KeyboardInterrupt as exc:
+        why = "SIGTERM" if isinstance(exc, Terminated) else "interrupt"
+        raise Terminated(f"stopped by {why}; the {done['new']} runs finished here are stored "
+                         f"in {out}: rerun the same command to resume") from None
     finally:
         if pool is not None:
             if workers > 1:
