@@ -305,9 +305,8 @@ def count_steps(method: str, hyper: Mapping[str, float], pp: PanelPlan,
     times: the counts do not depend on the gradients); None for random times."""
     if pp.timing != "fixed":
         return None
-    keep = {k: float(v) for k, v in hyper.items() if k in ("eta", "alpha", "M", "M_init",
-                                                             "batch")}
-    keep.setdefault("alpha", 0.01)
+    keep = {k: float(v) for k, v in hyper.items() if k in ("eta", "M", "M_init", "batch")}
+    keep["alpha"] = 0.01  # the step size moves theta, never the clock: one count per M
     from algorithms.methods.registry import get
 
     names = {h.name for h in get(method).hyper}
