@@ -40,7 +40,6 @@ def run(args: argparse.Namespace, times, build, render) -> int:
     """``apga predict`` with the seconds section: the table, then the seconds (and sweep).
 
     ``times``, ``build``, ``render`` are those of :mod:`algorithms.cli.predict`."""
-    import json
 
     opts = options(args)
     h, kappa, spec = times(args)
@@ -68,7 +67,9 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         obj.update(to_json(results, spec, opts))
         if sweep is not None:
             obj["sweep"] = sweep
-        print(json.dumps(obj, indent=2, allow_nan=False))
+        from theory import jsonio
+
+        print(jsonio.dumps(obj, indent=2))
         return 0
     from algorithms.run.tables import console as make_console
 
