@@ -156,11 +156,9 @@ def run(args: argparse.Namespace) -> int:
     shard = _shard(args.shard)
     blas = _count("--blas-threads", args.blas_threads) or 1
     perturb = _eps(args.perturb_theta0)
-    modes = [f for f, on in (("--merge", args.merge is not None), ("--replot", args.replot),
-                             ("--dry-run", args.dry_run)) if on]
-    if len(modes) > 1:
-        raise ValueError(f"{modes[1]}: give one of --merge DIR..., --replot, --dry-run")
-    if modes and modes[0] != "--dry-run" and args.shard is not None:
+    if args.merge is not None and args.replot:
+        raise ValueError("--replot: give either --merge DIR... or --replot, not both")
+    if (args.merge is not None or args.replot) and args.shard is not None:
         raise ValueError("--shard: only when running (not with --merge / --replot)")
     if args.out is not None and not str(args.out).strip():
         raise ValueError("--out: give a folder name, got ''")
@@ -175,11 +173,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from algorithms.experiments.dryrun import estimate, render
 
+        # with --merge / --replot: the arguments are checked, nothing is read or written
+        what = ("merge " + " ".join(args.merge) + f" into {out}" if args.merge is not None
+                else f"rebuild the summary of {out}" if args.replot else None)
         if args.json:
             print(json.dumps({"command": command, "plan_id": p.plan_id, "plan": p.to_dict(),
-                              **estimate(p)}, indent=2, allow_nan=False))
+                              "would": what, **estimate(p)}, indent=2, allow_nan=False))
         else:
             print(render(p, command, str(out)))
+            if what:
+                print(f"(--dry-run: would {what}; nothing read or written)")
         return 0
     quiet_text = args.json or args.markdown
     if not quiet_text:

@@ -451,7 +451,7 @@ BIG = "1" + "0" * 400
         *[(["fig1", "--seeds", v], "--seeds") for v in ("0", "1", "-1", BIG, "nan", "abc", "1.5")],
         (["fig1", "--budget", ""], "--budget"),
         (["fig1", "--out", ""], "--out"),
-        (["fig1", "--dry-run", "--merge", "x"], "--dry-run"),
+        (["fig1", "--replot", "--merge", "x"], "--replot"),
         *[(["fig1", "--gradients", v], "--gradients") for v in ("0", "-3", BIG, "inf", "x")],
         *[(["fig1", "--workers", v], "--workers") for v in ("0", "-2", BIG, "nan", "two")],
         *[(["fig1", "--shard", v], "--shard") for v in ("a/b", "3/2", "2/2", "-1/2", "1", "0/0")],
