@@ -184,23 +184,15 @@ def run(args: argparse.Namespace) -> int:
             if what:
                 print(f"(--dry-run: would {what}; nothing read or written)")
         return 0
-    quiet_text = args.json or args.markdown
-    if not quiet_text:
-        if default:
-            print("no experiment given: running the default `fig1 --budget tiny`")
-        print(f"{name}: {p.experiment.paper}; budget {p.budget.name}; scaled from the paper:")
-        for line in p.scaled:
-            print(f"  - {line}")
-        from algorithms.experiments.judging import budget_note
+    from algorithms.run.outputs import prepare_dir
 
-        print("  - " + budget_note(len(p.seeds), p.budget.name))
-    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    t0 = time.perf_counter()
-    refs: dict[str, dict] = {}
+    # every folder is checked before any output: a bad one is one line on stderr
+    mine: list[Path] = []
+    ref_dirs: dict[str, list[Path]] = {r: [] for r in p.experiment.refs}
+    ref_plans = {}
     if args.merge is not None or args.replot:
         flag = "--replot" if args.replot else "--merge"
         dirs = [out] if args.replot else [Path(d) for d in args.merge]
-        mine, ref_dirs = [], {r: [] for r in p.experiment.refs}
         ref_plans = {r: ex.plan(r, budget, **kw) for r in p.experiment.refs}
         for d in dirs:
             pid = _folder_plan(flag, d)
@@ -215,18 +207,31 @@ def run(args: argparse.Namespace) -> int:
                                  "choose another folder")
         if not mine:
             raise ValueError(f"{flag}: none of the folders holds runs of this plan")
+    _check_new_folder(out, p)
+    prepare_dir(out, "--out")
+    quiet_text = args.json or args.markdown
+    if not quiet_text:
+        if default:
+            print("no experiment given: running the default `fig1 --budget tiny`")
+        print(f"{name}: {p.experiment.paper}; budget {p.budget.name}; scaled from the paper:")
+        for line in p.scaled:
+            print(f"  - {line}")
+        from algorithms.experiments.judging import budget_note
+
+        print("  - " + budget_note(len(p.seeds), p.budget.name))
+    log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    t0 = time.perf_counter()
+    refs: dict[str, dict] = {}
+    if mine:
         results = ex.collect(p, mine)
         for r, ds in ref_dirs.items():
             if ds:
                 rp = ref_plans[r]
                 refs[r] = ex.summarise(ex.collect(rp, ds), rp)
         walls = [_shard_wall(d) for d in mine]
-        lock_dir = out
-    else:
-        lock_dir = out
+    lock_dir = out
     from algorithms.run.outputs import OutputDir
 
-    _check_new_folder(out, p)
     with OutputDir(lock_dir, {"command": "apga experiment", "plan_id": p.plan_id}):
         from algorithms.run.outputs import write_json
 
