@@ -299,15 +299,17 @@ class AllReduceClock:
                 self.clerk.submit(register)
                 fold(self.clerk.take(wait_for=max(0, len(pending) - MAX_AHEAD)))
         exit_time = self.wall()
-        fold(self.clerk.take(wait_for=len(pending)))
         if timer is not None:
             timer.cancel()
-        if timed_out.is_set() and not self.store.check([prefix + "stop"]):
-            silent = [int(a) for a in np.flatnonzero(self._arrivals(prefix) == 0)]
+        # a fresh connection: the clerk may be blocked on its own (replaying an arrival
+        # that a hung rank numbered but never published)
+        if timed_out.is_set() and not (probe := self.store.clone()).check([prefix + "stop"]):
+            silent = [int(a) for a in np.flatnonzero(self._arrivals(probe, prefix) == 0)]
             who = f"agent(s) {', '.join(map(str, silent))}" if silent else "an agent"
             raise RoundTimeoutError(
                 f"timeout: round {r}: {who} sent no gradient in {self.timeout:g} s "
                 "(--timeout); Algorithm 3 waits for every agent (a hung or very slow rank)")
+        fold(self.clerk.take(wait_for=len(pending)))
         if kind == "malenia" and count:
             local /= count
         return local, {"counts": count, "computed": computed, "cancelled": cancelled,
@@ -315,14 +317,14 @@ class AllReduceClock:
                        "stop_time": stop_time, "setter": setter,
                        "return_sum": float(sum(returns)), "episodes": len(returns)}
 
-    def _arrivals(self, prefix: str) -> np.ndarray:
+    def _arrivals(self, store: Any, prefix: str) -> np.ndarray:
         """Per-agent arrivals of a Malenia round published so far (never waits)."""
         counts = np.zeros(self.n, dtype=np.int64)
-        seen = int(self.store.add(prefix + "s", 0))
+        seen = int(store.add(prefix + "s", 0))
         for s in range(1, seen + 1):
             key = f"{prefix}a{s}"
-            if self.store.check([key]):
-                counts[int(self.store.get(key))] += 1
+            if store.check([key]):
+                counts[int(store.get(key))] += 1
         return counts
 
     def _arrive(self, kind: str, prefix: str, M: int, exit_rule: MaleniaExit | None):

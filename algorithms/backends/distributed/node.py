@@ -101,6 +101,17 @@ def _agent_class():
         def _stop_workers(self, worker_group, *args, **kwargs) -> None:
             self._shutdown(timeout=STOP_TIMEOUT)
 
+        def _start_workers(self, worker_group):
+            ids = super()._start_workers(worker_group)
+            # torch.multiprocessing joins a failed group with a 30 s grace before SIGKILL
+            # (a frozen worker held the launch that long): give it ours
+            pc = getattr(self._pcontext, "_pc", None)
+            if pc is not None and hasattr(pc, "join"):
+                join = pc.join
+                pc.join = lambda timeout=None, grace_period=None: join(
+                    timeout, STOP_TIMEOUT if grace_period is None else grace_period)
+            return ids
+
     return Agent
 
 

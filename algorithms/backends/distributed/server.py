@@ -61,7 +61,12 @@ from typing import Any
 import numpy as np
 
 from algorithms.aggregation.malenia import malenia_should_stop
-from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
+from algorithms.backends.distributed.emulate import (
+    Emulation,
+    StopEvent,
+    gradient_rng,
+    wait_until,
+)
 from algorithms.backends.distributed.runlog import RealRound
 from algorithms.oracle import Interrupted
 
@@ -409,7 +414,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
     emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
                     spec.seed)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
-    pending = threading.Event()
+    pending = StopEvent()
     d = oracle.dim
 
     def receive() -> None:
@@ -440,6 +445,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
             except queue.Empty:
                 break
         pending.clear()
+        pending.at = float("inf")
         if not inbox.empty():  # a message landed between the test and the clear
             pending.set()
         return msg

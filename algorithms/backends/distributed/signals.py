@@ -71,7 +71,9 @@ class StopWatcher:
 
     def arm(self, key: str) -> threading.Event:
         """An event that is set once ``key`` exists in the store."""
-        event = threading.Event()
+        from algorithms.backends.distributed.emulate import StopEvent
+
+        event = StopEvent()
         self._todo.put((key, event))
         return event
 

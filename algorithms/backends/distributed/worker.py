@@ -97,8 +97,9 @@ def _parse(argv: list[str]) -> tuple[Path, str, int | None]:
 def _fault(role: str, agent: int | None, rank: int, phase: str) -> None:
     """Fault injection for the fault tests (``APGA_TEST_FAULT=WHO:PHASE[:ATTEMPT]``, WHO =
     ``agentJ`` | ``server`` | ``rankR``): the process kills itself with SIGKILL at PHASE
-    (``start``, ``hello``, ``group``, ``round``), on restart ATTEMPT only if given. Unset
-    in normal runs: nothing happens."""
+    (``start``: before the roll call, ``hello``: after it, ``group``: once the process
+    group formed), on restart ATTEMPT only if given; ``PHASE!`` raises an error instead.
+    Unset in normal runs: nothing happens."""
     spec = os.environ.get("APGA_TEST_FAULT")
     if not spec:
         return
@@ -109,7 +110,9 @@ def _fault(role: str, agent: int | None, rank: int, phase: str) -> None:
         who, _, rest = item.partition(":")
         when, _, attempt = rest.partition(":")
         me = {f"rank{rank}", "server" if role == "server" else f"agent{agent}"}
-        if who in me and when == phase and (not attempt or attempt == restart):
+        if who in me and when.rstrip("!") == phase and (not attempt or attempt == restart):
+            if when.endswith("!"):
+                raise RuntimeError(f"injected failure at {phase} on attempt {restart}")
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -179,12 +182,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry(argv: list[str]) -> None:
     """The elastic agent's entrypoint (a function, so that workers can be forked from an
-    agent that has already imported torch): runs :func:`main`, exits with its code."""
+    agent that has already imported torch): runs :func:`main` and leaves with its code at
+    once. The run's files are written and flushed by then; torch's exit handlers (the
+    process group's teardown) can wait on peers that already left, which held a failed
+    rank for tens of seconds."""
     code = main(list(argv))
     sys.stdout.flush()
     sys.stderr.flush()
-    if code:
-        raise SystemExit(code)
+    os._exit(code)
 
 
 def _one_thread() -> None:
