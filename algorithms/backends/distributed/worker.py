@@ -182,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry(argv: list[str]) -> None:
     """The elastic agent's entrypoint (a function, so that workers can be forked from an
-    agent that has already imported torch): runs :func:`main` and leaves with its code at
-    once. The run's files are written and flushed by then; torch's exit handlers (the
-    process group's teardown) can wait on peers that already left, which held a failed
-    rank for tens of seconds."""
+    agent that has already imported torch): runs :func:`main`. On success it returns (torch's
+    wrapper then hands the return value to the agent, which waits for it); on failure it
+    leaves at once with the code: torch's exit handlers (the process group's teardown)
+    can wait on peers that already left, which held a failed rank for tens of seconds."""
     code = main(list(argv))
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)
+    if code:
+        os._exit(code)
 
 
 def _one_thread() -> None:
