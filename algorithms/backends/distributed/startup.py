@@ -168,7 +168,15 @@ def roll_call(store, spec: RunSpec, rank: int, world: int, hello: dict[str, Any]
             raise StartupError(
                 f"rdzv-timeout: {names} did not start within {spec.rdzv_timeout:g} s "
                 "(--rdzv-timeout): its process died or its node never joined") from None
-    return {r: json.loads(store.get(f"hello/{r}")) for r in range(world)}
+    hellos = {r: json.loads(store.get(f"hello/{r}")) for r in range(world)}
+    # everyone has read everyone's hello before anyone acts on them (rank 0 hosts the store
+    # in AllReduce mode: if it left at once, the others could not finish reading)
+    store.set(f"read/{rank}", "1")
+    try:
+        store.wait([f"read/{r}" for r in range(world)], timedelta(seconds=spec.rdzv_timeout))
+    except Exception:  # noqa: BLE001 - someone died in between: the start fails below
+        pass
+    return hellos
 
 
 class StartupError(RuntimeError):
