@@ -20,6 +20,7 @@ cluster file.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from pathlib import Path
@@ -145,9 +146,12 @@ def _round_trips(spec, d: int, role: str, root: int) -> list[list[float]]:
 
     buf = torch.zeros(d + 3, dtype=torch.float64)
     reps = spec.warmup + spec.iterations
+    kappa = spec.kappa_times()  # emulated seconds per message each way (checks)
     if role != "server":
+        me = int(os.environ.get("RANK", "1")) - 1
         for _ in range(reps):
             dist.recv(buf, src=root, tag=7)
+            wait_until(time.monotonic() + float(kappa[me]), None)
             dist.send(buf, root, tag=8)
         return []
     from algorithms.backends.distributed.server import agent_rank
@@ -158,6 +162,7 @@ def _round_trips(spec, d: int, role: str, root: int) -> list[list[float]]:
         trips = []
         for k in range(reps):
             t0 = time.perf_counter()
+            wait_until(time.monotonic() + float(kappa[a]), None)
             dist.send(buf, peer, tag=7)
             dist.recv(buf, src=peer, tag=8)
             if k >= spec.warmup:

@@ -233,7 +233,7 @@ class _Launch:
         try:
             for t in self.threads:
                 t.start()
-            deadline = time.monotonic() + self.procs.rdzv_timeout + 15.0
+            deadline = time.monotonic() + self.procs.rdzv_timeout + RDZV_SLACK
             done_at = None
             while any(t.is_alive() for t in self.threads):
                 if self.signalled is not None:
@@ -295,6 +295,9 @@ class _Launch:
             t.join(timeout=STOP_JOIN)
 
 
+#: Seconds beyond --rdzv-timeout after which a launch whose nodes have not met ends itself
+#: (torch's rendezvous does not time out against a port held by another kind of server).
+RDZV_SLACK = 5.0
 #: Seconds to wait for torch's agents to wind down after their workers are gone.
 STOP_JOIN = 5.0
 

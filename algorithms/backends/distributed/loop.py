@@ -402,11 +402,17 @@ class Driver:
 
 def _evaluator(oracle: Any, spec: RunSpec):
     """theta, iteration -> mean return of ``spec.eval_episodes`` episodes (seeded by the
-    iteration, so an evaluation is reproducible)."""
+    iteration, so an evaluation is reproducible). It runs on the writer thread with an
+    oracle of its own: MuJoCo environments must not be stepped by two threads."""
+    own: list[Any] = []
 
     def evaluate(theta: np.ndarray, iteration: int) -> float:
+        if not own:
+            from algorithms.backends.distributed.problem import build_oracle
+
+            own.append(build_oracle(spec)[0])
         rng = np.random.default_rng([spec.seed, 0xE7A1, iteration])
-        return oracle.average_return(theta, spec.eval_episodes, rng)
+        return own[0].average_return(theta, spec.eval_episodes, rng)
 
     return evaluate
 
