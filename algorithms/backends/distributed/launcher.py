@@ -417,16 +417,21 @@ def failure(run_dir: Path, code: int, what: str = "the run",
 
 
 def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
-    """Run ``apga launch --out OUT --json ARGS`` in a subprocess; its summary (RuntimeError
-    with the launch's error line if it fails). Used by the bench and validation checks."""
+    """Run ``apga launch --out OUT --json ARGS`` in a subprocess; its summary, plus every round
+    as ``rounds`` (read from rounds.jsonl: for the short runs of the bench and the
+    validation checks); RuntimeError with the launch's error line if it fails."""
     import subprocess
+
+    from algorithms.backends.distributed.runlog import read_rounds
 
     cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
            "--no-progress", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"apga launch failed ({proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(proc.stdout)
+    summary = json.loads(proc.stdout)
+    summary["rounds"] = read_rounds(summary["run_dir"])
+    return summary
 
 
 class Progress:
@@ -456,8 +461,9 @@ class Progress:
                 except (OSError, ValueError):
                     continue
                 done = p["iteration"] if self._spec.iterations else p["time"]
-                J = p.get("J")
+                J, ret = p.get("J"), p.get("train_return")
                 info = f"iter {p['iteration']}  {p['time']:.1f} s" + (
+                    f"  return {ret:.4g}" if ret is not None else
                     "" if J is None else f"  J {J:.4g}")
                 bar.update(task, completed=done, info=info)
 
