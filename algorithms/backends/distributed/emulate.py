@@ -108,6 +108,13 @@ class StopEvent(threading.Event):
             self.at = time.monotonic()
         super().set()
 
+    def reset(self) -> None:
+        """Clear it for reuse (forget when it was set first, then clear: a ``set`` racing
+        with this either finds it still set, and the caller sets it again after checking
+        for what it missed, or records its time)."""
+        self.at = float("inf")
+        self.clear()
+
 
 def wait_until(deadline: float, stop: threading.Event | None) -> bool:
     """Sleep until ``time.monotonic() >= deadline``; return False if ``stop`` was set first

@@ -444,9 +444,8 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
                 msg = inbox.get_nowait()
             except queue.Empty:
                 break
-        pending.clear()
-        pending.at = float("inf")
-        if not inbox.empty():  # a message landed between the test and the clear
+        pending.reset()
+        if not inbox.empty():  # a message landed between the test and the reset
             pending.set()
         return msg
 
