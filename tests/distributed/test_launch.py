@@ -208,23 +208,6 @@ def test_after_restarts_run_out_the_last_failure_is_reported(tmp_path):
     assert code == 1 and "injected failure at group on attempt 1" in line, err
 
 
-def test_an_error_the_run_folder_cannot_take_reaches_the_terminal(tmp_path):
-    """A run is killed, its folder then cannot take error files (``errors`` became a file),
-    and the resumed run fails on rank 1: the line still reaches the terminal, saying where
-    it could not be written (never "the run failed" with empty logs)."""
-    out = tmp_path / "ro"
-    args = ["--nproc", "2", "--h", "0.03", "--M", "2", "--M-init", "2", "--iterations", "500",
-            "--checkpoint-every", "2"]
-    proc = start(out, *args)
-    wait_for(out, proc, lambda p: (p.get("checkpoint_iteration") or 0) >= 2, "a checkpoint")
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
-    (out / "errors").write_text("not a folder")
-    code, _, err = finish(start(out, *args, "--resume", env={"APGA_TEST_FAULT": "rank1:group!"}))
-    line = _one_line(err)
-    assert code == 1 and "injected failure" in line and "could not write it" in line, err
-
-
 def test_sigterm_ends_every_process_and_the_run_resumes(tmp_path):
     """SIGTERM to apga launch (AllReduce): every process it started is gone within a few
     seconds, a checkpoint of the last completed iteration is left, and the same command
@@ -271,9 +254,11 @@ def test_sigterm_ends_a_server_mode_launch_and_it_resumes(tmp_path):
 
 
 def test_a_killed_launch_resumes_from_its_last_checkpoint(tmp_path):
-    """SIGKILL of the whole launch (launcher and workers at once, as a crashed machine):
-    --resume continues from the last periodic checkpoint (--checkpoint-every 3); a rerun
-    without --resume is refused."""
+    """SIGKILL of the whole launch (launcher and workers at once, as a crashed machine): a
+    rerun without --resume is refused; the folder then cannot take error files (``errors``
+    became a file) and a resumed attempt fails on rank 1: its line still reaches the
+    terminal, saying where it could not be written; the next --resume continues from the
+    last periodic checkpoint (--checkpoint-every 3) and every iteration appears once."""
     out = tmp_path / "kill"
     args = ["--nproc", "2", "--h", "0.03,0.05", "--M", "4", "--M-init", "4",
             "--iterations", "40", "--checkpoint-every", "3"]
@@ -283,11 +268,17 @@ def test_a_killed_launch_resumes_from_its_last_checkpoint(tmp_path):
     proc.communicate()
     code, _, err = finish(start(out, *args))
     assert code == 2 and "--resume" in _one_line(err)
+    (out / "errors").write_text("not a folder")
+    code, _, err = finish(start(out, *args, "--resume", env={"APGA_TEST_FAULT": "rank1:group!"}))
+    line = _one_line(err)
+    assert code == 1 and "injected failure" in line and "could not write it" in line, err
+    (out / "errors").unlink()
     s = run(out, *args, "--resume")
     records = read_csv(out / "rennala_nigt_seed0.csv")
     assert [r.iteration for r in records] == list(range(41))
-    resumed = [e for e in s["events"] if e["event"] == "resume"][0]
-    assert resumed["resumed_at_iteration"] % 3 == 0 and resumed["resumed_at_iteration"] >= 6
+    resumed = [e for e in s["events"] if e["event"] == "resume"]
+    assert resumed[0]["resumed_at_iteration"] % 3 == 0
+    assert resumed[0]["resumed_at_iteration"] >= 6
 
 
 def test_resume_refuses_other_arguments(tmp_path, capsys):
