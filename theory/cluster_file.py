@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from theory import checks
+from theory.files import read_text
 
 COLUMNS = ("agent", "h", "kappa", "timing", "log_sigma", "jitter")
 REQUIRED = ("h", "kappa")
@@ -58,6 +59,8 @@ OPTION_DEFAULT = {"log_sigma": 0.5, "jitter": 0.5}
 MAX_AGENTS = 1_000_000
 MAX_BYTES = 128 * 2**20
 MAX_SECONDS = 1e9
+#: Longest agent label (a rank and host name fit many times over).
+MAX_LABEL = 4096
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -164,25 +167,7 @@ def read_cluster(path: str | os.PathLike, name: str = "cluster") -> ClusterSpec:
     """
     path = Path(path)
     where = f"{name}: {str(path)!r}"
-    if not path.exists():
-        raise ValueError(f"{where}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{where}: is a directory, not a cluster file")
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ValueError(f"{where}: {size} bytes exceed the limit of {MAX_BYTES} "
-                             f"(at most {MAX_AGENTS} agents)")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{where}: cannot read ({exc.strerror or exc})") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise ValueError(f"{where}: binary file (NUL byte at offset {nul}), expected CSV text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    text = read_text(path, name, MAX_BYTES, "cluster file")
     return _parse(text, where, str(path))
 
 
@@ -197,7 +182,10 @@ def _parse(text: str, where: str, source: str) -> ClusterSpec:
         if stripped.startswith("#"):
             comments.append(stripped[1:].strip())
             continue
-        cells = [c.strip() for c in next(csv.reader([line]))]
+        try:
+            cells = [c.strip() for c in next(csv.reader([line]))]
+        except csv.Error as exc:  # e.g. a field beyond csv's limit (131,072 characters)
+            raise ValueError(f"{where} line {line_no}: not CSV ({exc})") from None
         if header is None:
             header = _header(cells, where, line_no)
             continue
@@ -232,7 +220,10 @@ def _parse(text: str, where: str, source: str) -> ClusterSpec:
                              f"{_describe(model)}; one timing model per file (the simulated "
                              "clock draws every agent's durations from one model)")
     assert model is not None
-    return ClusterSpec(h, kappa, model[0], model[1], agents, tuple(comments), source)
+    try:
+        return ClusterSpec(h, kappa, model[0], model[1], agents, tuple(comments), source)
+    except ValueError as exc:  # whole-file limits (agents, labels): name the file
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _header(cells: list[str], where: str, line_no: int) -> list[str]:
@@ -271,6 +262,9 @@ def _number(text: str, at: str, *, zero: bool) -> float:
         raise ValueError(f"{at}: {text!r} overflows (not finite)")
     if x < 0 or (x == 0 and not zero):
         raise ValueError(f"{at}: must be {'>= 0' if zero else '> 0'} seconds, got {text}")
+    if not zero and 0 < x < checks.MIN_TIME:  # h is inverted (rates 1/h_i)
+        raise ValueError(f"{at}: {text} is below the smallest normal float "
+                         f"{checks.MIN_TIME:.4g} (1/h would overflow)")
     if x > MAX_SECONDS:
         raise ValueError(f"{at}: {text} seconds exceed {MAX_SECONDS:g} (31.7 years; "
                          "a unit error?)")
@@ -378,10 +372,14 @@ def _comment_lines(*groups: Iterable[str]) -> list[str]:
 
 
 def _label(value: object) -> str:
-    """An agent label as the file keeps it: stripped, one line, no NUL."""
+    """An agent label as the file keeps it: stripped, one line, no NUL, at most
+    :data:`MAX_LABEL` characters."""
     text = str(value).strip()
     if "\x00" in text or len(f"x{text}x".splitlines()) > 1:
-        raise ValueError(f"agents: label {text!r} contains a line break or NUL")
+        raise ValueError(f"agents: label {text[:40]!r} contains a line break or NUL")
+    if len(text) > MAX_LABEL:
+        raise ValueError(f"agents: a label of {len(text)} characters exceeds {MAX_LABEL} "
+                         f"(starts {text[:20]!r})")
     return text
 
 

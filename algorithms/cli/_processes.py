@@ -7,7 +7,6 @@ by :mod:`algorithms.backends.distributed.launcher`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,11 +24,13 @@ SYNTHETIC_FAMILIES = ("reward", "transition", "initial", FAMILY_MUJOCO)
 
 
 def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
-    """Processes and rendezvous (torchrun's flags); shared with ``apga calibrate``."""
+    """Processes and rendezvous (torchrun's flags); ``restarts``: also --max-restarts and
+    --cluster's rows as the default agents (``apga launch``; ``apga calibrate`` has
+    neither)."""
     r = p.add_argument_group("processes (torchrun semantics)")
+    rows = ", or the --cluster file's rows" if restarts else ""
     r.add_argument("--nproc", type=ty.integer(1, MAX_NPROC, "processes per node"), default=None,
-                   help="agents on this node (default 2, or the --cluster file's rows; "
-                   "n = nnodes x nproc)")
+                   help=f"agents on this node (default 2{rows}; n = nnodes x nproc)")
     r.add_argument("--nnodes", type=ty.integer(1, MAX_NODES), default=1,
                    help="nodes (default %(default)s)")
     r.add_argument("--node-rank", type=ty.integer(0, MAX_NODES), default=None,
@@ -208,10 +209,9 @@ def dry_run(args: argparse.Namespace, spec, endpoint: str) -> int:
         check_writable_target(args.tensorboard, "--tensorboard")
 
     if args.json:
-        from algorithms.backends.distributed.runlog import strict
+        from theory import jsonio
 
-        print(json.dumps(strict(plan(spec, endpoint, processes(args))), indent=2,
-                         allow_nan=False))
+        print(jsonio.dumps(plan(spec, endpoint, processes(args)), indent=2))
     else:
         where = (f"{spec.n} agents ({args.nnodes} node(s) x {args.nproc}), env {spec.env}, "
                  f"rendezvous at {endpoint}")

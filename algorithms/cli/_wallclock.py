@@ -40,7 +40,6 @@ def run(args: argparse.Namespace, times, build, render) -> int:
     """``apga predict`` with the seconds section: the table, then the seconds (and sweep).
 
     ``times``, ``build``, ``render`` are those of :mod:`algorithms.cli.predict`."""
-    import json
 
     opts = options(args)
     h, kappa, spec = times(args)
@@ -68,11 +67,13 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         obj.update(to_json(results, spec, opts))
         if sweep is not None:
             obj["sweep"] = sweep
-        print(json.dumps(obj, indent=2, allow_nan=False))
-        return 0
-    from rich.console import Console
+        from theory import jsonio
 
-    console = Console(width=max(132, Console().width))
+        print(jsonio.dumps(obj, indent=2))
+        return 0
+    from algorithms.run.tables import console as make_console
+
+    console = make_console()
     render(pred, console)
     render_seconds(results, spec, opts, console)
     if sweep is not None:
@@ -136,8 +137,7 @@ def to_json(results: dict, spec, opts: dict) -> dict[str, Any]:
 
 def render_seconds(results: dict, spec, opts: dict, console) -> None:
     """Print the seconds table under predict's table."""
-    from rich.table import Table
-
+    from algorithms.run.tables import Column, fit
     from theory.complexity import LABELS
 
     src = f"cluster {spec.source}" if spec.source else "cluster from the flags"
@@ -145,17 +145,19 @@ def render_seconds(results: dict, spec, opts: dict, console) -> None:
     timing = "fixed times (exact)" if fixed else (
         f"{spec.timing} times, mean ± std over {opts['rounds']} simulated rounds, seed "
         f"{opts['seed']}")
-    t = Table(title=f"predicted seconds on the simulated clock: {src}, n = {spec.n}, {timing}")
-    for col in ("method", "grads/round", "round s", "± std", "bound s", "first round s",
-                "K = T", "total s", "K = T_explicit", "total s (explicit)"):
-        t.add_column(col, justify="left" if col == "method" else "right")
-    for m, r in results.items():
-        t.add_row(LABELS[m].replace("(Synchronized)", "Sync."), str(r.M),
-                  _g(r.round_seconds), _g(r.round_seconds_std), _g(r.bound_seconds),
-                  _g(r.init_seconds) if m in ("rennala_nigt", "malenia_nigt") else "-",
-                  _k(r.iterations), _g(r.total_seconds), _k(r.iterations_explicit),
-                  _g(r.total_seconds_explicit))
-    console.print(t)
+    cols = [Column("method", "left", 10), Column("grads/round", priority=5),
+            Column("round s", priority=9), Column("± std", priority=6),
+            Column("bound s", priority=4), Column("first round s", priority=3),
+            Column("K = T", priority=7), Column("total s", priority=8),
+            Column("K = T_explicit", priority=1), Column("total s (explicit)", priority=2)]
+    rows = [[LABELS[m].replace("(Synchronized)", "Sync."), str(r.M),
+             _g(r.round_seconds), _g(r.round_seconds_std), _g(r.bound_seconds),
+             _g(r.init_seconds) if m in ("rennala_nigt", "malenia_nigt") else "-",
+             _k(r.iterations), _g(r.total_seconds), _k(r.iterations_explicit),
+             _g(r.total_seconds_explicit)]
+            for m, r in results.items()]
+    console.print(fit(console, f"predicted seconds on the simulated clock: {src}, n = "
+                      f"{spec.n}, {timing}", cols, rows))
     kappa = "one kappa" if spec.kappa.min() == spec.kappa.max() else (
         f"per-agent kappa_i (the rows above use kappa = max_i kappa_i = {spec.kappa.max():g})")
     lines = [

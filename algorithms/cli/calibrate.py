@@ -52,7 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cluster file to write (default runs/calibrate/cluster-<time>.csv; "
                    "an existing file is refused)")
     m.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    m.add_argument("--no-progress", action="store_true", help="no progress display")
+    m.add_argument("--quiet", action="store_true", help="no progress display")
+    m.add_argument("--no-progress", dest="quiet", action="store_true",
+                   help=argparse.SUPPRESS)  # the former name of --quiet
     m.add_argument("--dry-run", action="store_true",
                    help="check every argument and print what would be measured; start nothing")
     e = p.add_argument_group("emulation (to check the measurement itself)")
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     spec.save(run_dir / "spec.json")
     stop = threading.Event()
     spinner = None
-    if not args.no_progress and sys.stderr.isatty():
+    if not args.quiet and sys.stderr.isatty():
         spinner = threading.Thread(target=_spin, args=(stop, n, reps), daemon=True)
         spinner.start()
     try:
@@ -155,10 +157,11 @@ def run(args: argparse.Namespace) -> int:
               "round_seconds": (float(np.median(data["rounds"])) if data.get("rounds")
                                 else None)}
     if args.json:
-        from algorithms.backends.distributed.runlog import strict
+        from theory import jsonio
 
-        # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON
-        print(json.dumps(strict(result), indent=2, allow_nan=False))
+        # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON,
+        # with a loglik_reason
+        print(jsonio.dumps(result, indent=2))
     else:
         _print(result, data)
     return 0
@@ -220,17 +223,17 @@ def build(data: dict, spec, args):
 
 def _print(result: dict, data: dict) -> None:
     import numpy as np
-    from rich.console import Console
-    from rich.table import Table
 
-    t = Table(title=f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
-              f"{result['mode']} mode")
-    for col in ("agent", "host", "h (s/gradient)", "std", "kappa (s)"):
-        t.add_column(col, justify="left" if col in ("agent", "host") else "right")
-    for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True)):
-        t.add_row(str(i), data["hosts"][i], f"{h:.4g}", f"{np.std(data['times'][i]):.3g}",
-                  f"{k:.4g}")
-    Console(width=max(100, Console().width)).print(t)
+    from algorithms.run.tables import Column, print_table
+
+    cols = [Column("agent", "left", 9), Column("host", "left", 2),
+            Column("h (s/gradient)", priority=8), Column("std", priority=5),
+            Column("kappa (s)", priority=7)]
+    rows = [[str(i), data["hosts"][i], f"{h:.4g}", f"{np.std(data['times'][i]):.3g}",
+             f"{k:.4g}"]
+            for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True))]
+    print_table(f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
+                f"{result['mode']} mode", cols, rows)
     opts = ", ".join(f"{k} = {v:.3g}" for k, v in result["options"].items())
     print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
           f"coefficient of variation {result['cv']:.3g}")

@@ -33,7 +33,7 @@ def test_calibrate_measures_the_emulated_cluster_and_predict_reads_it(tmp_path, 
     proc = subprocess.run(
         [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--nproc", "2", "--mode",
          mode, "--repetitions", "6", "--h", ",".join(map(str, H)), "--kappa", str(KAPPA),
-         "--output", str(out), "--json", "--no-progress"],
+         "--output", str(out), "--json", "--quiet"],
         capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout, parse_constant=lambda c: pytest.fail(f"JSON has {c}"))

@@ -27,7 +27,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,8 +35,10 @@ from typing import Any
 import numpy as np
 
 from algorithms.aggregation.records import RoundRecord
+from algorithms.run.outputs import write_json
 from algorithms.run.records import IterationRecord
 from algorithms.run.report import FIELDS
+from theory import jsonio
 
 #: Durations kept for the quantiles of :func:`round_stats` (a uniform sample beyond it).
 RESERVOIR = 10_000
@@ -56,26 +57,9 @@ class RealRound(RoundRecord):
         return {**super().to_dict(), **self.extra}
 
 
-def strict(x: Any) -> Any:
-    """x with every non-finite float replaced by None (strict JSON), recursively."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: strict(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [strict(v) for v in x]
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:  # numpy scalars
-        return strict(x.item())
-    if hasattr(x, "tolist"):
-        return strict(x.tolist())
-    return x
-
-
 def dump_json(path: Path, payload: Any) -> None:
-    """Write strict JSON atomically (a temporary file private to this process)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(strict(payload), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    """Strict JSON, written atomically (:func:`algorithms.run.outputs.write_json`)."""
+    write_json(path, payload)
 
 
 def round_dict(record: Any, iteration: int) -> dict[str, Any]:
@@ -104,11 +88,10 @@ class RunLog:
         buf = io.StringIO()
         csv.DictWriter(buf, fieldnames=FIELDS).writerow(asdict(record))
         _append(self.csv, buf.getvalue())
-        _append(self.rounds, "".join(json.dumps(strict(r), allow_nan=False) + "\n"
-                                     for r in rounds))
+        _append(self.rounds, "".join(jsonio.dumps(r) + "\n" for r in rounds))
 
     def event(self, **fields: Any) -> None:
-        _append(self.events, json.dumps(strict(fields), allow_nan=False) + "\n")
+        _append(self.events, jsonio.dumps(fields) + "\n")
 
     def sizes(self) -> dict[str, int]:
         return {"csv": self.csv.stat().st_size, "rounds": self.rounds.stat().st_size}
