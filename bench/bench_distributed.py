@@ -55,7 +55,7 @@ def overhead(tmp: Path, ranks: int, iterations: int, h: float = 0.05, d: int = 3
     cal = subprocess.run(
         [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--env", "synthetic",
          "--dim", str(d), "--nproc", str(ranks), "--repetitions", str(iterations), "--json",
-         "--no-progress", "--output", str(tmp / f"cal{ranks}.csv")],
+         "--quiet", "--output", str(tmp / f"cal{ranks}.csv")],
         capture_output=True, text=True, timeout=600)
     if cal.returncode != 0:
         raise SystemExit(f"calibrate failed: {cal.stderr.strip()}")
@@ -69,7 +69,7 @@ def throughput(tmp: Path, ranks: int, repetitions: int) -> float:
     cal = subprocess.run(
         [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--env", "Hopper-v4", "--H",
          "64", "--nproc", str(ranks), "--repetitions", str(repetitions), "--json",
-         "--no-progress", "--output", str(out)],
+         "--quiet", "--output", str(out)],
         capture_output=True, text=True, timeout=600)
     if cal.returncode != 0:
         raise SystemExit(f"calibrate failed: {cal.stderr.strip()}")
@@ -84,7 +84,7 @@ def resources(tmp: Path, iterations: int) -> list[tuple[int, float, int, int]]:
 
     out = tmp / "long"
     cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
-           "--no-progress", "--env", "synthetic", "--dim", "10", "--nproc", "2", "--M", "2",
+           "--quiet", "--env", "synthetic", "--dim", "10", "--nproc", "2", "--M", "2",
            "--M-init", "2", "--iterations", str(iterations), "--checkpoint-every", "1000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

@@ -51,7 +51,7 @@ def popen(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
 
 
 def start(out: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    """Start ``apga launch --out OUT ARGS --json --no-progress`` in its own session."""
+    """Start ``apga launch --out OUT ARGS --json --quiet`` in its own session."""
     return popen(launch_cmd("--out", str(out), "--json", "--quiet", *args), env)
 
 

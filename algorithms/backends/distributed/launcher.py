@@ -425,7 +425,7 @@ def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
     from algorithms.backends.distributed.runlog import read_rounds
 
     cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
-           "--no-progress", *args]
+           "--quiet", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"apga launch failed ({proc.returncode}): {proc.stderr.strip()}")
