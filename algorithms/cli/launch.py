@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_dir = folder.path
         if args.resume:
-            spec = _resumed_spec(run_dir, spec)
+            spec = _resumed_spec(run_dir, spec, args.nnodes)
         else:
             spec.save(run_dir / "spec.json")
         progress = launcher.Progress(run_dir, spec,
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         folder.close()
 
 
-def _resumed_spec(run_dir: Path, spec):
+def _resumed_spec(run_dir: Path, spec, nnodes: int = 1):
     """The spec of the run in ``run_dir`` if ``spec`` (this command's) is the same run."""
     import shutil
 
@@ -215,11 +215,12 @@ def _resumed_spec(run_dir: Path, spec):
     if (run_dir / "summary.json").exists():
         raise ValueError(f"resume: the run in {run_dir} is complete (summary.json); nothing "
                          "to continue")
-    if not ck.exists(run_dir / CHECKPOINT):
+    if nnodes == 1 and not ck.exists(run_dir / CHECKPOINT):
         raise ValueError(f"resume: {run_dir} has no checkpoint (the run stopped before its "
                          "first one); start it again in a new folder")
+    # (several nodes: rank 0's node holds the checkpoint; its worker checks it)
     # the options that only say how to run it may change; the run's id stays (its records)
-    resumed = RunSpec(**{**spec.to_json(), "run_id": saved.run_id})
+    resumed = RunSpec(**{**spec.to_json(), "run_id": saved.run_id, "resume": True})
     errors = run_dir / "errors"
     if errors.is_dir():  # the stopped attempt's lines are not this launch's
         shutil.move(str(errors), str(run_dir / f"errors-before-resume-{int(time.time())}"))
@@ -229,7 +230,7 @@ def _resumed_spec(run_dir: Path, spec):
 
 #: Spec fields a resumed launch may change (how it runs, not what it computes).
 _RESUMABLE = ("run_id", "timeout", "restarts", "rdzv_timeout", "checkpoint_every",
-              "tensorboard", "eval_every", "eval_episodes")
+              "tensorboard", "eval_every", "eval_episodes", "resume")
 
 
 def _interrupted(run_dir: Path, stop) -> int:

@@ -108,7 +108,7 @@ def identity(spec: RunSpec) -> dict[str, Any]:
     records (not the run id, the timeouts, restarts or the checkpoint interval)."""
     data = spec.to_json()
     for key in ("run_id", "timeout", "restarts", "checkpoint_every", "rdzv_timeout",
-                "eval_every", "tensorboard"):
+                "eval_every", "eval_episodes", "tensorboard", "resume"):
         data.pop(key, None)
     hyper = data.pop("hyper")
     ident: dict[str, Any] = {"format": ck.FORMAT, "command": "launch"}
@@ -124,14 +124,18 @@ class RunCheckpoint:
     def __init__(self, run_dir: Path, spec: RunSpec) -> None:
         self.path = Path(run_dir) / CHECKPOINT
         self.ident = identity(spec)
+        self.resume = spec.resume
         self._writer: ck.Writer | None = None
         self.saved_iteration: int | None = None
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, Any] | None:
         """The newest checkpoint of this run, or None; ValueError for another run's or a
-        corrupt one."""
+        corrupt one, or for none where ``--resume`` needs one."""
         if not ck.exists(self.path):
+            if self.resume:
+                raise ValueError(f"resume: no checkpoint in {self.path.parent} on the node "
+                                 "holding rank 0 (resume on the node that ran rank 0 before)")
             return None
         saved = ck.load(self.path, self.ident)
         extra = saved["clock"]

@@ -110,6 +110,7 @@ class RunSpec:
     eval_every:    MuJoCo: evaluate the policy every this many iterations on rank 0 / the
                    server (0: only at the end); eval_episodes episodes each
     tensorboard:   folder for TensorBoard scalars (None: none); a node's own path
+    resume:        ``apga launch --resume``: rank 0 / the server must find a checkpoint
     """
 
     method: str
@@ -140,6 +141,7 @@ class RunSpec:
     eval_every: int = 0
     eval_episodes: int = 10
     tensorboard: str | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
         checks.choice("mode", self.mode, MODES)

@@ -56,7 +56,7 @@ FLAGS = {
     "timing_options.jitter": "--jitter", "nproc": "--nproc", "nnodes": "--nnodes",
     "spec": "spec", "M": "--M", "M_init": "--M-init", "alpha": "--alpha", "eta": "--eta",
     "batch": "--batch", "repetitions": "--repetitions", "out": "--out", "output": "--output",
-    "checkpoint": "--resume",
+    "checkpoint": "--resume", "resume": "--resume",
 }
 
 
