@@ -173,10 +173,14 @@ def run(args: argparse.Namespace) -> int:
     folder = launcher.RunFolder(args.out, f"{spec.method}-{spec.mode}", resume=args.resume)
     try:
         run_dir = folder.path
-        if args.resume:
-            spec = _resumed_spec(run_dir, spec, args.nnodes)
-        else:
-            spec.save(run_dir / "spec.json")
+        try:
+            if args.resume:
+                spec = _resumed_spec(run_dir, spec, args.nnodes)
+            else:
+                spec.save(run_dir / "spec.json")
+        except OSError as exc:  # a full disk, a folder that turned read-only
+            raise ValueError(f"out: cannot write the run's files in {str(run_dir)!r} "
+                             f"({exc.strerror or exc})") from None
         progress = launcher.Progress(run_dir, spec,
                                      enabled=not args.quiet and sys.stderr.isatty())
         started = time.monotonic()

@@ -27,7 +27,7 @@ KAPPA = 0.03
 SLACK = 0.02
 
 
-@pytest.mark.parametrize("mode", ["allreduce", "server"])
+@pytest.mark.parametrize("mode", ["allreduce", pytest.param("server", marks=pytest.mark.slow)])
 def test_calibrate_measures_the_emulated_cluster_and_predict_reads_it(tmp_path, capsys, mode):
     out = tmp_path / f"{mode}.csv"
     proc = subprocess.run(

@@ -285,12 +285,21 @@ def test_a_killed_launch_resumes_from_its_last_checkpoint(tmp_path):
 
 
 def test_resume_refuses_other_arguments(tmp_path, capsys):
+    """--resume into a folder holding a run of other arguments: one line naming them, exit 2,
+    before anything starts (the check needs only the folder's spec.json)."""
+    from algorithms.backends.distributed.spec import RunSpec
+
     out = tmp_path / "other"
-    run(out, "--nproc", "2", "--h", "0.02", "--iterations", "3", "--M", "2", "--M-init", "2")
-    assert main(["launch", "--out", str(out), "--nproc", "2", "--h", "0.02", "--iterations",
-                 "3", "--M", "2", "--M-init", "2", "--alpha", "0.5", "--resume"]) == 2
-    err = capsys.readouterr().err
-    assert "--alpha" in err
+    args = ["--nproc", "2", "--h", "0.02", "--iterations", "3", "--M", "2", "--M-init", "2"]
+    assert main(["launch", *args, "--dry-run", "--json"]) == 0  # the spec that run had
+    out.mkdir()
+    RunSpec(**json.loads(capsys.readouterr().out)["spec"]).save(out / "spec.json")
+    assert main(["launch", "--out", str(out), *args, "--alpha", "0.5", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--alpha" in err[0], err
+    assert main(["launch", "--out", str(out), *args, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no checkpoint" in err[0], err
 
 
 def test_resources_stay_bounded_with_cheap_gradients(tmp_path):

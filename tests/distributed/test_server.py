@@ -178,7 +178,7 @@ def test_an_agent_slower_than_the_timeout_is_slow_not_dead(tmp_path):
     assert s["wall_seconds"] >= 3.5
 
 
-@pytest.mark.parametrize("phase", ["start", "hello"])
+@pytest.mark.parametrize("phase", [pytest.param("start", marks=pytest.mark.slow), "hello"])
 def test_an_agent_lost_while_starting_ends_the_launch_naming_it(tmp_path, phase):
     """Agent 1 dies before the roll call (``start``) or after it, while the processes
     connect (``hello``): the launch ends within --rdzv-timeout (plus start-up) with one
