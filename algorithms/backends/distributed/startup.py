@@ -13,7 +13,10 @@ Order (:func:`start_process`), each step bounded by ``--rdzv-timeout``:
    fields): nodes started with different arguments (``--alpha 0.05`` on one, ``0.5`` on
    the other) all exit 2 naming the options that differ, before any computation.
 4. **Device** (:mod:`.devices`): NCCL only if every rank has a GPU of its own.
-5. **Process group**, on the same store.
+5. **Process group**, on the same store; then every process waits (``--rdzv-timeout``) until
+   every other has its connections, so that none starts the run while another is still
+   connecting (a process that died meanwhile is then the run's business: server mode
+   records it as gone and goes on).
 
 Signals (:class:`Lifecycle`): a worker blocks SIGTERM/SIGINT/SIGHUP in every thread and
 waits for them on one thread of its own, so a signal is handled at once even while the
@@ -224,6 +227,13 @@ def start_process(spec: RunSpec, rank: int, role: str, agent: int | None, fault:
             "a process did not connect"
         raise StartupError(f"rdzv-timeout: the run could not start: {who} "
                            f"({' '.join(str(exc).split())[:120]})") from None
+    # every process has its connections before any starts the run (a process that died
+    # meanwhile is found by the run itself: server mode records it as gone)
+    store.set(f"formed/{rank}", "1")
+    try:
+        store.wait([f"formed/{r}" for r in range(world)], timedelta(seconds=spec.rdzv_timeout))
+    except Exception:  # noqa: BLE001 - someone is gone; AllReduce fails at its first round
+        pass
     return store, device
 
 
