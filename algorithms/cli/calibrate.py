@@ -57,6 +57,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=argparse.SUPPRESS)  # the former name of --quiet
     m.add_argument("--dry-run", action="store_true",
                    help="check every argument and print what would be measured; start nothing")
+    e = p.add_argument_group("emulation (to check the measurement itself)")
+    e.add_argument("--h", default=None,
+                   help="emulate at least h_i seconds per gradient (list or equal|sqrt|quarter)")
+    e.add_argument("--kappa", default=None,
+                   help="emulate kappa_i seconds per communication (number, list, sqrt)")
 
 
 def _output(args, probe: bool = True) -> Path:
@@ -94,10 +99,14 @@ def run(args: argparse.Namespace) -> int:
     check_processes(args, n)
     output = _output(args, probe=not args.dry_run)
     endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
-    problem, _, _ = problem_fields(args, n)
+    problem, dim, _ = problem_fields(args, n)
+    from algorithms.sim import timing as tm
+
+    h = None if args.h is None else tm.resolve_times("h", args.h, n).tolist()
+    kappa = None if args.kappa is None else tm.resolve_kappa(args.kappa, n, dim).tolist()
     spec = RunSpec(method="rennala_nigt", mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   **problem)
+                   rdzv_timeout=args.rdzv_timeout, h=h, kappa=kappa, **problem)
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)
@@ -117,13 +126,17 @@ def run(args: argparse.Namespace) -> int:
         spinner.start()
     try:
         code = launcher.start(spec, run_dir, processes(args), endpoint)
+    except launcher.Interrupted as sig:
+        sys.stderr.write(f"apga: interrupted ({sig}): every process of this calibration has "
+                         "stopped; nothing was written\n")
+        return 128 + int(sig.signum)
     finally:
         stop.set()
         if spinner is not None:
             spinner.join(timeout=2)
     data_path = run_dir / "calibration.json"
     if code != 0 or not data_path.exists():
-        failed = report_failure(run_dir, code, "calibration")
+        failed = report_failure(run_dir, code, "calibration", run_id=spec.run_id, spec=spec)
         if failed is not None:
             return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")
