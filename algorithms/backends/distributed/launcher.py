@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from algorithms.backends.distributed.node import first_error
+from algorithms.backends.distributed.pids import alive
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ class _Launch:
                 h[0].stop_restarts()
         self._kill_workers(signal.SIGTERM)
         deadline = time.monotonic() + SIGNAL_GRACE
-        while time.monotonic() < deadline and any(_alive(p) for p in self._pids()):
+        while time.monotonic() < deadline and any(alive(p) for p in self._pids()):
             time.sleep(0.05)
         self._kill_workers(signal.SIGKILL)
         for t in self.threads:
@@ -300,18 +301,6 @@ class _Launch:
 RDZV_SLACK = 5.0
 #: Seconds to wait for torch's agents to wind down after their workers are gone.
 STOP_JOIN = 5.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def start(spec: Any, run_dir: Path, procs: Processes, endpoint: str) -> int:
