@@ -11,10 +11,12 @@ from pathlib import Path
 
 from algorithms.backends.distributed.spec import MAX_REPEATS
 from algorithms.cli import _types as ty
+from algorithms.cli._cluster import add_cluster_argument
 from algorithms.cli._processes import (
     add_problem_arguments,
     add_process_arguments,
     check_processes,
+    cluster_times,
     dry_run,
     problem_fields,
     processes,
@@ -27,20 +29,56 @@ HELP = "measure seconds per gradient and per communication on real processes -> 
 DESCRIPTION = """Measure this machine (or a torchrun cluster) and write a cluster file.
 
 Starts the real backend (`apga launch`'s processes, --nproc agents per node, any torchrun
-multi-node setup) and, on every agent at once, times --repetitions stochastic gradients of
---env at the given horizon (after --warmup untimed ones), then the communications of the
---mode: the round's all_reduce of d floats (allreduce) or each agent's round trip of d
-floats to the server (server). Writes a cluster file (docs/wallclock.md): h_i = agent i's
-mean seconds per gradient, kappa_i from the communications, one timing model fitted to
-the durations, and comment lines saying what was measured, where and when. Then
-`apga predict --cluster FILE` predicts runs in seconds and `apga launch --cluster FILE`
-emulates the cluster elsewhere. The raw samples (calibration.json) and the processes' logs
-go to a folder next to the file, FILE's name with -run."""
+multi-node setup) and measures every primitive a run pays (docs/wallclock.md): each
+agent's seconds per gradient of --env at the given horizon, alone and inside real rounds
+of every aggregation pattern of the --mode (with their trajectory lengths), the store
+ticket a gradient pays, the all_reduce by size and number of agents, a broadcast, the stop
+signal's latency and each agent's messages to a server. With --pilot N it also runs the
+run's own method (--method, --alpha, --M, ...) for N iterations and records how
+trajectory lengths move as the policy learns. --h/--kappa/--cluster emulate a cluster as
+`apga launch` does.
+
+Writes FILE (the cluster file every command reads: h_i = agent i's mean seconds per
+gradient in a round, kappa_i, one timing model fitted to the durations, comments saying
+what was measured, where and when) and beside it FILE's name with .cost.json (the cost
+model `apga predict --cluster FILE` uses: every sample, the primitives, the pilot). The
+raw samples (calibration.json) and the processes' logs go to a folder next to the file,
+FILE's name with -run."""
+
+
+MAX_PILOT = 100_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from algorithms.backends.distributed.spec import MAX_BATCH
+
     add_process_arguments(p, restarts=False)
     add_problem_arguments(p)
+    r = p.add_argument_group("the run to predict (the pilot runs it; --M also sets the "
+                             "calibration rounds' batch)")
+    r.add_argument("--method", default="rennala_nigt",
+                   help="the run's method (default rennala_nigt)")
+    batch = ty.integer(1, MAX_BATCH, "gradients per round")
+    for name, typ, doc in (("eta", ty.real(0, 1, low_open=True), "momentum"),
+                           ("alpha", ty.real(0, low_open=True), "step size"),
+                           ("M", batch, "batch of every aggregation (default 4 per agent)"),
+                           ("M_init", batch, "batch of the first aggregation"),
+                           ("batch", batch, "Synchronized NIGT: gradients per agent")):
+        r.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ,
+                       default=None, help=doc)
+    r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0,
+                   help="iterations of the run's method to measure how trajectory lengths "
+                   "move (default 0: none)")
+    c = p.add_argument_group("emulated cluster (seconds), as apga launch")
+    c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
+    c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
+                   "sqrt or sqrt_d4")
+    c.add_argument("--timing", default=None,
+                   help="fixed | exponential | lognormal | uniform (default fixed)")
+    c.add_argument("--log-sigma", type=ty.real(0, 8), default=None, help="lognormal spread")
+    c.add_argument("--jitter", type=ty.real(0, 1, high_open=True), default=None,
+                   help="uniform jitter in [0, 1)")
+    add_cluster_argument(c)
     m = p.add_argument_group("measurement")
     m.add_argument("--repetitions", type=ty.integer(2, MAX_REPEATS), default=30,
                    help="timed gradients per agent and timed communications (default 30)")
@@ -68,6 +106,11 @@ def _output(args, probe: bool = True) -> Path:
         raise ValueError(f"output: {str(path)!r} is a directory")
     if path.exists():
         raise ValueError(f"output: {str(path)!r} exists; choose a new file name")
+    from theory.cluster_file import cost_path
+
+    if cost_path(path).exists():
+        raise ValueError(f"output: {str(cost_path(path))!r} (its cost file) exists; choose "
+                         "a new file name")
     if probe:  # writable before anything is measured
         from algorithms.run.outputs import writable_dir
 
@@ -92,10 +135,12 @@ def run(args: argparse.Namespace) -> int:
     check_processes(args, n)
     output = _output(args, probe=not args.dry_run)
     endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
-    problem, _, _ = problem_fields(args, n)
-    spec = RunSpec(method="rennala_nigt", mode=args.mode, n=n, iterations=reps, seed=args.seed,
+    problem, dim, _ = problem_fields(args, n)
+    spec = RunSpec(method=args.method, mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   **problem)
+                   hyper=_hyper(args), **_emulation(args, n, dim), **problem)
+    opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
+            "M": spec.hyper.get("M")}
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)
@@ -108,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
     args.out = str(folder)
     run_dir = launcher.run_folder(folder, "")
     spec.save(run_dir / "spec.json")
+    from algorithms.backends.distributed.calibrate import OPTIONS
+    from algorithms.backends.distributed.runlog import dump_json
+
+    dump_json(run_dir / OPTIONS, opts)
     stop = threading.Event()
     spinner = None
     if not args.no_progress and sys.stderr.isatty():
@@ -129,18 +178,19 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     data = json.loads(data_path.read_text())
-    cluster, fit, comments = build(data, spec, args)
-    from theory.cluster_file import write_cluster
+    cluster, fit, comments, cost = build(data, spec, args)
+    from theory.cluster_file import cost_path, write_cluster, write_cost
 
     write_cluster(output, cluster, comments, name="output")
-    result = {"output": str(output), "run_dir": str(run_dir), "n": n, "dim": data["dim"],
-              "mode": spec.mode, "h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
-              "timing": fit.timing, "options": dict(fit.options), "cv": fit.cv,
-              "loglik": fit.loglik,
-              "allreduce_seconds": (float(np.median(data["comm"]))
-                                    if spec.mode == "allreduce" else None),
-              "round_seconds": (float(np.median(data["rounds"])) if data.get("rounds")
-                                else None)}
+    write_cost(cost_path(output), cost, name="output")
+    from algorithms.wallclock.cost import CostModel
+
+    model = CostModel.from_dict(cost)
+    result = {"output": str(output), "cost": str(cost_path(output)), "run_dir": str(run_dir),
+              "n": n, "dim": data["dim"], "mode": spec.mode, "h": cluster.h.tolist(),
+              "kappa": cluster.kappa.tolist(), "timing": fit.timing,
+              "options": dict(fit.options), "cv": fit.cv, "loglik": fit.loglik,
+              "primitives": model.primitives()}
     if args.json:
         from algorithms.backends.distributed.runlog import strict
 
@@ -151,58 +201,70 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hyper(args) -> dict:
+    """The run's hyperparameters given on the command line, checked against the method."""
+    from algorithms.methods.registry import get
+
+    spec = get(args.method)
+    hyper = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    unknown = [k for k in hyper if k not in {h.name for h in spec.hyper}]
+    if unknown:
+        raise ValueError(f"{unknown[0].replace('_', '-')}: not a hyperparameter of {spec.name}")
+    spec.resolve(hyper)
+    return hyper
+
+
+def _emulation(args, n: int, dim) -> dict:
+    """RunSpec fields of an emulated cluster (--h/--kappa/--timing or --cluster)."""
+    from algorithms.cli._cluster import cluster_from_args
+
+    cluster = cluster_from_args(args)
+    if cluster is not None:
+        if cluster.n != n:
+            raise ValueError(f"cluster: {cluster.source} describes {cluster.n} agents, the "
+                             f"calibration has {n}")
+        return {"h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
+                "timing": cluster.timing, "timing_options": dict(cluster.options)}
+    h, kappa, timing, options = cluster_times(args, n, dim)
+    return {"h": h, "kappa": kappa, "timing": timing, "timing_options": options}
+
+
 def build(data: dict, spec, args):
-    """(ClusterSpec, TimingFit, comment lines) from a run's calibration.json."""
+    """(ClusterSpec, TimingFit, comment lines, cost file content) from a calibration.json."""
     import socket
 
-    import numpy as np
-
-    from algorithms.wallclock.calibration import (
-        fit_timing,
-        kappa_from_allreduce,
-        kappa_from_round_trips,
-        kappa_from_rounds,
-    )
+    from algorithms.wallclock.calibration import cluster_from_cost, cost_from_calibration
     from theory.cluster_file import ClusterSpec
 
-    times = data["times"]
-    fit = fit_timing(times)
-    h = np.array([float(np.mean(t)) for t in times])
-    if data["mode"] == "allreduce":
-        reduce_only = kappa_from_allreduce(data["comm"], data["n"])
-        how = (f"all_reduce of a round's {data['dim']}+{4 * data['n'] + 1} float64: median "
-               f"{2 * reduce_only[0]:.4g} s")
-        if data.get("rounds"):
-            k = kappa_from_rounds(data["rounds"], h, data["round_M"])
-            kappa = np.full(data["n"], k)
-            how = ("kappa = half of what real AggregateRennala rounds (M = "
-                   f"{data['round_M']}, {len(data['rounds'])} rounds) cost beyond their "
-                   "computation on the clock with these h_i (the clock adds kappa to receive "
-                   f"and kappa to reduce); the {how}")
-        else:
-            kappa = reduce_only
-            how = f"kappa = half the median {how}"
-    else:
-        kappa = kappa_from_round_trips(data["comm"])
-        how = f"kappa_i = half agent i's median round trip of {data['dim'] + 3} float64"
+    measured = {"host": socket.gethostname(), "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                "command": "apga " + " ".join(sys.argv[1:]), "torch": data["torch"],
+                "repetitions": data["repetitions"], "warmup": data["warmup"],
+                "seed": data.get("seed", 0)}
+    cost = cost_from_calibration(data, measured)
+    cluster, fit = cluster_from_cost(cost)
     labels = [f"agent{i}@{host}" for i, host in enumerate(data["hosts"])]
     env = spec.env if spec.env != "tabular" else (
         f"tabular {spec.tabular['env']} S={spec.tabular['S']} A={spec.tabular['A']}")
+    how = ("kappa = the median all_reduce of a round's buffer among all agents"
+           if spec.mode == "allreduce" else
+           f"kappa_i = half agent i's median round trip of {data['dim'] + 3} float64 to the "
+           "server")
+    emulated = " (emulated cluster)" if data.get("emulated") else ""
     comments = [
-        f"measured by apga calibrate on {socket.gethostname()} at "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+        f"measured by apga calibrate on {socket.gethostname()} at {measured['time']}",
         f"env {env}, horizon {data['horizon']}, d = {data['dim']} parameters, "
-        f"{data['n']} agents ({spec.mode} mode), torch {data['torch']}",
-        f"h = mean of {data['repetitions']} gradients per agent after {data['warmup']} "
-        "warm-up ones, every agent computing at once"
-        + (" (each with its store ticket)" if spec.mode == "allreduce" else ""),
+        f"{data['n']} agents ({spec.mode} mode){emulated}, torch {data['torch']}",
+        f"h = mean seconds per gradient ({cost['gradient']['source']}, "
+        f"{data['repetitions']} per agent after {data['warmup']} warm-up ones)",
         how,
         f"timing {fit.timing} fitted to the pooled t/h_i (coefficient of variation "
         f"{fit.cv:.3g}; fixed below 0.05, else the largest likelihood)",
-        "command: apga " + " ".join(sys.argv[1:]),
+        "cost model (every sample and primitive): the .cost.json file beside this one",
+        "command: " + measured["command"],
     ]
-    cluster = ClusterSpec(h, kappa, fit.timing, dict(fit.options), tuple(labels))
-    return cluster, fit, comments
+    cluster = ClusterSpec(cluster.h, cluster.kappa, fit.timing, dict(fit.options),
+                          tuple(labels))
+    return cluster, fit, comments, cost
 
 
 def _print(result: dict, data: dict) -> None:

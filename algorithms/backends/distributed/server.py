@@ -262,15 +262,17 @@ class RealGreedy:
 
 
 # ----------------------------------------------------------------------------- agent side
-def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
-    """An agent: compute at the latest point received until told otherwise."""
+def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = None) -> None:
+    """An agent: compute at the latest point received until told otherwise (``oracle``:
+    one already built, e.g. ``apga calibrate``'s timed one; default: the spec's)."""
     import torch
     import torch.distributed as dist
 
     from algorithms.backends.distributed.problem import build_oracle
     from algorithms.backends.distributed.signals import run_store
 
-    oracle, _ = build_oracle(spec)
+    if oracle is None:
+        oracle, _ = build_oracle(spec)
     store = run_store(spec.run_id, 0, spec.timeout)
     store.set(f"agent{agent}", str(rank))
     server = int(store.get("server").decode())
