@@ -78,7 +78,7 @@ def setting_fields(spec) -> dict[str, Any]:
 #: argparse dests whose presence turns the seconds section on (--out and --sweep-points
 #: alone are then refused: they only make sense with --sweep).
 TRIGGERS = ("cluster", "timing", "log_sigma", "jitter", "M", "M_init", "iterations", "batch",
-            "seed", "rounds", "sweep", "sweep_points", "out")
+            "seed", "rounds", "sweep", "sweep_points", "out", "alpha", "mode")
 
 
 def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +102,12 @@ def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
                    help="Synchronized NIGT: gradients per agent per round (default 1)")
     g.add_argument("--iterations", default=None,
                    help="iterations K of the run (default: T of Theorem 4.1 per method)")
+    g.add_argument("--alpha", default=None,
+                   help="step size of the run (with a calibrated cluster: how fast the "
+                   "pilot's trajectory lengths move; default: each method's)")
+    g.add_argument("--mode", default=None,
+                   help="allreduce | server: the mode of the run (with a calibrated "
+                   "cluster; default: the file's where a method runs in it)")
     g.add_argument("--seed", default=None, help="seed of the simulated clock (default 0)")
     g.add_argument("--rounds", default=None,
                    help="simulated rounds with random timing (default 100; fewer above "

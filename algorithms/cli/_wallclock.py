@@ -25,7 +25,11 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
 
     out = {"M": opt("M"), "M_init": opt("M_init"), "iterations": opt("iterations"),
            "batch": opt("batch") or 1, "seed": opt("seed", 0) or 0,
-           "rounds": opt("rounds")}  # None: wallclock.default_rounds(n), set by run
+           "rounds": opt("rounds"),  # None: wallclock.default_rounds(n), set by run
+           "alpha": None if getattr(args, "alpha", None) is None
+           else checks.positive("alpha", args.alpha),
+           "mode": None if getattr(args, "mode", None) is None
+           else checks.choice("mode", args.mode.strip(), ("allreduce", "server"))}
     if out["rounds"] is not None and out["rounds"] > wc.MAX_ROUNDS:
         raise ValueError(f"rounds: {out['rounds']} exceeds the limit of {wc.MAX_ROUNDS}")
     for name in ("sweep_points", "out"):
@@ -34,6 +38,24 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     if out["iterations"] is not None and out["iterations"] > wc.MAX_ITERATIONS:
         raise ValueError(f"iterations: {out['iterations']} exceeds {wc.MAX_ITERATIONS:.0e}")
     return out
+
+
+def cost_model_for(spec):
+    """The cost model beside the cluster file (``--cluster F`` with ``F``'s .cost.json),
+    or None (flags, or a file without one)."""
+    if spec is None or spec.source is None:
+        return None
+    from theory.cluster_file import cost_path
+
+    if not cost_path(spec.source).exists():
+        return None
+    from algorithms.wallclock.cost import CostModel
+
+    model = CostModel.from_file(spec.source)
+    if model.n != spec.n:
+        raise ValueError(f"cluster: {str(cost_path(spec.source))!r} describes {model.n} "
+                         f"agents, {spec.source!r} {spec.n}")
+    return model
 
 
 def run(args: argparse.Namespace, times, build, render) -> int:
@@ -50,10 +72,18 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         from algorithms.wallclock import default_rounds
 
         opts["rounds"] = default_rounds(spec.n)
+    model = cost_model_for(spec)
+    if model is None and opts["mode"] is not None:
+        raise ValueError("mode: only with a cluster file measured by apga calibrate (its "
+                         ".cost.json beside it)")
     pred = build(args, (h, kappa, spec))
     names = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     methods = methods_for(names)
-    results = compute(spec, pred, opts, methods)
+    if model is None:
+        results = {m: entry(r, spec) for m, r in compute(spec, pred, opts, methods).items()}
+    else:
+        results = compute_cost(model, pred, opts, methods)
+    rec = recommendation(spec, model, pred, opts, methods, results)
     sweep = None
     if args.sweep is not None:
         var, values = parse_sweep(args.sweep, args.sweep_points)
@@ -65,20 +95,39 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         sweep = run_sweep(args, pred, sweep_spec, opts, methods)
     if args.json:
         obj = pred.to_json()
-        obj.update(to_json(results, spec, opts))
+        obj.update(to_json(results, spec, opts, model, pred))
+        obj["recommendation"] = rec["recommendation"]
+        obj["ranking"] = {k: rec[k] for k in ("ranking_gradients", "ranking_eps", "excluded",
+                                               "straggler_ratio", "message_over_gradient",
+                                               "rows", "gradients_budget")}
         if sweep is not None:
             obj["sweep"] = sweep
-        print(json.dumps(obj, indent=2, allow_nan=False))
+        print(json.dumps(strict(obj), indent=2, allow_nan=False))
         return 0
     from rich.console import Console
 
     console = Console(width=max(132, Console().width))
     render(pred, console)
-    render_seconds(results, spec, opts, console)
+    narrow = Console()  # the seconds tables fit the terminal (80 columns and up)
+    render_seconds(results, spec, opts, narrow, model, pred)
+    render_recommendation(rec, narrow)
     if sweep is not None:
         console.print(f"sweep over {sweep['variable']} ({len(sweep['values'])} points): "
                       f"{sweep['csv']}, {sweep['png']}", highlight=False)
     return 0
+
+
+def strict(x):
+    """x with non-finite floats as None (strict JSON), recursively."""
+    import math
+
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: strict(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [strict(v) for v in x]
+    return x
 
 
 def flags_cluster(h, kappa, args: argparse.Namespace):
@@ -104,20 +153,171 @@ def methods_for(pred_methods: list[str] | None) -> tuple[str, ...]:
     return tuple(m for m in WALLCLOCK_METHODS if m in pred_methods)
 
 
+def batches(pred, opts: dict) -> tuple[int, int, dict[str, str]]:
+    """(M, M_init, where each came from): given, else Theorem 4.2's (Theorem A.1's)."""
+    thm = "Theorem A.1" if pred.constants.mu else "Theorem 4.2"
+    M = opts["M"] if opts["M"] is not None else pred.parameters.M
+    M_init = opts["M_init"] if opts["M_init"] is not None else pred.parameters.M_init
+    src = {k: "given" if opts[k] is not None else thm for k in ("M", "M_init")}
+    return M, M_init, src
+
+
 def compute(spec, pred, opts: dict, methods) -> dict:
     """MethodWallclock per method for ``spec`` with the prediction's eps and constants."""
     from algorithms.wallclock import predict_wallclock
 
     c = pred.constants
-    M = opts["M"] if opts["M"] is not None else pred.parameters.M
-    M_init = opts["M_init"] if opts["M_init"] is not None else pred.parameters.M_init
+    M, M_init, _ = batches(pred, opts)
     return predict_wallclock(spec, methods, eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
                              sigma=c.sigma, Delta=c.Delta, mu=c.mu, M=M, M_init=M_init,
                              iterations=opts["iterations"], batch=opts["batch"],
                              seed=opts["seed"], rounds=opts["rounds"])
 
 
-def to_json(results: dict, spec, opts: dict) -> dict[str, Any]:
+def entry(r, spec) -> dict[str, Any]:
+    """A MethodWallclock as a ``wallclock`` entry, with its interval: fixed times exact;
+    random times the total +- 2 std of the simulated rounds (AFedPG without a std: the
+    total itself)."""
+    out = r.to_json()
+    std = r.total_seconds_std or 0.0
+    out["total_seconds_low"] = max(r.total_seconds - 2 * std, 0.0)
+    out["total_seconds_high"] = r.total_seconds + 2 * std
+    out["interval_source"] = ("fixed times: exact" if spec.timing == "fixed" else
+                              "total +- 2 std of the simulated rounds")
+    out["point_source"] = "simulated clock on the cluster's h, kappa and timing model"
+    from algorithms.wallclock import pattern_of
+
+    out["mode"] = None
+    out["pattern"] = pattern_of(r.method)
+    return out
+
+
+def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
+    """Per method, the cost model's prediction (algorithms.wallclock.cost.predict_run) at
+    K = --iterations (else T of Theorem 4.1 for the method) and at T_explicit."""
+    from algorithms.methods.registry import get
+    from algorithms.wallclock import COUNTED_PATTERNS, _iterations, pattern_of
+    from algorithms.wallclock.cost import predict_run
+
+    c = pred.constants
+    M, M_init, _ = batches(pred, opts)
+    out = {}
+    for m in methods:
+        pattern = pattern_of(m)
+        counts = _iterations(pattern, model.n, opts["batch"], pred.eps, c.L_g, c.L_h,
+                             c.sigma, c.Delta, c.mu, M, M_init)
+        K = counts.T if opts["iterations"] is None else opts["iterations"]
+        alpha = opts["alpha"] if opts["alpha"] is not None else get(m).resolve()[0]["alpha"]
+        kw = {"M": M, "M_init": M_init, "batch": opts["batch"], "alpha": alpha,
+              "mode": opts["mode"], "seed": opts["seed"], "rounds": opts["rounds"]}
+        p = predict_run(model, m, K, **kw)
+        exp = None if counts.T_explicit is None else predict_run(model, m, counts.T_explicit,
+                                                                   **kw)
+        out[m] = {
+            "mode": p.mode, "pattern": pattern, "M": p.gradients,
+            "M_init": M_init if pattern in COUNTED_PATTERNS else None,
+            "round_seconds": p.round_seconds, "round_seconds_std": p.round_seconds_std,
+            "round_terms": p.terms, "gap_seconds": p.gap_seconds,
+            "init_seconds": p.init_seconds, "bound_seconds": None,
+            "bound_source": "none (a measured cost model, not Assumption 2.5's bounds)",
+            "iterations": K,
+            "iterations_source": ("given" if opts["iterations"] is not None else
+                                  f"T ({counts.source}, O-form, constant 1)"),
+            "total_seconds": p.total_seconds, "total_seconds_low": p.total_seconds_low,
+            "total_seconds_high": p.total_seconds_high,
+            "point_source": p.point_source,
+            "interval_source": ("low: lengths as measured, high: every trajectory at H "
+                                f"= {model.horizon} steps, each widened by the drift "
+                                "margin and 2 std"),
+            "lengths": p.lengths, "samples": p.source,
+            "iterations_explicit": counts.T_explicit,
+            "total_seconds_explicit": None if exp is None else exp.total_seconds,
+            "total_seconds_explicit_low": None if exp is None else exp.total_seconds_low,
+            "total_seconds_explicit_high": None if exp is None else exp.total_seconds_high,
+            "alpha": alpha, "rounds_simulated": opts["rounds"],
+            "total_rule": _rule(pattern),
+        }
+    return out
+
+
+def _rule(pattern: str) -> str:
+    if pattern == "greedy":
+        return "K server updates x the long-run time between two"
+    if pattern == "synchronized":
+        return "K + 1 rounds, each followed by the measured gap (Algorithm 1 lines 2, 6)"
+    return ("first round with M_init, then K rounds with M, each followed by the measured "
+            "gap (Algorithm 1 lines 2, 6)")
+
+
+def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str, Any]:
+    """The ranking and the recommendation (:mod:`algorithms.wallclock.recommend`)."""
+    import numpy as np
+
+    from algorithms.methods.registry import get
+    from algorithms.wallclock import (
+        COUNTED_PATTERNS,
+        _iterations,
+        pattern_of,
+        predict_method,
+    )
+    from algorithms.wallclock.recommend import gradients_iterations, recommend
+
+    c = pred.constants
+    M, M_init, _ = batches(pred, opts)
+    batch = opts["batch"]
+    if model is not None:
+        h = np.array([float(np.mean(x)) for x in model.samples("rennala")[0]])
+        message = float(np.median(2 * model.send + 2 * model.kappa))
+    else:
+        h = np.asarray(spec.h, dtype=float)
+        message = float(np.median(2 * spec.kappa))
+    order = np.argsort(h, kind="stable")
+    K_ref = (opts["iterations"] if opts["iterations"] is not None else
+             _iterations("rennala", spec.n, batch, pred.eps, c.L_g, c.L_h, c.sigma, c.Delta,
+                         c.mu, M, M_init).T)
+    G = M_init + K_ref * M
+    cache: dict = {}
+
+    def seconds(method: str, m: int, K: int) -> float:
+        key = (method, m, K)
+        if key not in cache:
+            agents = order[:m]
+            if model is not None:
+                from algorithms.wallclock.cost import predict_run
+
+                alpha = results[method].get("alpha") or get(method).resolve()[0]["alpha"]
+                cache[key] = predict_run(model, method, K, M=M, M_init=M_init, batch=batch,
+                                         alpha=alpha, mode=opts["mode"], seed=opts["seed"],
+                                         rounds=opts["rounds"],
+                                         agents=agents).total_seconds
+            else:
+                cache[key] = predict_method(
+                    method, spec.subset(agents), eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
+                    sigma=c.sigma, Delta=c.Delta, mu=c.mu, M=M, M_init=M_init,
+                    iterations=K, batch=batch, seed=opts["seed"],
+                    rounds=opts["rounds"]).total_seconds
+        return cache[key]
+
+    def eps_iterations(method: str, m: int):
+        return _iterations(pattern_of(method), m, batch, pred.eps, c.L_g, c.L_h, c.sigma,
+                           c.Delta, c.mu, M, M_init).T_explicit
+
+    def gradients(method: str, m: int) -> int:
+        return gradients_iterations(pattern_of(method), G, M, M_init, m, batch)
+
+    def batch_of(method: str):
+        p = pattern_of(method)
+        return M if p in COUNTED_PATTERNS else None
+
+    rec = recommend(methods, h=h, message_seconds=message, seconds=seconds,
+                    eps_iterations=eps_iterations, gradients=gradients,
+                    settings=pred.setting, M=batch_of)
+    rec["gradients_budget"] = {"G": G, "rule": f"G = M_init + K M = {M_init} + {K_ref} x {M}, "
+                               "the gradients of a Rennala NIGT run of K iterations"}
+    return rec
+
+
+def to_json(results: dict, spec, opts: dict, model=None, pred=None) -> dict[str, Any]:
     """The ``wallclock`` and ``wallclock_setup`` keys of ``apga predict --json``."""
     cluster = spec.to_dict()
     if spec.n > 1000:
@@ -125,64 +325,125 @@ def to_json(results: dict, spec, opts: dict) -> dict[str, Any]:
     setup = {
         "cluster": cluster, "seed": opts["seed"], "rounds": opts["rounds"],
         "batch": opts["batch"],
-        "round_seconds": "fixed times: one simulated round, exact (docs/clock.md); random: "
-                         "mean over the simulated rounds. AFedPG: the long-run time between "
-                         "server updates, (sum_i 1/(h_i + 2 kappa_i))^-1",
-        "total_seconds": {m: r.total_rule for m, r in results.items()},
+        "cost_model": None if model is None else {"source": model.source,
+                                                  "primitives": model.primitives()},
+        "round_seconds": ("cost model: a round composed from the measured primitives its "
+                          "pattern and mode use (docs/wallclock.md)" if model is not None else
+                          "fixed times: one simulated round, exact (docs/clock.md); random: "
+                          "mean over the simulated rounds. AFedPG: the long-run time between "
+                          "server updates, (sum_i 1/(h_i + 2 kappa_i))^-1"),
+        "total_seconds": {m: r["total_rule"] for m, r in results.items()},
         "bound_seconds": "Lemma C.1 / C.2 with kappa = max_i kappa_i (fixed times only)",
     }
-    return {"wallclock": {m: r.to_json() for m, r in results.items()}, "wallclock_setup": setup}
+    if pred is not None:
+        M, M_init, src = batches(pred, opts)
+        setup["batches"] = {"M": M, "M_init": M_init, "M_source": src["M"],
+                            "M_init_source": src["M_init"]}
+    return {"wallclock": results, "wallclock_setup": setup}
 
 
-def render_seconds(results: dict, spec, opts: dict, console) -> None:
-    """Print the seconds table under predict's table."""
+def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=None) -> None:
+    """Print the seconds table under predict's table (fits 80 columns)."""
+    from rich import box
     from rich.table import Table
 
     from theory.complexity import LABELS
 
     src = f"cluster {spec.source}" if spec.source else "cluster from the flags"
-    fixed = spec.timing == "fixed"
-    timing = "fixed times (exact)" if fixed else (
-        f"{spec.timing} times, mean ± std over {opts['rounds']} simulated rounds, seed "
-        f"{opts['seed']}")
-    t = Table(title=f"predicted seconds on the simulated clock: {src}, n = {spec.n}, {timing}")
-    for col in ("method", "grads/round", "round s", "± std", "bound s", "first round s",
-                "K = T", "total s", "K = T_explicit", "total s (explicit)"):
-        t.add_column(col, justify="left" if col == "method" else "right")
+    if model is not None:
+        how = "cost model (docs/wallclock.md)"
+    elif spec.timing == "fixed":
+        how = "fixed times (exact)"
+    else:
+        how = f"{spec.timing} times, {opts['rounds']} simulated rounds, seed {opts['seed']}"
+    modes = {r.get("mode") for r in results.values()}
+    console.print(f"predicted seconds: {src}, n = {spec.n}, {how}", highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    cols = ["method", "mode", "grads", "round s", "K", "run s", "low-high s"]
+    if modes == {None}:
+        cols.remove("mode")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("method", "mode") else "right")
     for m, r in results.items():
-        t.add_row(LABELS[m].replace("(Synchronized)", "Sync."), str(r.M),
-                  _g(r.round_seconds), _g(r.round_seconds_std), _g(r.bound_seconds),
-                  _g(r.init_seconds) if m in ("rennala_nigt", "malenia_nigt") else "-",
-                  _k(r.iterations), _g(r.total_seconds), _k(r.iterations_explicit),
-                  _g(r.total_seconds_explicit))
+        row = [_label(m, LABELS)]
+        if "mode" in cols:
+            row.append(r.get("mode") or "-")
+        row += [str(r["M"]), _g(r["round_seconds"], 3), _k(r["iterations"]),
+                _g(r["total_seconds"], 4),
+                f"{_g(r['total_seconds_low'], 3)}-{_g(r['total_seconds_high'], 3)}"]
+        t.add_row(*row)
     console.print(t)
-    kappa = "one kappa" if spec.kappa.min() == spec.kappa.max() else (
-        f"per-agent kappa_i (the rows above use kappa = max_i kappa_i = {spec.kappa.max():g})")
-    lines = [
-        f"h_i = seconds per stochastic gradient, {kappa}; bounds: Lemma C.1/C.2 with "
-        "kappa = max_i kappa_i" + ("" if fixed else " (hold for fixed times only)"),
-        "total: Rennala/Malenia NIGT = first round (M_init) + K rounds (M) (Algorithm 1 "
-        "lines 2, 6); Sync. NIGT = (K + 1) rounds of b gradients per agent; AFedPG = time "
-        "of the K-th server update" + (" (exact)" if fixed else " = K x round") + ", round = "
-        "long-run gap (sum_i 1/(h_i + 2 kappa_i))^-1",
-    ]
-    nigt = [r for m, r in results.items() if m in ("rennala_nigt", "malenia_nigt")]
-    if nigt:
-        src = {k: "given" if opts[k] is not None else "Theorem 4.2" for k in ("M", "M_init")}
-        lines.append(f"batches: M = {nigt[0].M} ({src['M']}), M_init = {nigt[0].M_init} "
-                     f"({src['M_init']}); Sync. NIGT: b = {opts['batch']} per agent")
-    if any(r.iterations_source == "given" for r in results.values()):
-        lines.append("K = T column: K given by --iterations")
+    lines = []
+    if pred is not None:
+        M, M_init, src_b = batches(pred, opts)
+        theory = [k for k in ("M", "M_init") if src_b[k] != "given"]
+        lines.append(f"batches: M = {M} ({src_b['M']}), M_init = {M_init} "
+                     f"({src_b['M_init']}); Sync. NIGT: b = {opts['batch']} per agent"
+                     + (f". {' and '.join(theory)} from {src_b[theory[0]]}: give --M/--M-init "
+                        "(or launch --M theory) for the same run" if theory else ""))
+    if any(r["iterations_source"] == "given" for r in results.values()):
+        lines.append("K: given by --iterations")
+    else:
+        lines.append("K: T of Theorem 4.1 for each method (O-form, constant 1)")
+    if model is not None:
+        first = next(iter(results.values()))
+        lines.append(f"run s: the point ({first['point_source']}); low-high: "
+                     f"{first['interval_source']}")
+        lines.append("round: computation on the clock (measured samples) + the pattern's "
+                     "communication + the calibration residual; run: rounds + gaps")
+    else:
+        lines.append("total: Rennala/Malenia NIGT = first round (M_init) + K rounds (M); "
+                     "Sync. NIGT = (K + 1) rounds; AFedPG = time of the K-th server update")
     for line in lines:
         console.print(line, highlight=False)
 
 
-def _g(x) -> str:
-    return "-" if x is None else f"{x:.6g}"
+def render_recommendation(rec: dict, console) -> None:
+    """The ranking at the same progress, and the recommended method (fits 80 columns)."""
+    from rich import box
+    from rich.table import Table
+
+    from algorithms.methods.registry import get
+    from theory.complexity import LABELS
+
+    console.print("seconds to the same progress: (a) the same gradients, (b) the theory's "
+                  "eps", highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("method", "(a) K", "(a) s", "(b) K", "(b) s", "note"):
+        t.add_column(col, justify="left" if col in ("method", "note") else "right")
+    for r in sorted(rec["rows"], key=lambda r: (r["seconds_eps"] is None,
+                                                r["seconds_eps"] or 0,
+                                                r["seconds_gradients"] or 0)):
+        note = "excluded" if r["excluded"] else (
+            "no explicit T" if r["iterations_eps"] is None else "")
+        t.add_row(_label(r["method"], LABELS), _k(r["iterations_gradients"]),
+                  _g(r["seconds_gradients"], 3), _k(r["iterations_eps"]),
+                  _g(r["seconds_eps"], 3), note)
+    console.print(t)
+    console.print(f"(a): {rec['gradients_budget']['rule']}; (b): T_explicit iterations "
+                  "(Theorem 4.1's proof; AFedPG has no explicit constants)", highlight=False)
+    for m, why in rec["excluded"].items():
+        console.print(f"not {get(m).title}: {why}", highlight=False)
+    r = rec["recommendation"]
+    if r is None:
+        console.print(f"recommended: none ({rec.get('recommendation_reason')})",
+                      highlight=False)
+        return
+    M = f", M = {r['M']}" if r["M"] is not None else ""
+    console.print(f"recommended: {get(r['method']).title}{M}, the fastest {r['agents']} "
+                  f"agent(s), {_g(r['seconds'], 4)} s: {r['reason']}", highlight=False)
+
+
+def _label(m: str, labels: dict) -> str:
+    return labels.get(m, m).replace("(Synchronized)", "Sync.")
+
+
+def _g(x, digits: int = 6) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
 
 
 def _k(x) -> str:
-    return "-" if x is None else f"{x:.6g}" if x >= 1e7 else str(x)
+    return "-" if x is None else f"{x:.4g}" if x >= 1e7 else str(x)
 
 
 # --- sweeps ------------------------------------------------------------------------------

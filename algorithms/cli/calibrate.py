@@ -175,8 +175,6 @@ def run(args: argparse.Namespace) -> int:
             return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")
         return 0
-    import numpy as np
-
     data = json.loads(data_path.read_text())
     cluster, fit, comments, cost = build(data, spec, args)
     from theory.cluster_file import cost_path, write_cluster, write_cost
@@ -268,23 +266,31 @@ def build(data: dict, spec, args):
 
 
 def _print(result: dict, data: dict) -> None:
-    import numpy as np
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
-              f"{result['mode']} mode")
-    for col in ("agent", "host", "h (s/gradient)", "std", "kappa (s)"):
+    p = result["primitives"]
+    console = Console()
+    console.print(f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
+                  f"{result['mode']} mode", highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("agent", "host", "h s/grad", "alone", "s/step", "kappa s"):
         t.add_column(col, justify="left" if col in ("agent", "host") else "right")
     for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True)):
-        t.add_row(str(i), data["hosts"][i], f"{h:.4g}", f"{np.std(data['times'][i]):.3g}",
-                  f"{k:.4g}")
-    Console(width=max(100, Console().width)).print(t)
+        t.add_row(str(i), data["hosts"][i], f"{h:.4g}", f"{p['gradient_alone'][i]:.4g}",
+                  f"{p['seconds_per_step'][i]:.3g}", f"{k:.4g}")
+    console.print(t)
+    ticket = ", ".join(f"{k} {1e3 * max(v):.3g}" for k, v in p["ticket"].items())
+    console.print(f"all_reduce of a round {1e3 * p['all_reduce_round_buffer']:.3g} ms, stop "
+                  f"signal {1e3 * p['stop']:.3g} ms, message {1e3 * max(p['message']):.3g} ms"
+                  + (f", ticket (ms) {ticket}" if ticket else ""), highlight=False)
     opts = ", ".join(f"{k} = {v:.3g}" for k, v in result["options"].items())
-    print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
-          f"coefficient of variation {result['cv']:.3g}")
-    print(f"cluster file written to {result['output']} "
-          f"(use: apga predict --cluster {result['output']})")
+    console.print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
+                  f"coefficient of variation {result['cv']:.3g}", highlight=False)
+    console.print(f"cluster file written to {result['output']}, cost model to "
+                  f"{result['cost']} (use: apga predict --cluster {result['output']})",
+                  highlight=False)
 
 
 def _spin(stop: threading.Event, n: int, reps: int) -> None:

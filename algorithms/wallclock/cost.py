@@ -133,6 +133,7 @@ class CostModel:
     pilot: dict[str, Any] | None = None
     source: str | None = None
     measured: dict[str, Any] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     # -- reading ---------------------------------------------------------------------
     @classmethod
@@ -461,12 +462,16 @@ def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
     pc = model.patterns.get(pattern)
     if pc is None or not pc.rounds.size or mode != model.mode:
         return 0.0
+    key = ("residual", pattern, mode, seed, rounds)
+    if key in model.cache:
+        return model.cache[key]
     M = int(pc.hyper.get("M", 1))
     batch = int(pc.hyper.get("batch", 1))
     measured = pc.rounds[1:] if pc.rounds.size > 1 else pc.rounds
     composed, _, _ = _composed(model, pattern, mode, M, batch, None, seed, rounds,
                                np.arange(model.n))
-    return float(np.median(measured)) - composed
+    model.cache[key] = float(np.median(measured)) - composed
+    return model.cache[key]
 
 
 def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
