@@ -49,24 +49,23 @@ def payload(results: Sequence[CheckResult], budget: Budget, seconds: float,
     })
 
 
-def rich_table(results: Sequence[CheckResult]):
-    """A rich Table: name, paper reference, verdict, seconds, summary with the numbers."""
-    from rich.table import Table
-
+def rich_table(results: Sequence[CheckResult], con: Any = None):
+    """A rich Table that fits ``con``'s width: name, paper reference, verdict, seconds, and
+    the summary with the numbers (wrapped; the paper and seconds columns go first when
+    the terminal is narrow)."""
+    from algorithms.run.tables import Column, console, fit
     from validation.registry import CHECKS
 
-    table = Table(title="apga validate", show_lines=True, expand=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("paper", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("s", justify="right", no_wrap=True)
-    table.add_column("measured", ratio=1, min_width=30)
+    con = con if con is not None else console()
+    cols = [Column("check", "left", 9), Column("paper", "left", 1),
+            Column("verdict", "left", 8), Column("s", priority=2),
+            Column("measured", "left", 7, wrap=True)]
+    rows = []
     for r in results:
         paper = CHECKS[r.name].paper if r.name in CHECKS else r.paper
-        table.add_row(
-            r.name, paper, f"[{STYLE[r.verdict]}]{r.verdict}[/]", f"{r.seconds:.1f}", r.summary
-        )
-    return table
+        rows.append([r.name, paper, f"[{STYLE[r.verdict]}]{r.verdict}[/]", f"{r.seconds:.1f}",
+                     r.summary])
+    return fit(con, "apga validate", cols, rows, show_lines=True)
 
 
 def _fmt(v: Any) -> str:

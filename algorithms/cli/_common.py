@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+import time
+import uuid
 import warnings
 from dataclasses import dataclass, fields
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from algorithms.cli import _hyper
 from algorithms.cli import _types as ty
 from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
 from algorithms.tabular.setting import TabularSetting
@@ -19,22 +24,8 @@ from algorithms.tabular.setting import TabularSetting
 DEFAULT = SimpleNamespace(**{f.name: f.default for f in fields(TabularSetting)})
 DEFAULT_TIME = 1000.0  # simulated seconds of `apga train` / `apga compare`
 
-_ROUND = 2**20  # algorithms.aggregation._common.MAX_ROUND_GRADIENTS (not imported: startup)
-_BATCH_WHY = "gradients of a round are sampled in one batch in memory"
-#: (name, type, help) of the hyperparameter flags; each method uses those it has.
-HYPER_FLAGS = (
-    ("eta", ty.real(0.0, 1.0, low_open=True), "momentum eta in (0, 1] of the NIGT methods"),
-    ("alpha", ty.positive(), "step size (NIGT: of the normalised step; PG: of the gradient "
-     "step; Fast-FedPG: local step)"),
-    ("M", ty.integer(1, _ROUND, _BATCH_WHY), "batch size M of a round (Rennala/Malenia)"),
-    ("M_init", ty.integer(1, _ROUND, _BATCH_WHY), "initial batch M_init (NIGT methods)"),
-    ("batch", ty.integer(1, _ROUND, _BATCH_WHY), "gradients per agent per round "
-     "(synchronized methods, LAPG, Fast-FedPG)"),
-    ("K", ty.integer(1, 10**6), "local steps per round (Fast-FedPG)"),
-    ("xi", ty.positive(), "LAPG's lazy-upload weight xi"),
-    ("D", ty.integer(1, 10**6), "LAPG's memory D of past steps"),
-    ("alpha_g", ty.positive(), "server step size (Fast-FedPG)"),
-)
+#: algorithms.aggregation._common.MAX_ROUND_GRADIENTS (not imported: start-up time)
+_ROUND = 2**20
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +48,9 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "setting (defaults: a 10-state Garnet MDP, n = 10, h_i = sqrt(i), kappa = 0)"
     )
-    g.add_argument("--env", default=DEFAULT.env, help="garnet | chain | grid (default %(default)s)")
+    g.add_argument("--env", default=DEFAULT.env,
+                   help="garnet (also called tabular, as in launch) | chain | grid "
+                   "(default %(default)s)")
     g.add_argument("--S", type=ty.integer(2), default=DEFAULT.S,
                    help="states (grid: S x S cells; default %(default)s)")
     g.add_argument("--A", type=ty.integer(2), default=DEFAULT.A,
@@ -97,27 +90,33 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         "--time",
         type=ty.positive(),
         default=DEFAULT_TIME,
-        help="simulated-time budget in seconds (default %(default)s)",
+        metavar="SIM_SECONDS",
+        help="budget in simulated seconds (the clock's time, not wall-clock; "
+        "default %(default)s)",
     )
-    r.add_argument(
-        "--max-iters", type=ty.integer(0), default=None,
-        help="also stop after this many iterations"
-    )
+    r.add_argument("--iterations", type=ty.integer(0), default=None,
+                   help="also stop after this many global iterations")
+    r.add_argument("--max-iters", dest="iterations", type=ty.integer(0), default=None,
+                   help=argparse.SUPPRESS)  # the former name of --iterations
     r.add_argument(
         "--out", default=None,
-        help="output folder (default runs/<command>); it holds one run: another run into "
-        "it is refused"
+        help="output folder (default runs/<command>/<method>-<setting>-<time>-<id>, a new "
+        "one per run); it holds one run: another run into it is refused"
     )
     r.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--no-progress", dest="quiet", action="store_true",
+                   help=argparse.SUPPRESS)  # the former name of --quiet
+    r.add_argument("--dry-run", action="store_true",
+                   help="check every argument and print the runs it would make; run nothing")
     r.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     h = p.add_argument_group(
-        "hyperparameters (each method uses those it has; others are ignored; defaults: "
-        "`apga compare --list`)"
+        "hyperparameters (from the method registry; each method uses those it has, others "
+        "are ignored; `apga compare --list` shows every method's)"
     )
-    for name, typ, text in HYPER_FLAGS:
-        h.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
-                       help=text)
+    from algorithms.methods.registry import REGISTRY
+
+    _hyper.add_hyper_arguments(h, REGISTRY.values(), batch_maximum=_ROUND)
     h.add_argument(
         "--hyper-from",
         choices=("defaults", "theory"),
@@ -136,7 +135,7 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
         given = {k: getattr(args, k) for k in ("n", "h", "kappa", "timing")}
         times = {k: getattr(DEFAULT, k) if v is None else v for k, v in given.items()}
     return TabularSetting(
-        env=args.env,
+        env="garnet" if args.env == "tabular" else args.env,
         S=args.S,
         A=args.A,
         gamma=args.gamma,
@@ -145,16 +144,6 @@ def setting_from(args: argparse.Namespace) -> TabularSetting:
         family=args.family,
         **times,
     )
-
-
-def given_hyper(args: argparse.Namespace, spec: Any) -> dict[str, float]:
-    names = {h.name for h in spec.hyper}
-    out = {}
-    for name, _, _ in HYPER_FLAGS:
-        v = getattr(args, f"hp_{name}")
-        if v is not None and name in names:
-            out[name] = v
-    return out
 
 
 def resolve_hyper(args, spec, oracle, theta0) -> tuple[dict[str, float], dict[str, str], dict]:
@@ -166,14 +155,14 @@ def resolve_hyper(args, spec, oracle, theta0) -> tuple[dict[str, float], dict[st
         from algorithms.methods.theory_hyper import theory_hyperparameters
 
         values, sources, info = theory_hyperparameters(spec, oracle, args.eps, theta0)
-    for k, v in given_hyper(args, spec).items():
+    for k, v in _hyper.given(args, spec).items():
         values[k] = v
         sources[k] = "given"
     return values, sources, info
 
 
 def progress_enabled(args) -> bool:
-    return not args.no_progress and sys.stderr.isatty()
+    return not args.quiet and sys.stderr.isatty()
 
 
 def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
@@ -188,14 +177,10 @@ def add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
         "--resume",
         action="store_true",
         help="continue from the checkpoints in --out (same arguments as the interrupted run; "
-        "a checkpoint of another run is refused; --time/--max-iters may grow)",
+        "a checkpoint of another run is refused; --time/--iterations may grow)",
     )
 
 
-def given_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The hyperparameter flags given (name -> value), for a run's identity."""
-    return {name: getattr(args, f"hp_{name}") for name, _, _ in HYPER_FLAGS
-            if getattr(args, f"hp_{name}") is not None}
 
 
 def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **extra: Any) -> dict:
@@ -207,27 +192,79 @@ def run_identity(args: argparse.Namespace, setting: TabularSetting, specs, **ext
     Resolving them here also checks them (eta > 1, say) before any work.
     """
     ident = {"command": args.command, **setting.to_dict(), **extra,
-             "hyper_from": args.hyper_from, "time": args.time, "max_iters": args.max_iters}
+             "hyper_from": args.hyper_from, "time": args.time, "iterations": args.iterations}
     if args.hyper_from == "theory":
         ident["eps"] = args.eps
-        ident.update({f"--{k.replace('_', '-')}": v for k, v in given_flags(args).items()})
+        ident.update({f"--{k.replace('_', '-')}": v for k, v in _hyper.given(args).items()})
     else:
         for spec in specs:
-            values, _ = spec.resolve(given_hyper(args, spec))
+            values, _ = spec.resolve(_hyper.given(args, spec))
             prefix = f"{spec.name}." if len(specs) > 1 else ""
             ident.update({f"{prefix}{k}": v for k, v in values.items()})
     return ident
 
 
-def open_out(args: argparse.Namespace, default: str, identity: dict):
-    """The run's output folder, checked writable, locked, and claimed for this run."""
+def open_out(args: argparse.Namespace, name: str, identity: dict):
+    """The run's output folder, checked writable, locked, and claimed for this run.
+
+    Without ``--out`` every run gets a new folder ``runs/<command>/<name>-<time>-<id>``;
+    ``--resume`` without ``--out`` continues the newest folder there that holds a run of
+    the same arguments.
+    """
     from algorithms.run.outputs import OutputDir
 
     if args.resume and args.checkpoint_every == 0:
         raise ValueError("resume: --checkpoint-every 0 writes no checkpoint, so there is "
                          "nothing to resume")
-    return OutputDir(args.out if args.out is not None else default, identity,
-                     resume=args.resume)
+    out = args.out
+    if out is None:
+        root = Path("runs") / args.command
+        out = (_resumable(root, identity) if args.resume
+               else root / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    return OutputDir(out, identity, resume=args.resume)
+
+
+def _resumable(root: Path, identity: dict) -> Path:
+    """The newest folder under ``root`` holding a run with ``identity`` (budget aside)."""
+    import json
+
+    from algorithms.run.outputs import MANIFEST
+    from theory import jsonio
+
+    want = {k: v for k, v in jsonio.strict(identity).items() if k not in ("time", "iterations")}
+    found = []
+    for manifest in root.glob(f"*/{MANIFEST}"):
+        try:
+            held = json.loads(manifest.read_text()).get("identity", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(held, dict) and \
+                {k: v for k, v in held.items() if k not in ("time", "iterations")} == want:
+            found.append((manifest.stat().st_mtime, manifest.parent))
+    if not found:
+        raise ValueError(f"resume: no run of these arguments under {str(root)!r}; give the "
+                         "--out folder of the run to continue")
+    return max(found)[1]
+
+
+def dry_run(args: argparse.Namespace, setting: TabularSetting, specs, seeds: int,
+            identity: dict) -> int:
+    """``--dry-run``: print the checked runs (``--json``: as JSON) and write nothing."""
+    from theory import jsonio
+
+    plan = {"command": args.command, "setting": setting.to_dict(),
+            "methods": [s.name for s in specs], "seeds": seeds,
+            "runs": len(specs) * seeds, "time": args.time, "iterations": args.iterations,
+            "out": args.out, "identity": identity}
+    if args.json:
+        print(jsonio.dumps(plan, indent=2))
+    else:
+        budget = f"{args.time:g} simulated seconds" + (
+            "" if args.iterations is None else f" or {args.iterations} iterations")
+        print(f"would run {', '.join(plan['methods'])} x {seeds} seed(s) "
+              f"({plan['runs']} runs) on {setting.env} (n = {setting.n}), {budget}; "
+              f"output {args.out or f'runs/{args.command}/<new folder>'}")
+    return 0
 
 
 @dataclass(frozen=True)
@@ -298,7 +335,7 @@ def run_one(
             hyper=values,
             hyper_source=sources,
             max_time=args.time,
-            max_iters=args.max_iters,
+            max_iters=args.iterations,
             checkpoint=ckpt,
             checkpoint_every=max(args.checkpoint_every, 1),
             progress=progress,
@@ -453,17 +490,17 @@ def _median_time(row: dict, key: str, times: list[float], what: str) -> None:
 def print_summary(
     summary: dict[str, dict], target: float | None, title: str, target_J: float | None = None
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from algorithms.run.tables import Column, print_table
 
-    t = Table(title=title)
-    cols = ["method", "iters", "sim. time", "J", "||grad J||", "grads eval.", "comms"]
+    cols = [Column("method", "left", 9), Column("iters", priority=5),
+            Column("sim. time", priority=8), Column("J", priority=7),
+            Column("||grad J||", priority=6), Column("grads eval.", priority=3),
+            Column("comms", priority=2)]
     if target is not None:
-        cols.append(f"time to ||grad J|| <= {target:g}")
+        cols.append(Column(f"time to ||grad J|| <= {target:g}", priority=4))
     if target_J is not None:
-        cols.append(f"time to J >= {target_J:g}")
-    for c in cols:
-        t.add_column(c, justify="right" if c != "method" else "left")
+        cols.append(Column(f"time to J >= {target_J:g}", priority=4))
+    rows = []
     for name, row in summary.items():
         vals = [
             name,
@@ -478,11 +515,15 @@ def print_summary(
             vals.append(_time_cell(row["time_to_target"]))
         if target_J is not None:
             vals.append(_time_cell(row["time_to_J"]))
-        t.add_row(*vals)
-    Console(width=max(120, Console().width)).print(t)
+        rows.append(vals)
+    from algorithms.run.tables import console
+
+    con = console()
+    print_table(title, cols, rows, con=con)
     for name, row in summary.items():
         hp = ", ".join(f"{k}={v:.4g} ({row['hyper_source'][k]})" for k, v in row["hyper"].items())
-        print(f"  {name}: {hp}")
+        print(textwrap.fill(f"{name}: {hp}", width=max(con.width, 40), initial_indent="  ",
+                            subsequent_indent="    "))
 
 
 def _time_cell(t: float | None) -> str:

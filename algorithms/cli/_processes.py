@@ -7,7 +7,6 @@ by :mod:`algorithms.backends.distributed.launcher`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -172,10 +171,9 @@ def dry_run(args: argparse.Namespace, spec, endpoint: str) -> int:
     from algorithms.backends.distributed.launcher import plan
 
     if args.json:
-        from algorithms.backends.distributed.runlog import strict
+        from theory import jsonio
 
-        print(json.dumps(strict(plan(spec, endpoint, processes(args))), indent=2,
-                         allow_nan=False))
+        print(jsonio.dumps(plan(spec, endpoint, processes(args)), indent=2))
     else:
         where = (f"{spec.n} agents ({args.nnodes} node(s) x {args.nproc}), env {spec.env}, "
                  f"rendezvous at {endpoint}")

@@ -58,14 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                              "calibration rounds' batch)")
     r.add_argument("--method", default="rennala_nigt",
                    help="the run's method (default rennala_nigt)")
-    batch = ty.integer(1, MAX_BATCH, "gradients per round")
-    for name, typ, doc in (("eta", ty.real(0, 1, low_open=True), "momentum"),
-                           ("alpha", ty.real(0, low_open=True), "step size"),
-                           ("M", batch, "batch of every aggregation (default 4 per agent)"),
-                           ("M_init", batch, "batch of the first aggregation"),
-                           ("batch", batch, "Synchronized NIGT: gradients per agent")):
-        r.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ,
-                       default=None, help=doc)
+    from algorithms.backends.distributed.spec import real_methods
+    from algorithms.cli import _hyper
+
+    _hyper.add_hyper_arguments(r, real_methods(), batch_maximum=MAX_BATCH)
     r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0,
                    help="iterations of the run's method to measure how trajectory lengths "
                    "move (default 0: none)")
@@ -90,7 +86,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cluster file to write (default runs/calibrate/cluster-<time>.csv; "
                    "an existing file is refused)")
     m.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    m.add_argument("--no-progress", action="store_true", help="no progress display")
+    m.add_argument("--quiet", action="store_true", help="no progress display")
+    m.add_argument("--no-progress", dest="quiet", action="store_true",
+                   help=argparse.SUPPRESS)  # the former name of --quiet
     m.add_argument("--dry-run", action="store_true",
                    help="check every argument and print what would be measured; start nothing")
 
@@ -159,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     dump_json(run_dir / OPTIONS, opts)
     stop = threading.Event()
     spinner = None
-    if not args.no_progress and sys.stderr.isatty():
+    if not args.quiet and sys.stderr.isatty():
         spinner = threading.Thread(target=_spin, args=(stop, n, reps), daemon=True)
         spinner.start()
     try:
@@ -190,10 +188,11 @@ def run(args: argparse.Namespace) -> int:
               "options": dict(fit.options), "cv": fit.cv, "loglik": fit.loglik,
               "primitives": model.primitives()}
     if args.json:
-        from algorithms.backends.distributed.runlog import strict
+        from theory import jsonio
 
-        # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON
-        print(json.dumps(strict(result), indent=2, allow_nan=False))
+        # a likelihood of -inf (a sample outside a uniform's range) is null in strict JSON,
+        # with a loglik_reason
+        print(jsonio.dumps(result, indent=2))
     else:
         _print(result, data)
     return 0
@@ -201,13 +200,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _hyper(args) -> dict:
     """The run's hyperparameters given on the command line, checked against the method."""
+    from algorithms.cli import _hyper
     from algorithms.methods.registry import get
 
     spec = get(args.method)
-    hyper = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
-    unknown = [k for k in hyper if k not in {h.name for h in spec.hyper}]
-    if unknown:
-        raise ValueError(f"{unknown[0].replace('_', '-')}: not a hyperparameter of {spec.name}")
+    hyper = _hyper.given(args)
+    _hyper.refuse_foreign(hyper, spec)
     spec.resolve(hyper)
     return hyper
 
@@ -266,31 +264,28 @@ def build(data: dict, spec, args):
 
 
 def _print(result: dict, data: dict) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+    from algorithms.run.tables import Column, console, print_table
 
     p = result["primitives"]
-    console = Console()
-    console.print(f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
-                  f"{result['mode']} mode", highlight=False)
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("agent", "host", "h s/grad", "alone", "s/step", "kappa s"):
-        t.add_column(col, justify="left" if col in ("agent", "host") else "right")
-    for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True)):
-        t.add_row(str(i), data["hosts"][i], f"{h:.4g}", f"{p['gradient_alone'][i]:.4g}",
-                  f"{p['seconds_per_step'][i]:.3g}", f"{k:.4g}")
-    console.print(t)
+    cols = [Column("agent", "left", 9), Column("host", "left", 2),
+            Column("h (s/gradient)", priority=8), Column("alone", priority=4),
+            Column("s/step", priority=3), Column("kappa (s)", priority=7)]
+    rows = [[str(i), data["hosts"][i], f"{h:.4g}", f"{p['gradient_alone'][i]:.4g}",
+             f"{p['seconds_per_step'][i]:.3g}", f"{k:.4g}"]
+            for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True))]
+    print_table(f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
+                f"{result['mode']} mode", cols, rows)
+    out = console()
     ticket = ", ".join(f"{k} {1e3 * max(v):.3g}" for k, v in p["ticket"].items())
-    console.print(f"all_reduce of a round {1e3 * p['all_reduce_round_buffer']:.3g} ms, stop "
-                  f"signal {1e3 * p['stop']:.3g} ms, message {1e3 * max(p['message']):.3g} ms"
-                  + (f", ticket (ms) {ticket}" if ticket else ""), highlight=False)
+    out.print(f"all_reduce of a round {1e3 * p['all_reduce_round_buffer']:.3g} ms, stop "
+              f"signal {1e3 * p['stop']:.3g} ms, message {1e3 * max(p['message']):.3g} ms"
+              + (f", ticket (ms) {ticket}" if ticket else ""), highlight=False)
     opts = ", ".join(f"{k} = {v:.3g}" for k, v in result["options"].items())
-    console.print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
-                  f"coefficient of variation {result['cv']:.3g}", highlight=False)
-    console.print(f"cluster file written to {result['output']}, cost model to "
-                  f"{result['cost']} (use: apga predict --cluster {result['output']})",
-                  highlight=False)
+    out.print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
+              f"coefficient of variation {result['cv']:.3g}", highlight=False)
+    out.print(f"cluster file written to {result['output']}, cost model to "
+              f"{result['cost']} (use: apga predict --cluster {result['output']})",
+              highlight=False)
 
 
 def _spin(stop: threading.Event, n: int, reps: int) -> None:

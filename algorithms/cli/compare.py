@@ -92,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
         args, setting, specs, methods=[s.name for s in specs], seeds=args.seeds, tune=args.tune,
         tune_grid=grid, tune_M=M_grid, tune_seeds=tune_seeds if args.tune else None,
     )
+    if args.dry_run:
+        return _common.dry_run(args, setting, specs, args.seeds, identity)
     progress = _common.progress_enabled(args)
     results = {}
     tuning = {}
-    with _common.open_out(args, "runs/compare", identity) as out:
+    with _common.open_out(args, "-".join(s.name for s in specs)[:80], identity) as out:
         for spec in specs:
             note = _common.homogeneous_note(spec, setting)
             if note:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from algorithms.backends.distributed.spec import MAX_BATCH, MAX_ITERATIONS, MAX_SECONDS
+from algorithms.cli import _hyper
 from algorithms.cli import _types as ty
 from algorithms.cli._cluster import add_cluster_argument
 from algorithms.cli._processes import (
@@ -48,19 +49,16 @@ events.jsonl and summary.json into --out (default runs/launch/<method>-<mode>-<t
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_process_arguments(p)
-    m = p.add_argument_group("method")
+    from algorithms.backends.distributed.spec import mode_methods, real_methods
+
+    runs = mode_methods()
+
+    m = p.add_argument_group("method (hyperparameters from the method registry)")
     m.add_argument("--method", default="rennala_nigt",
-                   help="rennala_nigt | malenia_nigt | sync_nigt; server mode also "
-                   "afedpg_agent (AFedPG as its paper defines it) | afedpg (server momentum)")
-    batch = ty.integer(1, MAX_BATCH, "gradients per round")
-    for name, typ, doc in (("eta", ty.real(0, 1, low_open=True), "momentum (default 0.1)"),
-                           ("alpha", ty.real(0, low_open=True),
-                            "step size (default 0.05; AFedPG 0.01)"),
-                           ("M", batch, "batch of every aggregation (default 20)"),
-                           ("M_init", batch, "batch of the first aggregation (default 20)"),
-                           ("batch", batch, "Synchronized NIGT: gradients per agent (default 1)")):
-        m.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=typ, default=None,
-                       help=doc)
+                   help=" | ".join(runs["allreduce"]) + "; server mode also "
+                   + " | ".join(x for x in runs["server"] if x not in runs["allreduce"])
+                   + " (default %(default)s)")
+    _hyper.add_hyper_arguments(m, real_methods(), batch_maximum=MAX_BATCH)
     add_problem_arguments(p)
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
@@ -78,11 +76,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     budget.add_argument("--iterations", type=ty.integer(1, MAX_ITERATIONS), default=None,
                         help="global iterations (default 100 unless --time)")
     budget.add_argument("--time", type=ty.real(0, MAX_SECONDS, low_open=True), default=None,
-                        help="wall-clock budget in seconds")
+                        metavar="WALL_SECONDS",
+                        help="budget in wall-clock seconds (real time, unlike train's "
+                        "simulated --time)")
     b.add_argument("--seed", type=ty.integer(0), default=0, help="run seed (default %(default)s)")
     b.add_argument("--out", default=None, help="run folder (default runs/launch/<...>)")
     b.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--no-progress", dest="quiet", action="store_true",
+                   help=argparse.SUPPRESS)  # the former name of --quiet
     b.add_argument("--save-gradients", action="store_true",
                    help="also write gradients.npz (every aggregated gradient and its point)")
     b.add_argument("--dry-run", action="store_true",
@@ -109,10 +111,8 @@ def _spec(args: argparse.Namespace, run_id: str):
     checks.count("max-restarts", args.max_restarts, minimum=0)
     check_processes(args, n)
     spec = get(args.method)
-    hyper = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
-    unknown = [k for k in hyper if k not in {h.name for h in spec.hyper}]
-    if unknown:
-        raise ValueError(f"{unknown[0].replace('_', '-')}: not a hyperparameter of {spec.name}")
+    hyper = _hyper.given(args)
+    _hyper.refuse_foreign(hyper, spec)
     spec.resolve(hyper)
     iterations, budget = args.iterations, args.time
     if iterations is None and budget is None:
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = launcher.run_folder(args.out, f"{spec.method}-{spec.mode}")
     spec.save(run_dir / "spec.json")
     progress = launcher.Progress(run_dir, spec,
-                                 enabled=not args.no_progress and sys.stderr.isatty())
+                                 enabled=not args.quiet and sys.stderr.isatty())
     started = time.monotonic()
     try:
         code = launcher.start(spec, run_dir, processes(args), endpoint)
@@ -181,22 +181,21 @@ def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
 
 
 def _print_table(s: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from algorithms.run.tables import Column, print_table
 
     rounds = s["rounds"]
     durations = [r["duration"] for r in rounds[1:]] or [r["duration"] for r in rounds]
-    t = Table(title=f"apga launch: {s['title']} ({s['mode']}, n = {s['n']})")
-    for col in ("iterations", "wall s", "s / round (median)", "gradients", "communications",
-                "J", "||grad J||"):
-        t.add_column(col, justify="right")
     med = sorted(durations)[len(durations) // 2] if durations else math.nan
     f = s["final"]
-    t.add_row(str(s["iterations"]), f"{s['wall_seconds']:.4g}", f"{med:.4g}",
-              str(f["gradients_evaluated"]), str(f["communications"]),
-              "-" if f["J"] is None else f"{f['J']:.6g}",
-              "-" if f["grad_norm"] is None else f"{f['grad_norm']:.4g}")
-    Console(width=max(100, Console().width)).print(t)
+    cols = [Column("iterations", priority=9), Column("wall s", priority=8),
+            Column("s / round (median)", priority=7), Column("gradients", priority=4),
+            Column("comms", priority=3), Column("J", priority=6),
+            Column("||grad J||", priority=5)]
+    row = [str(s["iterations"]), f"{s['wall_seconds']:.4g}", f"{med:.4g}",
+           str(f["gradients_evaluated"]), str(f["communications"]),
+           "-" if f["J"] is None else f"{f['J']:.6g}",
+           "-" if f["grad_norm"] is None else f"{f['grad_norm']:.4g}"]
+    print_table(f"apga launch: {s['title']} ({s['mode']}, n = {s['n']})", cols, [row])
     for e in s.get("events", []):
         print(f"  event: {json.dumps(e)}")
     print(f"records, rounds and summary written to {s['run_dir']}/")

@@ -2,8 +2,11 @@
 
 Subcommands are discovered from the modules of :mod:`algorithms.cli`: every module that
 defines ``COMMAND`` (its name), ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int`` becomes ``apga COMMAND``. Subcommand modules import heavy
-dependencies (torch, matplotlib) inside ``run`` so that ``apga predict`` starts fast.
+``run(args) -> int`` becomes ``apga COMMAND``. Only the command being run gets its
+arguments (``add_arguments`` may import the method registry: ``apga predict`` does not pay
+for it), and subcommand modules import heavy dependencies (torch, matplotlib) inside
+``run``. Options are never abbreviated (``--h`` is ``--h``, not ``--help``), and an
+unknown option is reported against the subcommand's ``--help``.
 
 Errors: a :class:`ValueError` (bad input, named parameter), a missing file or an
 argument error prints one line ``apga: error: ...`` on stderr and exits 2; an
@@ -35,7 +38,11 @@ EXTRAS = ("torch", "gymnasium", "mujoco")
 
 
 class _OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit 2."""
+    """An ArgumentParser whose errors are one line and exit 2, with no abbreviations."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"apga: error: {message} (see `{self.prog} --help`)\n")
@@ -54,7 +61,9 @@ def _subcommand_modules() -> list[ModuleType]:
     return mods
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``apga`` parser; with ``command``, only that subcommand gets its arguments (every
+    one is listed in ``apga --help`` either way)."""
     parser = _OneLineParser(
         prog="apga",
         description=(
@@ -72,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
             description=getattr(mod, "DESCRIPTION", mod.HELP),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run, _flags=flag_names(p))
+        if command is None or command == mod.COMMAND:
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run, _flags=flag_names(p), _parser=p)
     return parser
 
 
@@ -99,12 +109,13 @@ def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
     """Parameter name -> the option that sets it, for every option of ``parser``.
 
     Keys are the destination (``M_init``, ``hp_M_init`` without its ``hp_`` prefix) and
-    the flag without dashes in both spellings (``max-iters``, ``max_iters``).
+    the flag without dashes in both spellings (``M-init``, ``M_init``); hidden aliases
+    (former names) are left out.
     """
     out: dict[str, str] = {}
     for action in parser._actions:
         longs = [o for o in action.option_strings if o.startswith("--")]
-        if not longs or action.dest == "help":
+        if not longs or action.dest == "help" or action.help == argparse.SUPPRESS:
             continue
         flag = longs[0]
         bare = flag[2:]
@@ -113,7 +124,8 @@ def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
             out.setdefault(key, flag)
     # Names the library uses for what these flags set (run_method's max_time and
     # checkpoint, the clock's simulated time).
-    for name, flag in (("max_time", "time"), ("checkpoint", "resume")):
+    for name, flag in (("max_time", "time"), ("max_iters", "iterations"),
+                       ("checkpoint", "resume")):
         if flag in out:
             out.setdefault(name, out[flag])
     return out
@@ -141,17 +153,26 @@ def name_flag(message: str, flags: dict[str, str]) -> str:
     return ", ".join(flags.get(n, n) for n in names) + message[m.end():]
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> argparse.ArgumentParser:
-    # Built once per process: parsing does not change it, and in-process callers (the
-    # bad-input test suite runs main() ~1000 times) save the 10 ms it takes.
-    return build_parser()
+@functools.cache
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    # Built once per process and command: parsing does not change it, and in-process
+    # callers (the bad-input test suite runs main() ~1000 times) save the time it takes.
+    return build_parser(command)
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(_command(argv))
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the subcommand, so that the hint names its --help
+            sub = getattr(args, "_parser", parser)
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, or a one-line argument error (exit 2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if getattr(args, "_run", None) is None:

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     spec = get(args.method)
     setting = _common.setting_from(args)
     identity = _common.run_identity(args, setting, [spec], method=spec.name, seed=args.seed)
-    with _common.open_out(args, "runs/train", identity) as out:
+    if args.dry_run:
+        return _common.dry_run(args, setting, [spec], 1, identity)
+    with _common.open_out(args, f"{spec.name}-seed{args.seed}", identity) as out:
         note = _common.homogeneous_note(spec, setting)
         if note:
             warnings.warn(note, stacklevel=1)

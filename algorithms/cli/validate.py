@@ -97,8 +97,6 @@ def run(args: argparse.Namespace) -> int:
             out = Path("runs/validate") / tag
         out = prepare_dir(out, "--write-docs" if args.write_docs else "--out")
     console = Console(stderr=args.json)
-    if not console.is_terminal:  # pipes and CI logs: wide enough for the numbers
-        console = Console(stderr=args.json, width=160)
 
     def progress(res) -> None:
         console.print(f"[{STYLE[res.verdict]}]{res.verdict:8s}[/] {res.name} ({res.seconds:.1f} s)")
@@ -113,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         doc = payload(results, budget, seconds, command)
         sys.stdout.write(jsonio.dumps(jsonable(doc), indent=2, sort_keys=True) + "\n")
     else:
-        console.print(rich_table(results))
+        console.print(rich_table(results, console))
         failed = [r.name for r in results if r.failed]
         console.print(
             f"{len(results)} checks in {seconds:.1f} s: "

@@ -64,7 +64,7 @@ NIGT_HYPER = (
     ETA,
     ALPHA,
     Hyperparameter(
-        "M_init", 20, "batch of the first aggregation (Algorithm 1 line 2)", integer=True
+        "M_init", 20, "initial batch: the first aggregation's (Algorithm 1 line 2)", integer=True
     ),
     Hyperparameter("M", 20, "batch of every later aggregation (Algorithm 1 line 6)", integer=True),
 )

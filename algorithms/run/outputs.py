@@ -11,12 +11,17 @@
 - **one run**: ``<out>/apga-run.json`` records the run the folder holds (command, setting,
   hyperparameters, seeds, budget). Another run into the same folder is refused with one
   line naming what differs; the same run may write again (identical outputs), and
-  ``--resume`` may extend its budget (``--time``, ``--max-iters``);
+  ``--resume`` may extend its budget (``--time``, ``--iterations``);
 - **atomic files**: every file is written to a temporary file unique to the process and
   renamed over the target; on a write error (full disk, permissions) the temporary file
   is removed and the error names ``--out``.
 
 :func:`write_file` does the same for single-file outputs (``apga tables --output``).
+
+The one home for files: :func:`atomic_write` (bytes or text through a temporary file
+renamed over the target) and :func:`write_json` (strict JSON, :mod:`theory.jsonio`, written
+atomically) are what every part of apga writes its files with; :class:`OutputDir` holds the
+one folder lock.
 """
 
 from __future__ import annotations
@@ -114,6 +119,24 @@ def _temporary(target: Path) -> Path:
     return Path(name)
 
 
+def atomic_write(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: readers see the old file or the new one,
+    never a part (a temporary file unique to this process, renamed over ``path``)."""
+    p = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    _atomic(p, lambda tmp: tmp.write_bytes(raw))
+    return p
+
+
+def write_json(path: str | Path, payload: Any, *, indent: int | None = 2,
+               sort_keys: bool = False) -> Path:
+    """Strict JSON (no NaN/Infinity: null plus a ``*_reason``, :mod:`theory.jsonio`),
+    written atomically; the folder is created if missing."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(p, jsonio.dumps(payload, indent=indent, sort_keys=sort_keys) + "\n")
+
+
 def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
     """``write(tmp)`` then rename tmp over ``path``; tmp is unique and removed on failure.
 
@@ -136,7 +159,7 @@ class OutputDir:
     """
 
     def __init__(self, path: str | Path, identity: Mapping[str, Any], *, resume: bool = False,
-                 flag: str = "--out", continuable: tuple[str, ...] = ("time", "max_iters")
+                 flag: str = "--out", continuable: tuple[str, ...] = ("time", "iterations")
                  ) -> None:
         self.flag = flag
         self.identity = jsonio.strict(dict(identity))

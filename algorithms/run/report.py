@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,14 +52,6 @@ def read_csv(path: Path) -> list[IterationRecord]:
                 )
             )
     return out
-
-
-def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Strict JSON (:mod:`theory.jsonio`: no NaN/Infinity; null plus a ``*_reason``)."""
-    from theory import jsonio
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(jsonio.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def step_values(records: Sequence[IterationRecord], field: str, grid: np.ndarray) -> np.ndarray:

@@ -146,17 +146,6 @@ def test_compare_tune_picks_from_the_grid(tmp_path, capsys):
     assert payload["summary"]["sync_nigt"]["hyper_source"]["alpha"].startswith("tuned")
 
 
-def test_hyperparameter_flags_cover_the_registry():
-    """HYPER_FLAGS mirrors the registry (kept literal so that `apga predict` does not import
-    the methods at start-up); this keeps the two from drifting apart."""
-    from algorithms.cli._common import HYPER_FLAGS
-    from algorithms.methods.registry import REGISTRY
-
-    kinds = {h.name: (int if h.integer else float) for s in REGISTRY.values() for h in s.hyper}
-    flags = {name: (int if typ.__name__ == "integer" else float) for name, typ, _ in HYPER_FLAGS}
-    assert flags == kinds
-
-
 def test_compare_list(capsys):
     assert main(["compare", "--list"]) == 0
     out = capsys.readouterr().out

@@ -318,12 +318,11 @@ def _round_trips(spec, store, d: int, role: str, root: int, kappa: np.ndarray,
 def pattern_methods(mode: str) -> dict[str, str]:
     """The aggregation patterns a mode runs and one registry method of each (the first,
     in registry order, whose ``modes`` include ``mode``), e.g. rennala -> rennala_nigt."""
-    from algorithms.backends.distributed.spec import MODE_METHODS
     from algorithms.methods.registry import REGISTRY
 
     out: dict[str, str] = {}
     for name, m in REGISTRY.items():
-        if mode in m.modes and name in MODE_METHODS[mode] and m.pattern not in out:
+        if mode in m.modes and m.pattern not in out:
             out[m.pattern] = name
     return out
 

@@ -23,40 +23,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import os
 import pickle
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from algorithms.run.outputs import atomic_write, write_json
 from algorithms.run.records import IterationRecord
 from algorithms.run.report import FIELDS
+from theory import jsonio
 
 CHECKPOINT = "checkpoint.pkl"
 CHECKPOINT_VERSION = 1
 
 
-def strict(x: Any) -> Any:
-    """x with every non-finite float replaced by None (strict JSON), recursively."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: strict(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [strict(v) for v in x]
-    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:  # numpy scalars
-        return strict(x.item())
-    if hasattr(x, "tolist"):
-        return strict(x.tolist())
-    return x
-
-
 def dump_json(path: Path, payload: Any) -> None:
-    """Write strict JSON atomically (a temporary file private to this process)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(strict(payload), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    """Strict JSON, written atomically (:func:`algorithms.run.outputs.write_json`)."""
+    write_json(path, payload)
 
 
 def round_dict(record: Any, iteration: int) -> dict[str, Any]:
@@ -85,11 +68,10 @@ class RunLog:
         buf = io.StringIO()
         csv.DictWriter(buf, fieldnames=FIELDS).writerow(asdict(record))
         _append(self.csv, buf.getvalue())
-        _append(self.rounds, "".join(json.dumps(strict(r), allow_nan=False) + "\n"
-                                     for r in rounds))
+        _append(self.rounds, "".join(jsonio.dumps(r) + "\n" for r in rounds))
 
     def event(self, **fields: Any) -> None:
-        _append(self.events, json.dumps(strict(fields), allow_nan=False) + "\n")
+        _append(self.events, jsonio.dumps(fields) + "\n")
 
     def sizes(self) -> dict[str, int]:
         return {"csv": self.csv.stat().st_size, "rounds": self.rounds.stat().st_size}
@@ -118,11 +100,8 @@ def _append(path: Path, text: str) -> None:
 
 def save_checkpoint(run_dir: Path, blob: dict[str, Any]) -> None:
     """Atomically replace the run's checkpoint (tmp file private to this process)."""
-    path = run_dir / CHECKPOINT
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump({"version": CHECKPOINT_VERSION, **blob}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    atomic_write(run_dir / CHECKPOINT, pickle.dumps({"version": CHECKPOINT_VERSION, **blob},
+                                                    protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load_checkpoint(run_dir: Path, run_id: str, spec: dict[str, Any]) -> dict[str, Any] | None:

@@ -18,11 +18,22 @@ from theory import checks
 
 MODES = ("allreduce", "server")
 TASKS = ("run", "calibrate")
-#: Methods each mode runs (Table 1: AFedPG does not support AllReduce).
-MODE_METHODS = {
-    "allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
-    "server": ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg_agent", "afedpg"),
-}
+
+
+def mode_methods() -> dict[str, tuple[str, ...]]:
+    """Methods each mode runs, as their registry entries declare (``MethodSpec.modes``;
+    Table 1: AFedPG does not support AllReduce)."""
+    from algorithms.methods.registry import REGISTRY
+
+    return {mode: tuple(name for name, s in REGISTRY.items() if mode in s.modes)
+            for mode in MODES}
+
+
+def real_methods() -> list:
+    """Registry entries of the methods that run on real processes (any mode)."""
+    from algorithms.methods.registry import REGISTRY
+
+    return [s for s in REGISTRY.values() if set(s.modes) & set(MODES)]
 TABULAR = "tabular"
 #: A Gaussian oracle of any dimension (algorithms.synthetic): no simulation cost, so a run
 #: measures coordination alone (bench, calibration of communication).
@@ -121,12 +132,13 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         checks.choice("mode", self.mode, MODES)
-        if self.method not in MODE_METHODS[self.mode]:
-            modes = [m for m, ms in MODE_METHODS.items() if self.method in ms]
+        runs = mode_methods()
+        if self.method not in runs[self.mode]:
+            modes = [m for m, ms in runs.items() if self.method in ms]
             hint = f" (use --mode {modes[0]})" if modes else ""
             raise ValueError(
                 f"method: {self.method!r} does not run in {self.mode} mode; choose one of "
-                f"{', '.join(MODE_METHODS[self.mode])}{hint}"
+                f"{', '.join(runs[self.mode])}{hint}"
             )
         checks.count("n", self.n)
         checks.count("seed", self.seed, minimum=0)
