@@ -87,6 +87,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=argparse.SUPPRESS)  # the former name of --quiet
     b.add_argument("--save-gradients", action="store_true",
                    help="also write gradients.npz (every aggregated gradient and its point)")
+    b.add_argument("--predict-from", default=None, metavar="FILE",
+                   help="a cluster file apga calibrate measured here (with its .cost.json): "
+                   "an ETA from its cost model, and predicted vs actual in summary.json "
+                   "(the run itself is at real speed; docs/wallclock.md)")
     b.add_argument("--dry-run", action="store_true",
                    help="check every argument and print the run it would start; start nothing")
 
@@ -146,19 +150,24 @@ def run(args: argparse.Namespace) -> int:
     spec = _spec(args, run_id)
     if args.dry_run:
         return dry_run(args, spec, endpoint)
+    from algorithms.wallclock import eta
+
+    prediction = eta.launch_prediction(spec, args.predict_from)
     run_dir = launcher.run_folder(args.out, f"{spec.method}-{spec.mode}")
     spec.save(run_dir / "spec.json")
     progress = launcher.Progress(run_dir, spec,
-                                 enabled=not args.quiet and sys.stderr.isatty())
+                                 enabled=not args.quiet and sys.stderr.isatty(),
+                                 eta=lambda k, t: eta.eta(prediction, k, t, spec.iterations))
     started = time.monotonic()
     try:
         code = launcher.start(spec, run_dir, processes(args), endpoint)
     finally:
         progress.close()
-    return _report(args, spec, run_dir, code, time.monotonic() - started)
+    return _report(args, spec, run_dir, code, time.monotonic() - started, prediction)
 
 
-def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
+def _report(args, spec, run_dir: Path, code: int, wall: float,
+            prediction: dict | None = None) -> int:
     summary_path = run_dir / "summary.json"
     if code != 0 or not summary_path.exists():
         failed = report_failure(run_dir, code)
@@ -172,6 +181,11 @@ def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
             print(note)
         return 0
     summary = json.loads(summary_path.read_text())
+    from algorithms.backends.distributed.runlog import dump_json
+    from algorithms.wallclock.eta import compare
+
+    summary["prediction"] = compare(prediction, float(summary["wall_seconds"]))
+    dump_json(summary_path, summary)  # predicted vs actual, kept with the run
     summary["run_dir"] = str(run_dir)
     if args.json:
         print(json.dumps(summary, indent=2, allow_nan=False))
@@ -198,4 +212,11 @@ def _print_table(s: dict) -> None:
     print_table(f"apga launch: {s['title']} ({s['mode']}, n = {s['n']})", cols, [row])
     for e in s.get("events", []):
         print(f"  event: {json.dumps(e)}")
+    p = s.get("prediction") or {}
+    if p.get("total_seconds") is not None:
+        where = "inside" if p["inside_interval"] else "outside"
+        print(f"predicted {p['total_seconds']:.4g} s [{p['total_seconds_low']:.4g}, "
+              f"{p['total_seconds_high']:.4g}] ({p['source']}), actual "
+              f"{p['actual_seconds']:.4g} s: predicted/actual {p['ratio']:.3g}, {where} the "
+              "interval")
     print(f"records, rounds and summary written to {s['run_dir']}/")
