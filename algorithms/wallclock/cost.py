@@ -260,12 +260,17 @@ class CostModel:
                 return pc.seconds, pc.lengths, f"{p} rounds"
         return self.pure, self.pure_lengths, "gradients alone"
 
-    def h_scale(self, lengths: list[np.ndarray], L: float | None) -> np.ndarray:
-        """Per agent h_i(L) / h_i(measured lengths): (c0 + c1 L) / (c0 + c1 Lbar_i)."""
-        if L is None:
+    def h_scale(self, lengths: list[np.ndarray], L: float | None = None,
+                factor: float | None = None) -> np.ndarray:
+        """Per agent h_i at other lengths over h_i as measured (mean length Lbar_i):
+        (c0 + c1 L) / (c0 + c1 Lbar_i) when every trajectory has L steps, or
+        (c0 + c1 f Lbar_i) / (c0 + c1 Lbar_i) when the lengths grow by the factor f."""
+        if L is None and factor is None:
             return np.ones(self.n)
-        Lbar = np.array([float(x.mean()) if x.size else L for x in lengths])
-        return (self.fixed_seconds + self.step_seconds * L) / (
+        Lbar = np.array([float(x.mean()) if x.size else float(self.horizon)
+                         for x in lengths])
+        new = np.full(self.n, float(L)) if L is not None else Lbar * float(factor)
+        return (self.fixed_seconds + self.step_seconds * new) / (
             self.fixed_seconds + self.step_seconds * Lbar)
 
     def measured_length(self, pattern: str) -> float:
@@ -399,10 +404,11 @@ def _collect_registered(clock, pattern: str, M: int, tau: np.ndarray) -> float:
 
 
 def _composed(model: CostModel, pattern: str, mode: str, M: int, batch: int, L: float | None,
-              seed: int, rounds: int, agents: np.ndarray) -> tuple[float, float, dict]:
+              seed: int, rounds: int, agents: np.ndarray, factor: float | None = None
+              ) -> tuple[float, float, dict]:
     """(mean, std, terms) of the composed round without the residual, for ``agents``."""
     samples, lengths, _ = model.samples(pattern)
-    scale = model.h_scale(lengths, L)
+    scale = model.h_scale(lengths, L, factor)
     h = np.array([float(samples[i].mean()) * scale[i] for i in agents])
     smp = [samples[i] for i in agents]
     m = agents.size
@@ -475,12 +481,14 @@ def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
 
 
 def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
-               mode: str | None = None, length: float | None = None, seed: int = 0,
-               rounds: int = ROUNDS, agents=None) -> RoundCost:
+               mode: str | None = None, length: float | None = None,
+               factor: float | None = None, seed: int = 0, rounds: int = ROUNDS,
+               agents=None) -> RoundCost:
     """One round of ``method`` composed from the model's primitives (module docstring).
 
     ``mode``: allreduce or server (default: the model's when the method runs there, else
-    the method's own); ``length``: mean trajectory length (None: as measured);
+    the method's own); ``length``: every trajectory that long, or ``factor``: every
+    agent's trajectories that much longer than measured (neither: as measured);
     ``agents``: indices of the agents used (default all).
     """
     pattern, modes = method_pattern(method)
@@ -493,7 +501,8 @@ def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
         raise ValueError(f"mode: {method} runs in {' or '.join(real)} mode, not {mode}")
     idx = np.arange(model.n) if agents is None else np.asarray(agents, dtype=np.int64)
     mean, std, terms = _composed(model, pattern, mode, checks.count("M", M),
-                                 checks.count("batch", batch), length, seed, rounds, idx)
+                                 checks.count("batch", batch), length, seed, rounds, idx,
+                                 factor)
     res = residual(model, pattern, mode, seed, rounds)
     terms["residual"] = res
     gradients = {"synchronized": idx.size * batch, "greedy": 1}.get(pattern, M)
@@ -548,36 +557,32 @@ def pilot_lengths(model: CostModel, alpha: float, K: int) -> np.ndarray | None:
 
 
 def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: int,
-           lengths_by_t: np.ndarray | None, L_const: float | None, mode, seed, rounds,
+           factors: np.ndarray | None, L_const: float | None, mode, seed, rounds,
            agents) -> tuple[float, RoundCost, float, float]:
-    """(total, round at the first length, init seconds, std) for lengths per iteration
-    (or one constant length)."""
+    """(total, a representative round, init seconds, std) with every trajectory L_const
+    long (None: as measured) or, per iteration t = 0..K, lengths grown by factors[t]."""
     pattern, _ = method_pattern(method)
-    if lengths_by_t is None:
-        r = round_cost(model, method, M=M, batch=batch, mode=mode, length=L_const,
-                       seed=seed, rounds=rounds, agents=agents)
-        per = r.mean + r.gap
+    kw = {"batch": batch, "mode": mode, "rounds": rounds, "agents": agents}
+    if factors is None:
+        r = round_cost(model, method, M=M, length=L_const, seed=seed, **kw)
         if pattern == "greedy":
             return K * r.mean, r, 0.0, math.sqrt(K) * r.std
-        first = round_cost(model, method, M=M_init, batch=batch, mode=mode, length=L_const,
-                           seed=seed + 1, rounds=rounds, agents=agents) if pattern in \
-            COUNTED else r
+        first = (round_cost(model, method, M=M_init, length=L_const, seed=seed + 1, **kw)
+                 if pattern in COUNTED else r)
         init = first.mean + first.gap
-        return init + K * per, r, init, math.sqrt(K + 1) * r.std
-    grid = np.unique(np.linspace(lengths_by_t.min(), lengths_by_t.max(), LENGTH_GRID))
-    costs = [round_cost(model, method, M=M, batch=batch, mode=mode, length=float(L),
-                        seed=seed, rounds=rounds, agents=agents) for L in grid]
+        return init + K * (r.mean + r.gap), r, init, math.sqrt(K + 1) * r.std
+    grid = np.unique(np.linspace(factors.min(), factors.max(), LENGTH_GRID))
+    costs = [round_cost(model, method, M=M, factor=float(f), seed=seed, **kw) for f in grid]
     means = np.array([c.mean + (0.0 if pattern == "greedy" else c.gap) for c in costs])
-    per_t = np.interp(lengths_by_t, grid, means) if grid.size > 1 else np.full(
-        lengths_by_t.size, means[0])
-    r = costs[int(np.argmin(np.abs(grid - lengths_by_t[1 if lengths_by_t.size > 1 else 0])))]
+    per_t = np.interp(factors, grid, means) if grid.size > 1 else np.full(factors.size,
+                                                                           means[0])
+    r = costs[int(np.argmin(np.abs(grid - factors[min(1, factors.size - 1)])))]
     if pattern == "greedy":
         return float(per_t[1:].sum()), r, 0.0, math.sqrt(K) * r.std
     init = float(per_t[0])
     if pattern in COUNTED:
-        first = round_cost(model, method, M=M_init, batch=batch, mode=mode,
-                           length=float(lengths_by_t[0]), seed=seed + 1, rounds=rounds,
-                           agents=agents)
+        first = round_cost(model, method, M=M_init, factor=float(factors[0]), seed=seed + 1,
+                           **kw)
         init = first.mean + first.gap
     return init + float(per_t[1:].sum()), r, init, math.sqrt(K + 1) * r.std
 
@@ -598,19 +603,20 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
     L0 = model.measured_length(pattern)
     H = float(model.horizon)
     kw = {"mode": mode, "seed": seed, "rounds": rounds, "agents": agents}
-    low, r_low, init, std = _total(model, method, K, M, M_init, batch, None, L0, **kw)
+    low, r_low, init, std = _total(model, method, K, M, M_init, batch, None, None, **kw)
     if H > L0 * (1 + 1e-9):
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
     trend = None if alpha is None else pilot_lengths(model, alpha, K)
     if trend is not None and np.ptp(trend) > 1e-9 * max(trend.max(), 1.0):
-        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
+        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend / L0, None,
+                                      **kw)
         how = (f"pilot trend: mean length {trend[0]:.4g} -> {trend[-1]:.4g} steps over the "
                "run")
     elif trend is not None:
-        point, r_pt = _total(model, method, K, M, M_init, batch, None, float(trend[0]),
-                             **kw)[:2]
+        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch,
+                                      np.full(K + 1, trend[0] / L0), None, **kw)
         how = f"pilot: mean length {trend[0]:.4g} steps, flat"
     else:
         point, r_pt = low, r_low
