@@ -78,7 +78,7 @@ def setting_fields(spec) -> dict[str, Any]:
 #: argparse dests whose presence turns the seconds section on (--out and --sweep-points
 #: alone are then refused: they only make sense with --sweep).
 TRIGGERS = ("cluster", "timing", "log_sigma", "jitter", "M", "M_init", "iterations", "batch",
-            "seed", "rounds", "sweep", "sweep_points", "out", "alpha", "mode")
+            "seed", "rounds", "sweep", "sweep_points", "out", "alpha", "mode", "eta")
 
 
 def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,16 +95,19 @@ def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-sigma", default=None, help="lognormal spread (default 0.5)")
     g.add_argument("--jitter", default=None, help="uniform jitter in [0, 1) (default 0.5)")
     g.add_argument("--M", dest="M", default=None,
-                   help="batch of every round (default: Theorem 4.2)")
+                   help="batch of every round, or 'theory' (Theorem 4.2; default: each "
+                   "method's, as apga launch)")
     g.add_argument("--M-init", dest="M_init", default=None,
-                   help="batch of the first round (default: Theorem 4.2)")
+                   help="batch of the first round, or 'theory' (default: each method's)")
     g.add_argument("--batch", default=None,
                    help="Synchronized NIGT: gradients per agent per round (default 1)")
     g.add_argument("--iterations", default=None,
                    help="iterations K of the run (default: T of Theorem 4.1 per method)")
     g.add_argument("--alpha", default=None,
-                   help="step size of the run (with a calibrated cluster: how fast the "
-                   "pilot's trajectory lengths move; default: each method's)")
+                   help="step size of the run, or 'theory' (with a calibrated cluster: how "
+                   "fast the pilot's trajectory lengths move; default: each method's)")
+    g.add_argument("--eta", default=None,
+                   help="momentum of the run, or 'theory' (reported; default: each method's)")
     g.add_argument("--mode", default=None,
                    help="allreduce | server: the mode of the run (with a calibrated "
                    "cluster; default: the file's where a method runs in it)")

@@ -13,23 +13,73 @@ from typing import Any
 
 SWEEP_VARIABLES = ("n", "eps")
 DEFAULT_SWEEP_POINTS = {"n": 50, "eps": 13}
+#: The inputs of a 'theory' value on the commands that start runs (as apga predict's).
+THEORY_FLAGS = (("--eps", "eps"), ("--L-g", "L_g"), ("--L-h", "L_h"), ("--sigma", "sigma"),
+                ("--Delta", "Delta"), ("--mu", "mu"))
+
+
+def add_theory_arguments(p) -> None:
+    """The flags a 'theory' value (``--M theory``, ...) is computed from, on ``apga launch``
+    and ``apga calibrate``: the same names and defaults as ``apga predict``'s."""
+    from algorithms.cli import _types as ty
+
+    g = p.add_argument_group(
+        "theory values (--M theory, --M-init theory, --eta theory, --alpha theory: Theorems "
+        "4.1/4.2 from these, as apga predict computes them)")
+    for flag, dest in THEORY_FLAGS:
+        g.add_argument(flag, dest=f"theory_{dest}", type=ty.real(0, low_open=True),
+                       default=None, help=f"{dest} (default "
+                       f"{'none' if dest == 'mu' else _theory_default(dest)})")
+
+
+def _theory_default(name: str) -> str:
+    from algorithms.wallclock.defaults import DEFAULTS
+
+    return f"{DEFAULTS[name]:g}"
+
+
+def run_hyper(args: argparse.Namespace, method: str, n: int):
+    """(the given hyperparameters as numbers, their sources) of a launch or a calibration:
+    ``theory`` values replaced by Theorems 4.1/4.2's
+    (:func:`algorithms.wallclock.defaults.resolve`)."""
+    from algorithms.cli import _hyper
+    from algorithms.methods.registry import get
+    from algorithms.wallclock.defaults import THEORY, TheoryInputs, resolve
+
+    spec = get(method)
+    given = _hyper.given(args)
+    _hyper.refuse_foreign(given, spec)
+    inputs = {dest: getattr(args, f"theory_{dest}", None) for _, dest in THEORY_FLAGS}
+    if THEORY not in given.values():
+        used = [flag for flag, dest in THEORY_FLAGS if inputs[dest] is not None]
+        if used:
+            raise ValueError(f"{used[0].lstrip('-')}: only used with a 'theory' value "
+                             "(--M theory, --M-init theory, --eta theory, --alpha theory)")
+    theory = TheoryInputs(**{k: v for k, v in inputs.items() if v is not None})
+    values, sources = resolve(method, given, theory, n)
+    return {k: values[k] for k in given}, sources
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """The validated numeric options of the section (M, M_init, ... as ints or None)."""
     from algorithms import wallclock as wc
+    from algorithms.wallclock.defaults import parse
     from theory import checks
 
     def opt(name, minimum=1):
         v = getattr(args, name)
         return None if v is None else checks.count(name, v, minimum=minimum)
 
-    out = {"M": opt("M"), "M_init": opt("M_init"), "iterations": opt("iterations"),
-           "batch": opt("batch") or 1, "seed": opt("seed", 0) or 0,
+    out = {"M": parse("M", args.M, True), "M_init": parse("M_init", args.M_init, True),
+           "iterations": opt("iterations"), "batch": opt("batch"),
+           "seed": opt("seed", 0) or 0,
            "rounds": opt("rounds"),  # None: wallclock.default_rounds(n), set by run
-           "alpha": None if getattr(args, "alpha", None) is None
-           else checks.positive("alpha", args.alpha),
+           "rounds_given": args.rounds is not None,
+           "alpha": parse("alpha", getattr(args, "alpha", None), False),
+           "eta": parse("eta", getattr(args, "eta", None), False),
            "mode": None if getattr(args, "mode", None) is None
            else checks.choice("mode", args.mode.strip(), ("allreduce", "server"))}
+    if out["eta"] is not None and out["eta"] != "theory" and out["eta"] > 1:
+        raise ValueError(f"eta must lie in (0, 1], got {args.eta!r}")
     if out["rounds"] is not None and out["rounds"] > wc.MAX_ROUNDS:
         raise ValueError(f"rounds: {out['rounds']} exceeds the limit of {wc.MAX_ROUNDS}")
     for name in ("sweep_points", "out"):
@@ -153,13 +203,28 @@ def methods_for(pred_methods: list[str] | None) -> tuple[str, ...]:
     return tuple(m for m in WALLCLOCK_METHODS if m in pred_methods)
 
 
-def batches(pred, opts: dict) -> tuple[int, int, dict[str, str]]:
-    """(M, M_init, where each came from): given, else Theorem 4.2's (Theorem A.1's)."""
-    thm = "Theorem A.1" if pred.constants.mu else "Theorem 4.2"
-    M = opts["M"] if opts["M"] is not None else pred.parameters.M
-    M_init = opts["M_init"] if opts["M_init"] is not None else pred.parameters.M_init
-    src = {k: "given" if opts[k] is not None else thm for k in ("M", "M_init")}
-    return M, M_init, src
+def theory_inputs(pred):
+    """The inputs of 'theory' values: the prediction's eps and constants."""
+    from algorithms.wallclock.defaults import TheoryInputs
+
+    c = pred.constants
+    return TheoryInputs(pred.eps, c.L_g, c.L_h, c.sigma, c.Delta, c.mu)
+
+
+def hyper_of(method: str, opts: dict, pred, n: int) -> tuple[dict[str, float], dict[str, str]]:
+    """(values, sources) of a method's hyperparameters from predict's flags, decided as
+    apga launch decides them (:func:`algorithms.wallclock.defaults.resolve`)."""
+    from algorithms.wallclock.defaults import resolve
+
+    given = {k: opts[k] for k in ("M", "M_init", "alpha", "eta", "batch")}
+    return resolve(method, given, theory_inputs(pred), n)
+
+
+def batches(pred, opts: dict, n: int = 1) -> tuple[int, int, dict[str, str]]:
+    """(M, M_init, where each came from) of Rennala NIGT: the batches every method with an
+    M shares (given, 'theory', else the registry default)."""
+    values, sources = hyper_of("rennala_nigt", opts, pred, n)
+    return int(values["M"]), int(values["M_init"]), sources
 
 
 def compute(spec, pred, opts: dict, methods) -> dict:
@@ -167,10 +232,10 @@ def compute(spec, pred, opts: dict, methods) -> dict:
     from algorithms.wallclock import predict_wallclock
 
     c = pred.constants
-    M, M_init, _ = batches(pred, opts)
+    M, M_init, _ = batches(pred, opts, spec.n)
     return predict_wallclock(spec, methods, eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
                              sigma=c.sigma, Delta=c.Delta, mu=c.mu, M=M, M_init=M_init,
-                             iterations=opts["iterations"], batch=opts["batch"],
+                             iterations=opts["iterations"], batch=opts["batch"] or 1,
                              seed=opts["seed"], rounds=opts["rounds"])
 
 
@@ -195,21 +260,23 @@ def entry(r, spec) -> dict[str, Any]:
 def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
     """Per method, the cost model's prediction (algorithms.wallclock.cost.predict_run) at
     K = --iterations (else T of Theorem 4.1 for the method) and at T_explicit."""
-    from algorithms.methods.registry import get
     from algorithms.wallclock import COUNTED_PATTERNS, _iterations, pattern_of
-    from algorithms.wallclock.cost import predict_run
+    from algorithms.wallclock.cost import ROUNDS, predict_run
 
     c = pred.constants
-    M, M_init, _ = batches(pred, opts)
+    M, M_init, _ = batches(pred, opts, model.n)
+    batch = opts["batch"] or 1
     out = {}
     for m in methods:
         pattern = pattern_of(m)
-        counts = _iterations(pattern, model.n, opts["batch"], pred.eps, c.L_g, c.L_h,
+        counts = _iterations(pattern, model.n, batch, pred.eps, c.L_g, c.L_h,
                              c.sigma, c.Delta, c.mu, M, M_init)
         K = counts.T if opts["iterations"] is None else opts["iterations"]
-        alpha = opts["alpha"] if opts["alpha"] is not None else get(m).resolve()[0]["alpha"]
-        kw = {"M": M, "M_init": M_init, "batch": opts["batch"], "alpha": alpha,
-              "mode": opts["mode"], "seed": opts["seed"], "rounds": opts["rounds"]}
+        values, sources = hyper_of(m, opts, pred, model.n)
+        alpha = values.get("alpha")
+        kw = {"M": M, "M_init": M_init, "batch": batch, "alpha": alpha,
+              "mode": opts["mode"], "seed": opts["seed"],
+              "rounds": opts["rounds"] if opts["rounds_given"] else ROUNDS}
         p = predict_run(model, m, K, **kw)
         exp = None if counts.T_explicit is None else predict_run(model, m, counts.T_explicit,
                                                                    **kw)
@@ -234,7 +301,8 @@ def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
             "total_seconds_explicit": None if exp is None else exp.total_seconds,
             "total_seconds_explicit_low": None if exp is None else exp.total_seconds_low,
             "total_seconds_explicit_high": None if exp is None else exp.total_seconds_high,
-            "alpha": alpha, "rounds_simulated": opts["rounds"],
+            "alpha": alpha, "rounds_simulated": kw["rounds"],
+            "hyper": values, "hyper_source": sources,
             "total_rule": _rule(pattern),
         }
     return out
@@ -253,7 +321,6 @@ def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str,
     """The ranking and the recommendation (:mod:`algorithms.wallclock.recommend`)."""
     import numpy as np
 
-    from algorithms.methods.registry import get
     from algorithms.wallclock import (
         COUNTED_PATTERNS,
         _iterations,
@@ -263,8 +330,8 @@ def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str,
     from algorithms.wallclock.recommend import gradients_iterations, recommend
 
     c = pred.constants
-    M, M_init, _ = batches(pred, opts)
-    batch = opts["batch"]
+    M, M_init, _ = batches(pred, opts, spec.n)
+    batch = opts["batch"] or 1
     if model is not None:
         h = np.array([float(np.mean(x)) for x in model.samples("rennala")[0]])
         message = float(np.median(2 * model.send + 2 * model.kappa))
@@ -283,13 +350,14 @@ def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str,
         if key not in cache:
             agents = order[:m]
             if model is not None:
-                from algorithms.wallclock.cost import predict_run
+                from algorithms.wallclock.cost import ROUNDS, predict_run
 
-                alpha = results[method].get("alpha") or get(method).resolve()[0]["alpha"]
-                cache[key] = predict_run(model, method, K, M=M, M_init=M_init, batch=batch,
-                                         alpha=alpha, mode=opts["mode"], seed=opts["seed"],
-                                         rounds=opts["rounds"],
-                                         agents=agents).total_seconds
+                alpha = hyper_of(method, opts, pred, m)[0].get("alpha")
+                cache[key] = predict_run(
+                    model, method, K, M=M, M_init=M_init, batch=batch, alpha=alpha,
+                    mode=opts["mode"], seed=opts["seed"],
+                    rounds=opts["rounds"] if opts["rounds_given"] else ROUNDS,
+                    agents=agents).total_seconds
             else:
                 cache[key] = predict_method(
                     method, spec.subset(agents), eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
@@ -336,7 +404,7 @@ def to_json(results: dict, spec, opts: dict, model=None, pred=None) -> dict[str,
         "bound_seconds": "Lemma C.1 / C.2 with kappa = max_i kappa_i (fixed times only)",
     }
     if pred is not None:
-        M, M_init, src = batches(pred, opts)
+        M, M_init, src = batches(pred, opts, spec.n)
         setup["batches"] = {"M": M, "M_init": M_init, "M_source": src["M"],
                             "M_init_source": src["M_init"]}
     return {"wallclock": results, "wallclock_setup": setup}
@@ -375,12 +443,10 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
     console.print(t)
     lines = []
     if pred is not None:
-        M, M_init, src_b = batches(pred, opts)
-        theory = [k for k in ("M", "M_init") if src_b[k] != "given"]
+        M, M_init, src_b = batches(pred, opts, spec.n)
         lines.append(f"batches: M = {M} ({src_b['M']}), M_init = {M_init} "
-                     f"({src_b['M_init']}); Sync. NIGT: b = {opts['batch']} per agent"
-                     + (f". {' and '.join(theory)} from {src_b[theory[0]]}: give --M/--M-init "
-                        "(or launch --M theory) for the same run" if theory else ""))
+                     f"({src_b['M_init']}); Sync. NIGT: b = {opts['batch'] or 1} per agent; "
+                     "apga launch given the same flags runs these")
     if any(r["iterations_source"] == "given" for r in results.values()):
         lines.append("K: given by --iterations")
     else:

@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from algorithms.backends.distributed.spec import real_methods
     from algorithms.cli import _hyper
 
-    _hyper.add_hyper_arguments(r, real_methods(), batch_maximum=MAX_BATCH)
+    _hyper.add_hyper_arguments(r, real_methods(), batch_maximum=MAX_BATCH, theory=True)
     r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0,
                    help="iterations of the run's method to measure how trajectory lengths "
                    "move (default 0: none)")
@@ -75,6 +75,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--jitter", type=ty.real(0, 1, high_open=True), default=None,
                    help="uniform jitter in [0, 1)")
     add_cluster_argument(c)
+    from algorithms.cli._wallclock import add_theory_arguments
+
+    add_theory_arguments(p)
     m = p.add_argument_group("measurement")
     m.add_argument("--repetitions", type=ty.integer(2, MAX_REPEATS), default=30,
                    help="timed gradients per agent and timed communications (default 30)")
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     problem, dim, _ = problem_fields(args, n)
     spec = RunSpec(method=args.method, mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   hyper=_hyper(args), **_emulation(args, n, dim), **problem)
+                   hyper=_run_hyper(args, n), **_emulation(args, n, dim), **problem)
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
             "M": spec.hyper.get("M")}
     args.out = None
@@ -198,16 +201,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _hyper(args) -> dict:
-    """The run's hyperparameters given on the command line, checked against the method."""
-    from algorithms.cli import _hyper
-    from algorithms.methods.registry import get
+def _run_hyper(args, n: int) -> dict:
+    """The run's hyperparameters given on the command line, checked against the method
+    ('theory' values resolved as apga launch and apga predict resolve them)."""
+    from algorithms.cli._wallclock import run_hyper
 
-    spec = get(args.method)
-    hyper = _hyper.given(args)
-    _hyper.refuse_foreign(hyper, spec)
-    spec.resolve(hyper)
-    return hyper
+    return run_hyper(args, args.method, n)[0]
 
 
 def _emulation(args, n: int, dim) -> dict:

@@ -58,7 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=" | ".join(runs["allreduce"]) + "; server mode also "
                    + " | ".join(x for x in runs["server"] if x not in runs["allreduce"])
                    + " (default %(default)s)")
-    _hyper.add_hyper_arguments(m, real_methods(), batch_maximum=MAX_BATCH)
+    _hyper.add_hyper_arguments(m, real_methods(), batch_maximum=MAX_BATCH, theory=True)
+    from algorithms.cli._wallclock import add_theory_arguments
+
+    add_theory_arguments(p)
     add_problem_arguments(p)
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
@@ -115,9 +118,9 @@ def _spec(args: argparse.Namespace, run_id: str):
     checks.count("max-restarts", args.max_restarts, minimum=0)
     check_processes(args, n)
     spec = get(args.method)
-    hyper = _hyper.given(args)
-    _hyper.refuse_foreign(hyper, spec)
-    spec.resolve(hyper)
+    from algorithms.cli._wallclock import run_hyper
+
+    hyper, _ = run_hyper(args, args.method, n)  # 'theory' values as apga predict has them
     iterations, budget = args.iterations, args.time
     if iterations is None and budget is None:
         iterations = 100

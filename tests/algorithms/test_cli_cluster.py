@@ -176,7 +176,8 @@ def test_sweep_over_eps_and_extended_profile(capsys, tmp_path):
     assert code == 0, err
     assert strict_json(out)["sweep"]["values"] == [8, 9, 10, 11, 12]  # beyond --n 10
     code, out, err = run(capsys, "predict", "--json", "--h", "1,2", "--kappa", "0.1",
-                         "--sweep", "eps=0.01..0.1", "--sweep-points", "3", "--out", str(tmp_path))
+                         "--sweep", "eps=0.01..0.1", "--sweep-points", "3", "--out", str(tmp_path),
+                         "--M", "theory", "--M-init", "theory")
     assert code == 0, err
     s = strict_json(out)["sweep"]
     assert s["values"] == pytest.approx([0.01, 0.1**1.5, 0.1])
