@@ -131,6 +131,8 @@ def run(args: argparse.Namespace, times, build, render) -> int:
     methods = methods_for(names)
     if model is None:
         results = {m: entry(r, spec) for m, r in compute(spec, pred, opts, methods).items()}
+        for m, r in results.items():
+            r["hyper"], r["hyper_source"] = hyper_of(m, opts, pred, spec.n)
     else:
         results = compute_cost(model, pred, opts, methods)
     rec = recommendation(spec, model, pred, opts, methods, results)
