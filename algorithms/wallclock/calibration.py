@@ -289,14 +289,23 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
 
 
 def cluster_from_cost(cost: dict[str, Any]):
-    """(ClusterSpec, TimingFit) of the cluster file: h_i = mean of the gradient samples,
-    kappa_i as the module docstring says, the parametric model fitted to the samples."""
+    """(ClusterSpec, TimingFit) of the cluster file: h_i = mean of the gradient samples
+    (without the emulated upload a server-mode agent waits after each), kappa_i as the
+    module docstring says, the parametric model fitted to the samples."""
     from theory.cluster_file import ClusterSpec
 
     seconds = cost["gradient"]["seconds"]
+    n = cost["n"]
+    upload = np.zeros(n)
+    emulated = cost.get("emulated") or {}
+    if cost["mode"] == "server" and emulated.get("kappa") is not None:
+        # a server-mode gradient's samples include the emulated upload the agent waits
+        # before sending it; h_i is the computation alone
+        upload = np.asarray(emulated["kappa"], dtype=float)
+    seconds = [np.maximum(np.asarray(t, dtype=float) - upload[i], 1e-9)
+               for i, t in enumerate(seconds)]
     fit = fit_timing(seconds)
     h = np.array([float(np.mean(t)) for t in seconds])
-    n = cost["n"]
     if cost["mode"] == "allreduce":
         full = [p["seconds"] for p in cost["all_reduce"]
                 if p["agents"] == n and p["floats"] == cost["dim"] + 4 * n + 1]

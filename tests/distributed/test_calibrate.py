@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 
 from algorithms.cli.main import main  # noqa: E402
-from theory.cluster_file import read_cluster  # noqa: E402
+from theory.cluster_file import cost_path, read_cluster  # noqa: E402
 
 pytestmark = pytest.mark.distributed
 
@@ -35,11 +35,66 @@ def test_calibrate_writes_a_file_predict_reads_back(tmp_path, capsys, mode):
                for c in cluster.comments)
     if mode == "allreduce":  # one all_reduce per round: the same kappa for every agent
         assert cluster.kappa[0] == cluster.kappa[1]
+    assert cost_path(out).exists() and result["cost"] == str(cost_path(out))
     capsys.readouterr()
     assert main(["predict", "--cluster", str(out), "--M", "10", "--M-init", "10",
                  "--iterations", "5", "--json"]) == 0
     pred = json.loads(capsys.readouterr().out)
     assert pred["wallclock"]["rennala_nigt"]["round_seconds"] > 0
+    assert pred["wallclock_setup"]["cost_model"]["source"] == str(cost_path(out))
+    w = pred["wallclock"]
+    for m in ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg"):
+        assert 0 < w[m]["total_seconds_low"] <= w[m]["total_seconds"] <= w[m][
+            "total_seconds_high"]
+    assert pred["recommendation"]["method"] in w
+
+
+def _calibrate(out, *args, timeout=240):
+    proc = subprocess.run(
+        [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--nproc", "2", "--output",
+         str(out), "--json", "--quiet", *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("mode", ["allreduce", pytest.param("server", marks=pytest.mark.slow)])
+def test_calibrate_on_an_emulated_cluster_returns_its_sleeps(tmp_path, mode):
+    """Known sleeps, large against this machine's overheads (a gradient here takes 1-3 ms,
+    a collective well under 5 ms even on a loaded machine): h = 60 and 120 ms per gradient,
+    kappa = 100 ms per communication. calibrate returns h_i (inside real rounds) and the
+    collectives (the all_reduce a round pays, the messages to a server) within 5%."""
+    from algorithms.wallclock.cost import CostModel
+
+    out = tmp_path / f"{mode}.csv"
+    res = _calibrate(out, "--mode", mode, "--h", "0.06,0.12", "--kappa", "0.1",
+                     "--repetitions", "3", "--warmup", "1")
+    np.testing.assert_allclose(res["h"], [0.06, 0.12], rtol=0.05)
+    np.testing.assert_allclose(res["kappa"], [0.1, 0.1], rtol=0.05)
+    model = CostModel.from_file(out)
+    np.testing.assert_allclose(model.kappa, [0.1, 0.1])  # the emulated times, kept
+    if mode == "allreduce":  # one all_reduce of a round: the emulated upload + real reduce
+        assert model.all_reduce_seconds(res["dim"] + 9, 2) == pytest.approx(0.1, rel=0.05)
+    else:  # a message to the server and back: 2 kappa emulated + the real transfer
+        trips = [np.median(t) for t in json.loads(cost_path(out).read_text())["messages"][
+            "round_trip"]]
+        np.testing.assert_allclose(trips, [0.2, 0.2], rtol=0.05)
+
+
+@pytest.mark.slow
+def test_calibrate_mujoco_pilot_records_lengths(tmp_path):
+    pytest.importorskip("mujoco")
+    out = tmp_path / "hopper.csv"
+    res = _calibrate(out, "--env", "Hopper-v5", "--H", "16", "--repetitions", "3",
+                     "--warmup", "1", "--pilot", "3", "--M", "4", "--M-init", "4",
+                     "--alpha", "0.05")
+    cost = json.loads(cost_path(out).read_text())
+    assert cost["horizon"] == 16 and cost["env"] == "Hopper-v5"
+    pilot = cost["pilot"]
+    assert pilot["method"] == "rennala_nigt" and pilot["hyper"]["alpha"] == 0.05
+    assert 1 <= len(pilot["lengths"]) <= 4 and all(1 <= x <= 16 for x in pilot["lengths"])
+    lengths = [x for a in cost["gradient"]["lengths"] for x in a]
+    assert lengths and all(1 <= x <= 16 for x in lengths)
+    assert all(s > 0 for s in res["primitives"]["seconds_per_step"])
 
 
 def test_calibrate_refuses_an_existing_output_before_measuring(tmp_path, capsys):
