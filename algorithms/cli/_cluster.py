@@ -109,8 +109,9 @@ def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", default=None,
                    help="momentum of the run, or 'theory' (reported; default: each method's)")
     g.add_argument("--mode", default=None,
-                   help="allreduce | server: the mode of the run (with a calibrated "
-                   "cluster; default: the file's where a method runs in it)")
+                   help="allreduce | server: the mode of the runs (with a calibrated "
+                   "cluster; a method that does not run in it keeps its own; default: the "
+                   "file's)")
     g.add_argument("--seed", default=None, help="seed of the simulated clock (default 0)")
     g.add_argument("--rounds", default=None,
                    help="simulated rounds with random timing (default 100; fewer above "

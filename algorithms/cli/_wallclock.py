@@ -277,7 +277,7 @@ def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
         values, sources = hyper_of(m, opts, pred, model.n)
         alpha = values.get("alpha")
         kw = {"M": M, "M_init": M_init, "batch": batch, "alpha": alpha,
-              "mode": opts["mode"], "seed": opts["seed"],
+              "mode": mode_for(m, opts["mode"]), "seed": opts["seed"],
               "rounds": opts["rounds"] if opts["rounds_given"] else ROUNDS}
         p = predict_run(model, m, K, **kw)
         exp = None if counts.T_explicit is None else predict_run(model, m, counts.T_explicit,
@@ -308,6 +308,14 @@ def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
             "total_rule": _rule(pattern),
         }
     return out
+
+
+def mode_for(method: str, mode: str | None) -> str | None:
+    """``--mode`` for a method that runs in it, else None (the method's own mode: AFedPG
+    runs in server mode only)."""
+    from algorithms.methods.registry import get
+
+    return mode if mode is not None and mode in get(method).modes else None
 
 
 def _rule(pattern: str) -> str:
@@ -357,7 +365,7 @@ def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str,
                 alpha = hyper_of(method, opts, pred, m)[0].get("alpha")
                 cache[key] = predict_run(
                     model, method, K, M=M, M_init=M_init, batch=batch, alpha=alpha,
-                    mode=opts["mode"], seed=opts["seed"],
+                    mode=mode_for(method, opts["mode"]), seed=opts["seed"],
                     rounds=opts["rounds"] if opts["rounds_given"] else ROUNDS,
                     agents=agents).total_seconds
             else:

@@ -28,10 +28,10 @@ timing model: agent i's measured samples of that pattern, resampled (seeded), sc
 the h_i of the iteration's trajectory length (below). The all_reduce is interpolated in
 the number of floats and of agents from the measured table; the ticket and the stop
 signal are their measured medians. Each pattern then has a **residual**: what its real
-calibration rounds took beyond the composed round at the calibration's batch (the
+calibration rounds took on average beyond the composed round at the calibration's batch (the
 registration backlog of Algorithm 3's arrivals, the in-flight gradient a stop waits for,
 ...), a measured per-round constant added to every round of that pattern, and the
-**gap**: the median time between two rounds of a real run (the method's update and the
+**gap**: the mean time between two rounds of a real run (the method's update and the
 run's bookkeeping).
 
 Gradient cost that moves during training: a trajectory costs (time per environment step)
@@ -280,9 +280,10 @@ class CostModel:
         return float(every.mean())
 
     def gap(self, pattern: str) -> float:
-        """Median seconds between two rounds of the pattern's real run (0 if unmeasured)."""
+        """Mean seconds between two rounds of the pattern's real run (0 if unmeasured; the
+        mean, not the median: a run's total is a sum, hiccups included)."""
         pc = self.patterns.get(pattern)
-        return float(np.median(pc.gaps)) if pc is not None and pc.gaps.size else 0.0
+        return float(np.mean(pc.gaps)) if pc is not None and pc.gaps.size else 0.0
 
     def primitives(self) -> dict[str, Any]:
         """A JSON summary of the primitives (medians, seconds)."""
@@ -464,7 +465,8 @@ def _greedy(model: CostModel, h, smp, agents, seed: int, rounds: int):
 def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
              rounds: int = ROUNDS) -> float:
     """What the pattern's real calibration rounds took beyond the composed round at their
-    own batch (median measured round - mean composed round; 0 when not measured)."""
+    own batch (mean measured round, the first left out, - mean composed round; 0 when not
+    measured). Means: a run's total is a sum of rounds, its slow ones included."""
     pc = model.patterns.get(pattern)
     if pc is None or not pc.rounds.size or mode != model.mode:
         return 0.0
@@ -476,7 +478,7 @@ def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
     measured = pc.rounds[1:] if pc.rounds.size > 1 else pc.rounds
     composed, _, _ = _composed(model, pattern, mode, M, batch, None, seed, rounds,
                                np.arange(model.n))
-    model.cache[key] = float(np.median(measured)) - composed
+    model.cache[key] = float(np.mean(measured)) - composed
     return model.cache[key]
 
 

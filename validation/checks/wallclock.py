@@ -212,9 +212,8 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
     per = predict_run(model, method, 10, M=REAL_M, M_init=REAL_M, mode=mode, seed=seed,
                       alpha=get(method).resolve()[0]["alpha"])
     K = max(20, min(100_000, math.ceil(seconds * 10 / per.total_seconds)))
-    pred = _cli("predict", "--cluster", str(cluster), "--methods", method, "--mode", mode,
-                "--iterations", str(K), "--seed", str(seed), *(
-                    batches or ["--M", str(REAL_M), "--M-init", str(REAL_M)]), "--json")
+    pred = _cli("predict", "--cluster", str(cluster), "--mode", mode, "--iterations", str(K),
+                "--seed", str(seed), "--M", str(REAL_M), "--M-init", str(REAL_M), "--json")
     w = pred["wallclock"][method]
     with ForeignLoad() as load:
         real = launch_json(tmp / f"{tag}{env}-{mode}-{method}", "--nproc", "2", "--mode", mode,
