@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from theory import checks
+from theory.files import read_text
 
 COLUMNS = ("agent", "h", "kappa", "timing", "log_sigma", "jitter")
 REQUIRED = ("h", "kappa")
@@ -78,6 +79,8 @@ OPTION_DEFAULT = {"log_sigma": 0.5, "jitter": 0.5}
 MAX_AGENTS = 1_000_000
 MAX_BYTES = 128 * 2**20
 MAX_SECONDS = 1e9
+#: Longest agent label (a rank and host name fit many times over).
+MAX_LABEL = 4096
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -212,31 +215,6 @@ def _same_samples(a, b) -> bool:
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _read_text(path: Path, where: str, limit: int, what: str) -> str:
-    """The file's text (UTF-8), or one-line ValueErrors: missing, folder, too large,
-    unreadable, binary, not UTF-8."""
-    if not path.exists():
-        raise ValueError(f"{where}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{where}: is a directory, not a {what}")
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            extra = f" (at most {MAX_AGENTS} agents)" if limit == MAX_BYTES else ""
-            raise ValueError(f"{where}: {size} bytes exceed the limit of {limit}{extra}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{where}: cannot read ({exc.strerror or exc})") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        kind = "CSV text" if limit == MAX_BYTES else "JSON text"
-        raise ValueError(f"{where}: binary file (NUL byte at offset {nul}), expected {kind}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where}: not UTF-8 text (invalid byte at offset {exc.start})") from None
-
-
 def read_cluster(path: str | os.PathLike, name: str = "cluster", *,
                  empirical: bool = False) -> ClusterSpec:
     """Read a cluster file; one-line ValueError naming the file (and row, line, column).
@@ -248,7 +226,7 @@ def read_cluster(path: str | os.PathLike, name: str = "cluster", *,
     """
     path = Path(path)
     where = f"{name}: {str(path)!r}"
-    spec = _parse(_read_text(path, where, MAX_BYTES, "cluster file"), where, str(path))
+    spec = _parse(read_text(path, name, MAX_BYTES, "cluster file"), where, str(path))
     if not empirical:
         return spec
     cost = read_cost(cost_path(path), name)
@@ -278,7 +256,7 @@ def read_cost(path: str | os.PathLike, name: str = "cluster") -> dict[str, Any]:
     :mod:`algorithms.wallclock.cost`. One-line ValueErrors naming the file."""
     path = Path(path)
     where = f"{name}: {str(path)!r}"
-    text = _read_text(path, where, MAX_COST_BYTES, "cost file")
+    text = read_text(path, name, MAX_COST_BYTES, "cost file")
 
     def bad_constant(c: str):
         raise ValueError(f"{where}: {c} is not strict JSON (a missing value is null)")
@@ -326,7 +304,10 @@ def _parse(text: str, where: str, source: str) -> ClusterSpec:
         if stripped.startswith("#"):
             comments.append(stripped[1:].strip())
             continue
-        cells = [c.strip() for c in next(csv.reader([line]))]
+        try:
+            cells = [c.strip() for c in next(csv.reader([line]))]
+        except csv.Error as exc:  # e.g. a field beyond csv's limit (131,072 characters)
+            raise ValueError(f"{where} line {line_no}: not CSV ({exc})") from None
         if header is None:
             header = _header(cells, where, line_no)
             continue
@@ -361,7 +342,10 @@ def _parse(text: str, where: str, source: str) -> ClusterSpec:
                              f"{_describe(model)}; one timing model per file (the simulated "
                              "clock draws every agent's durations from one model)")
     assert model is not None
-    return ClusterSpec(h, kappa, model[0], model[1], agents, tuple(comments), source)
+    try:
+        return ClusterSpec(h, kappa, model[0], model[1], agents, tuple(comments), source)
+    except ValueError as exc:  # whole-file limits (agents, labels): name the file
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _header(cells: list[str], where: str, line_no: int) -> list[str]:
@@ -400,6 +384,9 @@ def _number(text: str, at: str, *, zero: bool) -> float:
         raise ValueError(f"{at}: {text!r} overflows (not finite)")
     if x < 0 or (x == 0 and not zero):
         raise ValueError(f"{at}: must be {'>= 0' if zero else '> 0'} seconds, got {text}")
+    if not zero and 0 < x < checks.MIN_TIME:  # h is inverted (rates 1/h_i)
+        raise ValueError(f"{at}: {text} is below the smallest normal float "
+                         f"{checks.MIN_TIME:.4g} (1/h would overflow)")
     if x > MAX_SECONDS:
         raise ValueError(f"{at}: {text} seconds exceed {MAX_SECONDS:g} (31.7 years; "
                          "a unit error?)")
@@ -515,10 +502,14 @@ def _comment_lines(*groups: Iterable[str]) -> list[str]:
 
 
 def _label(value: object) -> str:
-    """An agent label as the file keeps it: stripped, one line, no NUL."""
+    """An agent label as the file keeps it: stripped, one line, no NUL, at most
+    :data:`MAX_LABEL` characters."""
     text = str(value).strip()
     if "\x00" in text or len(f"x{text}x".splitlines()) > 1:
-        raise ValueError(f"agents: label {text!r} contains a line break or NUL")
+        raise ValueError(f"agents: label {text[:40]!r} contains a line break or NUL")
+    if len(text) > MAX_LABEL:
+        raise ValueError(f"agents: a label of {len(text)} characters exceeds {MAX_LABEL} "
+                         f"(starts {text[:20]!r})")
     return text
 
 

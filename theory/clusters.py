@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from theory import checks
+from theory.files import read_text
 
 PROFILES = ("equal", "sqrt", "quarter")
 _EXPONENT = {"equal": 0.0, "sqrt": 0.5, "quarter": 0.25}
@@ -63,30 +64,7 @@ def read_times(path: str | Path, name: str = "h_file") -> np.ndarray:
     A ValueError naming ``name`` says what is wrong: missing, a directory, unreadable,
     larger than :data:`MAX_FILE_BYTES`, binary or not UTF-8, or not numbers.
     """
-    path = Path(path)
-    shown = repr(str(path))
-    if str(path) in ("", "."):
-        raise ValueError(f"{name}: give a file name, got {str(path)!r}")
-    if path.is_dir():
-        raise ValueError(f"{name}: {shown} is a directory, not a file of times")
-    if not path.exists():
-        raise ValueError(f"{name}: no such file {shown}")
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {shown} ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"{name}: {shown} is larger than {MAX_FILE_BYTES // 2**20} MB "
-                         f"(at most {MAX_AGENTS} agents are supported)")
-    if b"\x00" in data:
-        raise ValueError(f"{name}: {shown} is a binary file, not text with numbers")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{name}: {shown} is not UTF-8 text (byte {exc.start}); expected numbers "
-            "separated by commas, spaces or newlines") from None
+    text = read_text(path, name, MAX_FILE_BYTES, "file of times")
     values = parse_times(text, name)
     if values.size > MAX_AGENTS:
         raise ValueError(f"{name}: {values.size} times; at most {MAX_AGENTS} agents are "

@@ -8,6 +8,8 @@ Theorem A.1 and its proof (Appendix F).
 
 from __future__ import annotations
 
+import contextlib
+import decimal
 import math
 from typing import NamedTuple
 
@@ -100,9 +102,13 @@ def batch_sizes(eps: float, L_g: float, L_h: float, sigma: float, Delta: float) 
     Paper: Theorem 4.2 (same choice in Theorems 4.3, 4.4, 5.1; Theorem 4.3's statement
     misplaces the ceiling, we use Theorem 4.2's).
     """
-    A, B = time_terms(eps, L_g, L_h, sigma, Delta)
-    eps, sigma = float(eps), float(sigma)
-    return BatchSizes(max(_ceil(B / A), 1), max(_ceil(sigma**2 / eps**2), 1))
+    eps, L_g, L_h, sigma, Delta = validated_constants(eps, L_g, L_h, sigma, Delta)
+    time_terms(eps, L_g, L_h, sigma, Delta)  # A and B must be finite floats too
+    with _exact() as D:
+        e, s2, rt_h = D(eps), D(sigma) ** 2, D(L_h).sqrt()
+        A = D(L_g) * D(Delta) / e**2 + rt_h * D(Delta) / (e * e.sqrt())
+        B = s2 / e**2 + s2 * rt_h * D(Delta) / (e**3 * e.sqrt())
+        return BatchSizes(max(_ceil_exact(B / A), 1), max(_ceil_exact(s2 / e**2), 1))
 
 
 @checks.finite_outputs
@@ -331,8 +337,13 @@ def global_batch_sizes(eps: float, mu: float, L_g: float, L_h: float,
 
     Paper: Theorem A.1.
     """
-    A, B = global_time_terms(eps, mu, L_g, L_h, sigma)
-    return BatchSizes(max(_ceil(B / A), 1), max(_ceil(sigma**2 / (mu * eps**2)), 1))
+    global_time_terms(eps, mu, L_g, L_h, sigma)  # checks; A_mu and B_mu finite floats
+    with _exact() as D:
+        e, m, s2, rt_h = D(eps), D(mu), D(sigma) ** 2, D(L_h).sqrt()
+        m4 = m.sqrt().sqrt()  # mu^(1/4)
+        A = D(L_g) / (m * e) + rt_h / (m4**3 * e.sqrt())
+        B = s2 / (m * e**2) + s2 * rt_h / (m * m4**3 * e**2 * e.sqrt())
+        return BatchSizes(max(_ceil_exact(B / A), 1), max(_ceil_exact(s2 / (m * e**2)), 1))
 
 
 @checks.finite_outputs
@@ -491,6 +502,46 @@ def _ceil(x: float) -> int:
     if x - r <= CEIL_ULPS * math.ulp(x):
         return int(r)
     return int(r) + 1
+
+
+#: Digits of the decimal arithmetic of the batch sizes.
+EXACT_DIGITS = 80
+#: A value at most min(CEIL_REL x, CEIL_ABS) above an integer r has ceiling r (see
+#: :func:`_ceil_exact`).
+CEIL_REL = 1e-12
+CEIL_ABS = 0.01
+
+
+@contextlib.contextmanager
+def _exact():
+    """Decimal arithmetic with :data:`EXACT_DIGITS` digits: yields float -> Decimal (exact:
+    every float is a binary fraction) for computing batch sizes.
+
+    In floats, sigma^2/eps^2 carries ~1.5 ulps of rounding: above 2^52 it can no longer be
+    rounded up reliably (M_init = 3259905037662042 where the exact value is ...042.886).
+    With 80 digits the only inexact steps are the square roots (sqrt(L_h), sqrt(eps),
+    mu^(1/4)), each correctly rounded to 80 digits.
+    """
+    with decimal.localcontext() as ctx:
+        ctx.prec = EXACT_DIGITS
+        ctx.traps[decimal.FloatOperation] = False
+        yield decimal.Decimal
+
+
+def _ceil_exact(x: decimal.Decimal) -> int:
+    """ceil(x) of a value computed exactly (:func:`_exact`) from float inputs, except that
+    x at most min(:data:`CEIL_REL` x, :data:`CEIL_ABS`) above an integer r gives r.
+
+    The inputs are floats, some computed upstream in floats (Proposition 2.3's sigma from
+    gamma = 0.9, where 1 - gamma is not exactly 0.1): they carry relative errors of about
+    1e-16, which must not push a batch that is an integer in exact arithmetic up by one
+    (sigma^2 = 1000.0000000000001 with eps = 0.1 is M_init = 100000, not 100001). A real
+    fractional part larger than that is always rounded up, however large x is: the
+    allowance never exceeds 0.01 (...042.886 gives ...043).
+    """
+    r = int(x.to_integral_value(rounding=decimal.ROUND_FLOOR))
+    slack = min(abs(x) * decimal.Decimal(CEIL_REL), decimal.Decimal(CEIL_ABS))
+    return r if x - r <= slack else r + 1
 
 
 def validated_constants(eps: float, L_g: float, L_h: float, sigma: float,

@@ -1,4 +1,4 @@
-"""The seam between a method and the world it runs in (DESIGN.md, idea 9).
+"""The seam between a method and the world it runs in (docs/architecture.md, idea 9).
 
 A method (:mod:`algorithms.methods`) never plans time or talks to processes itself: it
 asks its :class:`Backend` for an aggregated gradient (Algorithm 2, Algorithm 3, a
@@ -21,12 +21,9 @@ Pure typing: importing this module imports neither torch nor the clock.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover - types only
-    from algorithms.methods.base import Context
 
 #: The aggregation rounds a backend runs (``Backend.aggregate``'s ``kind``).
 RoundKind = Literal["rennala", "malenia", "synchronized"]
@@ -82,11 +79,15 @@ class Backend(Protocol):
     kappa: np.ndarray
 
     @property
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds since the run started, on this process's clock."""
 
     @property
-    def shared_now(self) -> float: ...
+    def shared_now(self) -> float:
+        """The time every process of the run agrees on."""
 
-    def aggregate(self, kind: str, theta: np.ndarray, M: int, ctx: Context) -> np.ndarray: ...
+    def aggregate(self, kind: str, theta: np.ndarray, M: int, ctx: Any) -> np.ndarray:
+        """``ctx``: the method's :class:`algorithms.methods.base.Context`."""
 
-    def greedy(self, oracle: Any, rng: np.random.Generator) -> Scheduler: ...
+    def greedy(self, oracle: Any, rng: np.random.Generator) -> Scheduler:
+        """A new scheduler over ``oracle`` (``rng``: the trajectories' Generator)."""

@@ -3,7 +3,7 @@
 :class:`SimulatedBackend` implements :class:`algorithms.backends.protocol.Backend` over a
 :class:`algorithms.sim.clock.SimClock`: each round is planned exactly on the clock by an
 aggregation procedure (:mod:`algorithms.aggregation`), then the oracle computes only the
-gradients the round uses, in one batched call (DESIGN.md, idea 1).
+gradients the round uses, in one batched call (docs/architecture.md, idea 1).
 
 The clock stays public (``backend.clock``): procedures that exist only on the simulated
 clock (LAPG's lazy uploads, Fast-FedPG's local steps) take it directly, and checkpoints

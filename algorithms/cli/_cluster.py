@@ -36,12 +36,17 @@ from typing import Any
 REPLACED = ("h", "h_file", "profile", "n", "kappa", "timing", "log_sigma", "jitter")
 
 HELP = ("cluster file (CSV: h, kappa per agent in seconds, optional timing model; see "
-        "docs/wallclock.md); replaces --h, --kappa, --timing and --n")
+        "docs/wallclock.md)")
 
 
 def add_cluster_argument(parser: argparse.ArgumentParser | Any) -> None:
-    """Add ``--cluster FILE`` (default None) to a parser or an argument group."""
-    parser.add_argument("--cluster", default=None, metavar="FILE", help=HELP)
+    """Add ``--cluster FILE`` (default None) to a parser or an argument group; its help
+    names the flags it replaces among those the parser has (add them first)."""
+    have = getattr(parser, "_option_string_actions", {})
+    flags = [f for f in ("--h", "--h-file", "--profile", "--n", "--kappa", "--timing")
+             if f in have]
+    more = f"; replaces {', '.join(flags)}" if flags else ""
+    parser.add_argument("--cluster", default=None, metavar="FILE", help=HELP + more)
 
 
 def cluster_from_args(args: argparse.Namespace, replaced: Iterable[str] = REPLACED):
@@ -60,18 +65,6 @@ def cluster_from_args(args: argparse.Namespace, replaced: Iterable[str] = REPLAC
     from theory.cluster_file import read_cluster
 
     return read_cluster(path)
-
-
-def setting_fields(spec) -> dict[str, Any]:
-    """The cluster as :class:`algorithms.tabular.setting.TabularSetting` fields (exact: repr
-    floats)."""
-    return {
-        "n": spec.n,
-        "h": ",".join(repr(float(x)) for x in spec.h),
-        "kappa": ",".join(repr(float(x)) for x in spec.kappa),
-        "timing": spec.timing,
-        "timing_options": dict(spec.options) or None,
-    }
 
 
 # --- apga predict's seconds section (kept here: this module is light) ----------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from algorithms.cli import _hyper
 from algorithms.cli import _types as ty
-from algorithms.cli._cluster import add_cluster_argument, cluster_from_args, setting_fields
+from algorithms.cli._cluster import add_cluster_argument, cluster_from_args
 from algorithms.tabular.setting import TabularSetting
 
 # The setting's defaults for the help texts, read from the dataclass fields: building a
@@ -77,7 +77,8 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
         "--kappa",
         default=None,
         help="number, comma list, sqrt (kappa_i = sqrt(i)) or sqrt_d4 (sqrt(i) d^(1/4)) "
-        f"(default {DEFAULT.kappa})",
+        f"(default {DEFAULT.kappa}: computation alone; predict's default 1 is the paper's "
+        "Section H cluster)",
     )
     g.add_argument(
         "--timing",
@@ -130,7 +131,7 @@ def add_setting_arguments(p: argparse.ArgumentParser) -> None:
 def setting_from(args: argparse.Namespace) -> TabularSetting:
     spec = cluster_from_args(args)
     if spec is not None:
-        times = setting_fields(spec)
+        times = {"cluster": spec}
     else:
         given = {k: getattr(args, k) for k in ("n", "h", "kappa", "timing")}
         times = {k: getattr(DEFAULT, k) if v is None else v for k, v in given.items()}

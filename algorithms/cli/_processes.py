@@ -23,11 +23,13 @@ FAMILY_MUJOCO = "inverted"
 
 
 def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
-    """Processes and rendezvous (torchrun's flags); shared with ``apga calibrate``."""
+    """Processes and rendezvous (torchrun's flags); ``restarts``: also --max-restarts and
+    --cluster's rows as the default agents (``apga launch``; ``apga calibrate`` has
+    neither)."""
     r = p.add_argument_group("processes (torchrun semantics)")
+    rows = ", or the --cluster file's rows" if restarts else ""
     r.add_argument("--nproc", type=ty.integer(1, MAX_NPROC, "processes per node"), default=None,
-                   help="agents on this node (default 2, or the --cluster file's rows; "
-                   "n = nnodes x nproc)")
+                   help=f"agents on this node (default 2{rows}; n = nnodes x nproc)")
     r.add_argument("--nnodes", type=ty.integer(1, MAX_NODES), default=1,
                    help="nodes (default %(default)s)")
     r.add_argument("--node-rank", type=ty.integer(0, MAX_NODES), default=None,

@@ -156,13 +156,12 @@ def run(args: argparse.Namespace, times, build, render) -> int:
             obj["sweep"] = sweep
         print(json.dumps(strict(obj), indent=2, allow_nan=False))
         return 0
-    from rich.console import Console
+    from algorithms.run.tables import console as make_console
 
-    console = Console(width=max(132, Console().width))
+    console = make_console()
     render(pred, console)
-    narrow = Console()  # the seconds tables fit the terminal (80 columns and up)
-    render_seconds(results, spec, opts, narrow, model, pred)
-    render_recommendation(rec, narrow)
+    render_seconds(results, spec, opts, console, model, pred)
+    render_recommendation(rec, console)
     if sweep is not None:
         console.print(f"sweep over {sweep['variable']} ({len(sweep['values'])} points): "
                       f"{sweep['csv']}, {sweep['png']}", highlight=False)
@@ -421,10 +420,9 @@ def to_json(results: dict, spec, opts: dict, model=None, pred=None) -> dict[str,
 
 
 def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=None) -> None:
-    """Print the seconds table under predict's table (fits 80 columns)."""
-    from rich import box
-    from rich.table import Table
-
+    """Print the seconds table under predict's table (it fits the terminal:
+    algorithms.run.tables)."""
+    from algorithms.run.tables import Column, fit
     from theory.complexity import LABELS
 
     src = f"cluster {spec.source}" if spec.source else "cluster from the flags"
@@ -435,22 +433,20 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
     else:
         how = f"{spec.timing} times, {opts['rounds']} simulated rounds, seed {opts['seed']}"
     modes = {r.get("mode") for r in results.values()}
-    console.print(f"predicted seconds: {src}, n = {spec.n}, {how}", highlight=False)
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    cols = ["method", "mode", "grads", "round s", "K", "run s", "low-high s"]
-    if modes == {None}:
-        cols.remove("mode")
-    for col in cols:
-        t.add_column(col, justify="left" if col in ("method", "mode") else "right")
+    cols = [Column("method", "left", 10), Column("mode", "left", 4),
+            Column("grads", priority=5), Column("round s", priority=7),
+            Column("K", priority=6), Column("run s", priority=9),
+            Column("low-high s", priority=8)]
+    rows = []
     for m, r in results.items():
-        row = [_label(m, LABELS)]
-        if "mode" in cols:
-            row.append(r.get("mode") or "-")
-        row += [str(r["M"]), _g(r["round_seconds"], 3), _k(r["iterations"]),
-                _g(r["total_seconds"], 4),
-                f"{_g(r['total_seconds_low'], 3)}-{_g(r['total_seconds_high'], 3)}"]
-        t.add_row(*row)
-    console.print(t)
+        rows.append([_label(m, LABELS), r.get("mode") or "-", str(r["M"]),
+                     _g(r["round_seconds"], 3), _k(r["iterations"]),
+                     _g(r["total_seconds"], 4),
+                     f"{_g(r['total_seconds_low'], 3)}-{_g(r['total_seconds_high'], 3)}"])
+    if modes == {None}:
+        cols.pop(1)
+        rows = [row[:1] + row[2:] for row in rows]
+    console.print(fit(console, f"predicted seconds: {src}, n = {spec.n}, {how}", cols, rows))
     lines = []
     if pred is not None:
         M, M_init, src_b = batches(pred, opts, spec.n)
@@ -475,27 +471,25 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
 
 
 def render_recommendation(rec: dict, console) -> None:
-    """The ranking at the same progress, and the recommended method (fits 80 columns)."""
-    from rich import box
-    from rich.table import Table
-
+    """The ranking at the same progress, and the recommended method (fits the terminal)."""
     from algorithms.methods.registry import get
+    from algorithms.run.tables import Column, fit
     from theory.complexity import LABELS
 
-    console.print("seconds to the same progress: (a) the same gradients, (b) the theory's "
-                  "eps", highlight=False)
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("method", "(a) K", "(a) s", "(b) K", "(b) s", "note"):
-        t.add_column(col, justify="left" if col in ("method", "note") else "right")
+    cols = [Column("method", "left", 10), Column("(a) K", priority=3),
+            Column("(a) s", priority=8), Column("(b) K", priority=4),
+            Column("(b) s", priority=9), Column("note", "left", 5, wrap=True)]
+    rows = []
     for r in sorted(rec["rows"], key=lambda r: (r["seconds_eps"] is None,
                                                 r["seconds_eps"] or 0,
                                                 r["seconds_gradients"] or 0)):
         note = "excluded" if r["excluded"] else (
             "no explicit T" if r["iterations_eps"] is None else "")
-        t.add_row(_label(r["method"], LABELS), _k(r["iterations_gradients"]),
-                  _g(r["seconds_gradients"], 3), _k(r["iterations_eps"]),
-                  _g(r["seconds_eps"], 3), note)
-    console.print(t)
+        rows.append([_label(r["method"], LABELS), _k(r["iterations_gradients"]),
+                     _g(r["seconds_gradients"], 3), _k(r["iterations_eps"]),
+                     _g(r["seconds_eps"], 3), note])
+    console.print(fit(console, "seconds to the same progress: (a) the same gradients, (b) "
+                      "the theory's eps", cols, rows))
     console.print(f"(a): {rec['gradients_budget']['rule']}; (b): T_explicit iterations "
                   "(Theorem 4.1's proof; AFedPG has no explicit constants)", highlight=False)
     for m, why in rec["excluded"].items():

@@ -25,11 +25,23 @@ DESCRIPTION = __doc__
 MAX_LISTED = 20
 DEFAULT_H = "sqrt"
 DEFAULT_N = 10
-DEFAULT_M = 20
+
+
+def _round_methods() -> dict[str, str]:
+    """Registry names whose rounds this command simulates -> their pattern."""
+    from algorithms.methods.registry import REGISTRY
+
+    return {name: s.pattern for name, s in REGISTRY.items()
+            if s.pattern in ("rennala", "malenia")}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="rennala", help="rennala | malenia (default %(default)s)")
+    from algorithms.methods.registry import get
+
+    named = _round_methods()
+    p.add_argument("--method", default="rennala",
+                   help="the round: rennala | malenia, or a method of the registry that uses "
+                   f"it ({', '.join(named)}) (default %(default)s)")
     p.add_argument(
         "--h",
         default=None,
@@ -40,12 +52,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--n", type=ty.integer(1), default=None,
         help=f"number of agents (with a profile --h; default {DEFAULT_N})"
     )
-    p.add_argument("--M", type=ty.integer(1), default=DEFAULT_M,
-                   help="batch size M of the round (default %(default)s)")
+    M = get("rennala_nigt").hyperparameter("M")
+    p.add_argument("--M", type=ty.integer(1), default=int(M.default),
+                   help=f"batch size M of the round (default %(default)s: {M.doc})")
     p.add_argument(
         "--kappa",
         default=None,
-        help="communication time: number, comma list (kappa_i) or profile name (default 0)",
+        help="communication time: number, comma list (kappa_i) or profile name (default 0: "
+        "the round's computation alone; predict's default 1 is Section H's)",
     )
     p.add_argument(
         "--timing",
@@ -72,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from theory.clusters import PROFILES
     from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 
-    method = checks.choice("method", args.method, ("rennala", "malenia"))
+    named = _round_methods()
+    method = checks.choice("method", args.method, ("rennala", "malenia", *named))
+    method = named.get(method, method)
     spec = cluster_from_args(args)
     if spec is not None:
         clock = make_clock(**spec.clock_kwargs(), seed=args.seed)

@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
     c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
-                   "sqrt or sqrt_d4")
+                   "sqrt or sqrt_d4 (default: none emulated, the machine's real communication)")
     c.add_argument("--timing", default=None,
                    help="fixed | exponential | lognormal | uniform (default fixed)")
     c.add_argument("--log-sigma", type=ty.real(0, 8), default=None,
@@ -129,15 +129,16 @@ def _spec(args: argparse.Namespace, run_id: str):
               "timeout": args.timeout, "save_gradients": args.save_gradients,
               "restarts": args.max_restarts}
     problem, dim, heterogeneous = problem_fields(args, n)
-    if heterogeneous and "heterogeneous" not in spec.settings:
-        print(f"apga: warning: {spec.name} is designed for the homogeneous setting; on a "
-              "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
     if cluster is not None:
         h, kappa = cluster.h.tolist(), cluster.kappa.tolist()
         timing, options = cluster.timing, dict(cluster.options)
     else:
         h, kappa, timing, options = cluster_times(args, n, dim)
-    return RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
+    run = RunSpec(**common, **problem, h=h, kappa=kappa, timing=timing, timing_options=options)
+    if heterogeneous and "heterogeneous" not in spec.settings:  # only once all is valid
+        print(f"apga: warning: {spec.name} is designed for the homogeneous setting; on a "
+              "heterogeneous family its estimator is biased (see Section 5)", file=sys.stderr)
+    return run
 
 
 # ----------------------------------------------------------------------------- running

@@ -48,7 +48,9 @@ DEFAULTS = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     c = p.add_argument_group("cluster (default: --profile sqrt --n 10)")
     src = c.add_mutually_exclusive_group()
-    src.add_argument("--h", default=None, help="comma list of per-step times, e.g. 1,2,4")
+    src.add_argument("--h", default=None,
+                     help="comma list of per-step times, e.g. 1,2,4, or a profile name "
+                     "equal | sqrt | quarter (with --n)")
     src.add_argument("--h-file", default=None, help="file of times (commas/whitespace/newlines)")
     src.add_argument("--profile", default=None, help="equal | sqrt | quarter")
     c.add_argument("--n", default=None, help="agents for --profile (default 10)")
@@ -56,7 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--kappa",
         default=None,
         help="communication time: a number, a comma list of kappa_i (rows use max_i kappa_i), "
-        "equal | sqrt | quarter, or sqrt_d4 with --d (default 1)",
+        "equal | sqrt | quarter, or sqrt_d4 with --d (default 1: the paper's Section H "
+        "cluster; train, compare and aggregate default to 0, computation alone)",
     )
     c.add_argument("--d", default=None, help="number of parameters, for --kappa sqrt_d4")
     c.add_argument("--eps", default=str(DEFAULTS["eps"]), help="accuracy (default %(default)s)")
@@ -112,16 +115,20 @@ def times(args: argparse.Namespace, n: int | None = None):
     spec = cluster_from_args(args)
     if spec is not None:
         return spec.h, spec.kappa, spec
-    if args.n is not None and (args.h is not None or args.h_file is not None):
-        raise ValueError("n: only used with --profile (the list/file fixes n)")
-    if args.h is not None:
+    # --h takes a profile name as every other command does (--h sqrt == --profile sqrt)
+    named = args.h is not None and args.h.strip() in PROFILES
+    if args.n is not None and not named and (args.h is not None or args.h_file is not None):
+        raise ValueError("n: only used with a profile (--profile or --h equal|sqrt|quarter; "
+                         "a list or file fixes n)")
+    if args.h is not None and not named:
         h = parse_times(args.h, "h")
     elif args.h_file is not None:
         h = read_times(args.h_file, "h_file")
     else:
         n = n or checks.count("n", args.n if args.n is not None else DEFAULTS["n"],
                               maximum=MAX_AGENTS, why=AGENTS_WHY)
-        name = DEFAULTS["profile"] if args.profile is None else args.profile.strip()
+        name = args.h.strip() if named else (
+            DEFAULTS["profile"] if args.profile is None else args.profile.strip())
         h = profile(checks.choice("profile", name, PROFILES), n)
     if args.kappa is None:
         return h, DEFAULTS["kappa"], None
@@ -205,54 +212,37 @@ def _fmt(x: float | None) -> str:
 
 
 def render(pred, console=None) -> None:
-    """Print the human-readable ranked table with rich."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """Print the human-readable ranked table (it fits the terminal: algorithms.run.tables)."""
+    from algorithms.run.tables import Column, fit
+    from algorithms.run.tables import console as make_console
     from theory.complexity import LABELS, NOTE
 
-    console = console or Console(width=max(132, Console().width))
+    console = console or make_console()
     n = pred.h.size
     kappa = "" if pred.kappa_per_agent is None else "max_i kappa_i = "
     title = (
         f"{pred.setting} setup, {pred.form} form: n = {n}, eps = {pred.eps:g}, "
         f"kappa = {kappa}{pred.kappa:g}"
     )
-    t = Table(title=title)
-    for col in (
-        "#",
-        "method",
-        "computation",
-        "communication",
-        "total",
-        "x LB",
-        "AllReduce",
-        "source",
-    ):
-        t.add_column(col, justify="right" if col not in ("method", "source") else "left")
+    cols = [Column("#", priority=3), Column("method", "left", 10),
+            Column("computation", priority=8), Column("communication", priority=7),
+            Column("total", priority=9), Column("x LB", priority=6),
+            Column("AllReduce", priority=4), Column("source", "left", 5, wrap=True)]
     ratios = pred.ratio_to_lower_bound()
     rank = 0
-    rows = pred.ranking + (["lower_bound"] if "lower_bound" in pred.methods else [])
-    for name in rows:
+    rows = []
+    names = pred.ranking + (["lower_bound"] if "lower_bound" in pred.methods else [])
+    for name in names:
         v = pred.methods[name]
         label = LABELS[name].replace("(Synchronized)", "Sync.")
         if not v.supported:
-            t.add_row(
-                "",
-                label,
-                "unsupported",
-                "",
-                "",
-                "",
-                "",
-                v.note,
-            )
+            rows.append(["", label, "unsupported", "", "", "", "", v.note])
             continue
         if name != "lower_bound":
             rank += 1
         allreduce = {True: "yes", False: "no", None: "-"}[v.supports_allreduce]
         label += " [Omega]" if v.note.startswith("Omega") else ""
-        t.add_row(
+        rows.append([
             str(rank) if name != "lower_bound" else "",
             label,
             _fmt(v.computation),
@@ -261,8 +251,8 @@ def render(pred, console=None) -> None:
             _fmt(ratios[name]),
             allreduce,
             v.source,
-        )
-    console.print(t)
+        ])
+    console.print(fit(console, title, cols, rows))
     p = pred.parameters
     H = "-" if p.H is None else str(p.H)
     console.print(

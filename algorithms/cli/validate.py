@@ -60,6 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--no-write", action="store_true", help="do not write the report files")
     p.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
+    p.add_argument("--quiet", action="store_true",
+                   help="no line per finished check while the checks run")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the arguments and print the checks it would run; run nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +86,19 @@ def run(args: argparse.Namespace) -> int:
                        + ([f"--seed {args.seed}"] if args.seed else [])
                        + (["--write-docs"] if args.write_docs else []))
     out = None
+    if args.dry_run:
+        names = [spec.name for spec in specs]
+        where = ("nowhere (--no-write)" if args.no_write else
+                 str(DOCS / ("full" if args.mode == "full" else "")) if args.write_docs else
+                 args.out or "runs/validate/<mode>[-seed<s>][-<checks>]")
+        if args.json:
+            sys.stdout.write(jsonio.dumps({"command": command, "checks": names,
+                                           "mode": args.mode, "seed": args.seed,
+                                           "out": where}, indent=2) + "\n")
+        else:
+            print(f"would run {len(names)} checks ({args.mode} budget, seed {args.seed}): "
+                  f"{', '.join(names)}; report to {where}")
+        return 0
     if not args.no_write:
         if args.write_docs:
             if args.only:
@@ -99,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
 
     def progress(res) -> None:
+        if args.quiet:
+            return
         console.print(f"[{STYLE[res.verdict]}]{res.verdict:8s}[/] {res.name} ({res.seconds:.1f} s)")
 
     t0 = time.perf_counter()

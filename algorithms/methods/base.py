@@ -1,6 +1,6 @@
 """What every method shares: its context, hyperparameters with provenance, records.
 
-A method is a composition (DESIGN.md, idea 3): an aggregation pattern
+A method is a composition (docs/architecture.md, idea 3): an aggregation pattern
 (:mod:`algorithms.methods.patterns`, run by the backend) plus an update rule from
 :mod:`algorithms.updates`.
 It exposes ``init(theta0, ctx) -> state`` (the work before the loop, e.g. Algorithm 1

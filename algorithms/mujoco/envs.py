@@ -16,12 +16,26 @@ state ``(-s, 1)``; :class:`AgentStateWrapper` does that for a given (sign, flag)
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 
 from theory import checks
+
+_LOG = logging.getLogger("apga.mujoco")
+
+
+def _mujoco_warning(message: str) -> None:
+    """MuJoCo's warnings (a model's deprecated attributes, say) go to the ``apga.mujoco``
+    logger instead of its default handler, which appends them to a MUJOCO_LOG.TXT in the
+    user's current folder."""
+    _LOG.debug("mujoco: %s", message)
+
+
+mujoco.set_mju_user_warning(_mujoco_warning)
 
 #: (sign, flag) of agent i's state transform in the heterogeneous setting (Appendix H.3).
 INVERTED_VARIANTS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (-1.0, 1.0))

@@ -9,7 +9,21 @@
 - :mod:`.report`: CSV/JSON records, bands over seeds and plots.
 """
 
-from algorithms.run.loop import run_method
-from algorithms.run.records import IterationRecord, RunResult
+from typing import Any
 
 __all__ = ["IterationRecord", "RunResult", "run_method"]
+
+
+def __getattr__(name: str) -> Any:
+    """``run_method``, ``IterationRecord`` and ``RunResult``, imported when first asked for:
+    ``algorithms.run.tables`` and ``.outputs`` (which ``apga predict`` uses) do not pay for
+    the loop's imports (the methods, the aggregation procedures)."""
+    if name == "run_method":
+        from algorithms.run.loop import run_method
+
+        return run_method
+    if name in ("IterationRecord", "RunResult"):
+        from algorithms.run import records
+
+        return getattr(records, name)
+    raise AttributeError(f"module 'algorithms.run' has no attribute {name!r}")

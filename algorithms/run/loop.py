@@ -8,7 +8,7 @@ do with each finished iteration (evaluate J, append a record, checkpoint, log ro
 the caller's: :func:`run_method` does it for simulated runs, the torch.distributed
 backend (:mod:`algorithms.backends.distributed.loop`) for real ones.
 
-Records, not prints (DESIGN.md, idea 4): :func:`run_method` returns typed
+Records, not prints (docs/architecture.md, idea 4): :func:`run_method` returns typed
 :class:`IterationRecord`s that the CLI, the plots, the docs and the validation checks
 all read. A simulated run is a pure function of its inputs: the clock owns the timing
 Generator, ``rng`` drives the oracle, and a run that is checkpointed, interrupted and

@@ -1,4 +1,5 @@
-"""The records every run yields, on any backend (records, not prints: DESIGN.md idea 4).
+"""The records every run yields, on any backend (records, not prints: docs/architecture.md,
+idea 4).
 
 - :class:`IterationRecord`: the state of a run after one global iteration (cumulative
   counters); the CSV of ``apga train`` and ``apga launch`` has one row per record.

@@ -356,7 +356,7 @@ class SimClock:
 
 
 def make_clock(
-    h,
+    h=None,
     kappa=0.0,
     *,
     timing: str = "fixed",
@@ -365,12 +365,16 @@ def make_clock(
     fail_at=None,
     join_at=None,
     samples=None,
+    cluster: Any = None,
     **timing_options: float,
 ) -> SimClock:
     """Build the simulated clock of one run.
 
     Parameters
     ----------
+    cluster: a :class:`theory.cluster_file.ClusterSpec`, whole: its h_i, kappa_i, timing
+        model and options (then ``h``, ``kappa``, ``timing`` and ``timing_options`` are
+        not given).
     h: computation times: a 1-D array (h_i), a comma list, a profile name (``equal``,
         ``sqrt``, ``quarter``; needs ``n``), a (T, n) array of h_{t,i} or a callable
         ``t -> h_t`` (Theorem 4.3). ``inf`` marks an agent that never returns.
@@ -386,6 +390,18 @@ def make_clock(
         clock resamples them, scaled to mean h_i (a time-varying h rescales them too).
     timing_options: ``log_sigma`` (lognormal), ``jitter`` (uniform).
     """
+    if cluster is not None:
+        bare = isinstance(kappa, int | float) and kappa == 0
+        if h is not None or not bare or timing != "fixed" or timing_options:
+            raise ValueError("cluster: give a ClusterSpec or h, kappa and timing, not both")
+        h, kappa, timing = np.array(cluster.h), np.array(cluster.kappa), cluster.timing
+        timing_options = dict(cluster.options)
+        if getattr(cluster, "samples", None) is not None:
+            if samples is not None:
+                raise ValueError("samples: the cluster has its own; give one or the other")
+            samples = [np.array(t) for t in cluster.samples]
+    if h is None:
+        raise ValueError("h: give the computation times h (or a cluster)")
     options = tm.check_options(timing, timing_options)
     empirical = None
     if timing == tm.EMPIRICAL:
@@ -476,18 +492,18 @@ def _buckets(K: np.ndarray):
 
 
 def seeded_clock(
-    h, kappa, seed: int, *, timing: str = "fixed", samples=None, **timing_options: float
+    h=None, kappa=0.0, seed: int = 0, *, timing: str = "fixed", cluster: Any = None,
+    samples=None, **timing_options: float
 ) -> tuple[SimClock, np.random.Generator]:
     """(clock, oracle Generator) of run seed ``seed``: one seed, two independent streams.
 
     ``SeedSequence(seed)`` spawns two children: the first seeds the clock's timing, the
     second the oracle's trajectories, so the timeline does not depend on the oracle and
     a run is a pure function of its seed. Every run of `apga train/compare` and of the
-    validation checks is seeded this way.
+    validation checks is seeded this way. ``cluster``: a ClusterSpec, as in
+    :func:`make_clock`.
     """
     clock_seq, oracle_seq = np.random.SeedSequence(seed).spawn(2)
-    clock = make_clock(
-        h, kappa, timing=timing, seed=int(clock_seq.generate_state(1)[0]), samples=samples,
-        **timing_options
-    )
+    clock = make_clock(h, kappa, timing=timing, seed=int(clock_seq.generate_state(1)[0]),
+                       cluster=cluster, samples=samples, **timing_options)
     return clock, np.random.default_rng(oracle_seq)

@@ -13,7 +13,7 @@ runs with it too).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,9 @@ class TabularSetting:
                (Section H: kappa_i = sqrt(i), kappa_i = sqrt(i) d^(1/4))
     timing:    fixed, exponential, lognormal or uniform (see algorithms.sim.timing)
     timing_options: the model's options (``log_sigma``, ``jitter``), None for the defaults
+    cluster:   a :class:`theory.cluster_file.ClusterSpec` (``--cluster FILE``), carried
+               whole: the clock is built from it; n, h, kappa, timing and timing_options
+               then show it (h and kappa as exact comma lists) and are not given
     """
 
     env: str = "garnet"
@@ -62,9 +65,12 @@ class TabularSetting:
     kappa: str = "0"
     timing: str = "fixed"
     timing_options: dict[str, float] | None = None
+    cluster: Any = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         """Validate every field now, not at :meth:`build` (names the field on error)."""
+        if self.cluster is not None:
+            self._show_cluster()
         from algorithms.sim.timing import check_options, resolve_kappa, resolve_times
         from theory.clusters import AGENTS_WHY, MAX_AGENTS
 
@@ -92,10 +98,25 @@ class TabularSetting:
             raise ValueError(
                 f"{'n' if self.family and self.n > 1 else 'S'}: {what} need {entries:.3g} "
                 f"transition probabilities, more than {MAX_ENTRIES:.0e} (400 MB)")
+        if self.cluster is not None:
+            return  # a ClusterSpec is valid by construction
         check_options(self.timing, self.timing_options or {})
         resolve_times("h", self.h, self.n)
         if not (isinstance(self.kappa, str) and self.kappa.strip() == "sqrt_d4"):
             resolve_kappa(self.kappa, self.n)
+
+    def _show_cluster(self) -> None:
+        """n, h, kappa, timing, options as the cluster's (exact repr floats), for records."""
+        from theory.cluster_file import ClusterSpec
+
+        c = self.cluster
+        if not isinstance(c, ClusterSpec):
+            raise ValueError(f"cluster: expected a ClusterSpec, got {type(c).__name__}")
+        shown = {"n": c.n, "h": ",".join(repr(float(x)) for x in c.h),
+                 "kappa": ",".join(repr(float(x)) for x in c.kappa), "timing": c.timing,
+                 "timing_options": dict(c.options) or None}
+        for name, value in shown.items():
+            object.__setattr__(self, name, value)
 
     def sizes(self) -> tuple[int, int]:
         """(states, actions) of the environment: grid is S x S cells with 4 actions,
@@ -111,7 +132,8 @@ class TabularSetting:
         return self.family is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The setting as JSON (the cluster shown by n, h, kappa, timing, timing_options)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cluster"}
 
     def mdps(self) -> list:
         """The MDP (homogeneous: a list of one) or the family, one per agent."""
@@ -139,11 +161,15 @@ class TabularSetting:
     def h_times(self) -> np.ndarray:
         from algorithms.sim.timing import resolve_times
 
+        if self.cluster is not None:
+            return np.array(self.cluster.h)
         return resolve_times("h", self.h, self.n)
 
     def kappa_times(self, d: int) -> np.ndarray:
         from algorithms.sim.timing import resolve_kappa
 
+        if self.cluster is not None:
+            return np.array(self.cluster.kappa)
         return resolve_kappa(self.kappa, self.n, d)
 
     def build(self, seed: int, oracle=None):
@@ -152,12 +178,10 @@ class TabularSetting:
 
         seed = checks.count("seed", seed, minimum=0)
         oracle = oracle if oracle is not None else self.oracle()
-        clock, rng = seeded_clock(
-            self.h_times(),
-            self.kappa_times(oracle.dim),
-            seed,
-            timing=self.timing,
-            **(self.timing_options or {}),
-        )
+        if self.cluster is not None:
+            clock, rng = seeded_clock(seed=seed, cluster=self.cluster)
+        else:
+            clock, rng = seeded_clock(self.h_times(), self.kappa_times(oracle.dim), seed,
+                                      timing=self.timing, **(self.timing_options or {}))
         theta0 = np.zeros(oracle.dim)
         return oracle, clock, rng, theta0

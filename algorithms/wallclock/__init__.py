@@ -238,15 +238,20 @@ def greedy_update_time(h, kappa, K: int) -> float:
     -----
     With :math:`S = \\sum_i 1/c_i` and :math:`N(t) = \\sum_i \\lfloor t/c_i \\rfloor`,
     :math:`K/S \\le t_K \\le (K + n)/S`; only the O(n) events in that window are sorted.
+    Beyond K = 2^53 (T_explicit of a large cluster) event counts are no longer exact
+    integers in floating point, and the window's relative width (n/S + 2 max c)/(K/S) is
+    below 1e-9: the time is then K/S.
 
     Paper: Sections 1.1, 4.1 (AFedPG: one upload and one download per gradient).
     """
     h = checks.times("h", h)
     kappa = checks.times("kappa", kappa, allow_zero=True)
     checks.same_length(("kappa", "h"), kappa, h)
-    K = checks.count("iterations", K)
     c = h + 2 * kappa
     S = float(np.sum(1.0 / c))
+    if isinstance(K, int | np.integer) and K > checks.MAX_COUNT:
+        return float(K) / S
+    K = checks.count("iterations", K)
     lo = max(K / S - float(c.max()), 0.0)
     hi = (K + c.size) / S + float(c.max())
     before = np.maximum(np.floor(lo / c) - 1, 0).astype(np.int64)  # events surely < t_K

@@ -116,7 +116,8 @@ def test_theorem_form_with_seconds_per_gradient(capsys):
     assert "1/(1-gamma)" in d["inputs"]["h_rule"]
 
 
-def test_text_output_has_the_seconds_table(capsys, h124):
+def test_text_output_has_the_seconds_table(capsys, h124, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # every column (at 80 the table drops some)
     code, out, _ = run(capsys, "predict", "--cluster", str(h124), "--M", "10", "--iterations",
                        "3")
     assert code == 0

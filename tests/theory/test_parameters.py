@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory.constants import truncation_constants
@@ -173,3 +173,55 @@ BAD = [
 def test_bad_input_names_parameter(fn, args, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         fn(*args)
+
+
+# ---------------------------------------------------------------- exact batch sizes (#18)
+_POS = st.floats(1e-6, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@given(eps=st.floats(1e-7, 0.5), mu=_POS, L_g=_POS, L_h=_POS, sigma=_POS, Delta=_POS)
+@settings(max_examples=60, deadline=None)
+def test_batch_sizes_are_the_exact_ceilings(eps, mu, L_g, L_h, sigma, Delta):
+    """M and M_init equal sympy's exact ceilings of the rational inputs (the floats as
+    given), however large: no rounding to nearest above 2^52 (Theorem 4.2, Theorem A.1)."""
+    import sympy as sp
+
+    from theory.parameters import batch_sizes, global_batch_sizes
+
+    def ceil(v):  # the exact ceiling, with _ceil_exact's allowance for float inputs
+        r = sp.floor(v)
+        return int(r) if v - r <= min(sp.Rational(1, 10**12) * v, sp.Rational(1, 100)) \
+            else int(r) + 1
+
+    e, m, g, h, s, D = (sp.Rational(x) for x in (eps, mu, L_g, L_h, sigma, Delta))
+    A = g * D / e**2 + sp.sqrt(h) * D / e**sp.Rational(3, 2)
+    B = s**2 / e**2 + s**2 * sp.sqrt(h) * D / e**sp.Rational(7, 2)
+    local = batch_sizes(eps, L_g, L_h, sigma, Delta)
+    assert local.M_init == max(ceil(s**2 / e**2), 1)
+    assert local.M == max(ceil(B / A), 1)
+    A_mu = g / (m * e) + sp.sqrt(h) / (m**sp.Rational(3, 4) * sp.sqrt(e))
+    B_mu = s**2 / (m * e**2) + s**2 * sp.sqrt(h) / (m**sp.Rational(7, 4) * e**sp.Rational(5, 2))
+    glob = global_batch_sizes(eps, mu, L_g, L_h, sigma)
+    assert glob.M_init == max(ceil(s**2 / (m * e**2)), 1)
+    assert glob.M == max(ceil(B_mu / A_mu), 1)
+
+
+def test_batch_size_of_the_issue_example_is_rounded_up():
+    """sigma^2/(mu eps^2) = 3259905037662042.886...: the float route gave ...042."""
+    from theory.parameters import global_batch_sizes
+
+    b = global_batch_sizes(3.7727951655428815e-06, 0.16412978311844426, 0.7155897748089074,
+                           541.7326490303859, 87.26887938705084)
+    assert b.M_init == 3259905037662043
+
+
+def test_exact_integers_stay_integers():
+    """sigma^2/eps^2 = 4 exactly (and B/A an integer) is not pushed up by rounding, nor is
+    an integer that upstream float arithmetic put one ulp above (sigma^2 = 1000 + 1 ulp)."""
+    from theory.parameters import batch_sizes
+
+    sigma = math.sqrt(1000.0000000000001)
+    assert batch_sizes(0.1, 1.0, 1.0, sigma, 1.0).M_init == 100000
+    assert batch_sizes(0.5, 1.0, 4.0, 1.0, 1.0).M_init == 4
+    # eps = 1/4: A = 16 + 2*8 = 32, B = 16 + 2*128 = 272: B/A = 8.5 -> 9
+    assert batch_sizes(0.25, 1.0, 4.0, 1.0, 1.0).M == 9
