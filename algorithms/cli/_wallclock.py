@@ -9,6 +9,7 @@ predict`` with no arguments never imports it, nor the clock (numpy/scipy), nor m
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 SWEEP_VARIABLES = ("n", "eps")
@@ -245,11 +246,13 @@ def entry(r, spec) -> dict[str, Any]:
     random times the total +- 2 std of the simulated rounds (AFedPG without a std: the
     total itself)."""
     out = r.to_json()
-    std = r.total_seconds_std or 0.0
+    std = r.total_seconds_std
+    if std is None:  # AFedPG with random times: K gaps, each with the gaps' spread
+        std = math.sqrt(r.iterations) * (r.round_seconds_std or 0.0)
     out["total_seconds_low"] = max(r.total_seconds - 2 * std, 0.0)
     out["total_seconds_high"] = r.total_seconds + 2 * std
     out["interval_source"] = ("fixed times: exact" if spec.timing == "fixed" else
-                              "total +- 2 std of the simulated rounds")
+                              "total +- 2 std of the simulated rounds (independent rounds)")
     out["point_source"] = "simulated clock on the cluster's h, kappa and timing model"
     from algorithms.wallclock import pattern_of
 
@@ -486,8 +489,8 @@ def render_recommendation(rec: dict, console) -> None:
         note = "excluded" if r["excluded"] else (
             "no explicit T" if r["iterations_eps"] is None else "")
         rows.append([_label(r["method"], LABELS), _k(r["iterations_gradients"]),
-                     _g(r["seconds_gradients"], 3), _k(r["iterations_eps"]),
-                     _g(r["seconds_eps"], 3), note])
+                     _g(r["seconds_gradients"], 4), _k(r["iterations_eps"]),
+                     _g(r["seconds_eps"], 4), note])
     console.print(fit(console, "seconds to the same progress: (a) the same gradients, (b) "
                       "the theory's eps", cols, rows))
     console.print(f"(a): {rec['gradients_budget']['rule']}; (b): T_explicit iterations "
