@@ -219,7 +219,7 @@ def hyper_of(method: str, opts: dict, pred, n: int) -> tuple[dict[str, float], d
     from algorithms.wallclock.defaults import resolve
 
     given = {k: opts[k] for k in ("M", "M_init", "alpha", "eta", "batch")}
-    return resolve(method, given, theory_inputs(pred), n)
+    return resolve(method, given, theory_inputs(pred), n, strict=False)
 
 
 def batches(pred, opts: dict, n: int = 1) -> tuple[int, int, dict[str, str]]:

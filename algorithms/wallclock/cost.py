@@ -141,6 +141,10 @@ class CostModel:
         """The cost model beside a cluster file (``my.csv`` -> ``my.cost.json``)."""
         from theory.cluster_file import cost_path, read_cost
 
+        if not cost_path(cluster_path).exists():
+            raise ValueError(f"{name}: {str(cluster_path)!r} has no cost file "
+                             f"{str(cost_path(cluster_path))!r} beside it (apga calibrate "
+                             "writes both)")
         data = read_cost(cost_path(cluster_path), name)
         try:
             return cls.from_dict(data)

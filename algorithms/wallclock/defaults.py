@@ -98,12 +98,14 @@ def parse(name: str, text: Any, integer: bool) -> float | str | None:
 
 
 def resolve(method: str, given: Mapping[str, Any], theory: TheoryInputs | None = None,
-            n: int | None = None) -> tuple[dict[str, float], dict[str, str]]:
+            n: int | None = None, strict: bool = True) -> tuple[dict[str, float], dict[str, str]]:
     """(values, sources) of ``method``'s hyperparameters from the flags ``given`` (name ->
     number, ``theory`` or None); names the method does not have are ignored (a command
     that runs one method refuses them itself). eta and alpha from the theory are Theorem
     4.1's at the run's batch: M (given, theory's or the default), or n b for Synchronized
-    NIGT (n agents, b per agent; b alone when n is None)."""
+    NIGT (n agents, b per agent; b alone when n is None). A method without theory values
+    (AFedPG) refuses ``theory`` when ``strict`` (a command that runs it), else keeps its
+    defaults (a command that predicts several methods at once)."""
     from algorithms.methods.registry import get
 
     spec = get(method)
@@ -112,10 +114,15 @@ def resolve(method: str, given: Mapping[str, Any], theory: TheoryInputs | None =
     numbers = {k: v for k, v in given.items() if v != THEORY}
     sources: dict[str, str] = {}
     wanted = [k for k, v in given.items() if v == THEORY]
-    if wanted:
-        if spec.pattern not in ("rennala", "malenia", "synchronized"):
+    if wanted and spec.pattern not in ("rennala", "malenia", "synchronized"):
+        if strict:
             raise ValueError(f"{wanted[0]}: 'theory' gives Theorems 4.1/4.2's values, for "
                              f"the NIGT methods; {method} has none")
+        values, sources = spec.resolve(numbers)
+        for k in wanted:
+            sources[k] = f"default ({method} has no theory value)"
+        return values, sources
+    if wanted:
         theory = theory or TheoryInputs()
         if "M" in wanted:
             numbers["M"] = theory.values()["M"][0]
