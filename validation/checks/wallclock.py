@@ -92,6 +92,7 @@ def check_wallclock(budget: Budget) -> CheckResult:
         return CheckResult(name, claim, paper, {}, {}, "reported",
                            "skipped: needs torch (the mujoco extra of apga)",
                            seconds=time.perf_counter() - t0)
+    from algorithms.methods.registry import get
     from theory.cluster_file import ClusterSpec, read_cluster, write_cluster
 
     K = budget.pick(5, 30)
@@ -104,8 +105,11 @@ def check_wallclock(budget: Budget) -> CheckResult:
                                  [f"emulated cluster '{key}': {label}, kappa = 10 ms"])
             cluster = read_cluster(path)
             for method in METHODS:
-                batches = [] if method == "sync_nigt" else ["--M", str(M), "--M-init", str(M)]
-                family = ["--family", "reward"] if method == "malenia_nigt" else []
+                spec = get(method)  # the registry says what the method takes and suits
+                batches = (["--M", str(M), "--M-init", str(M)]
+                           if spec.hyperparameter("M") is not None else [])
+                family = (["--family", "reward"] if "heterogeneous" in spec.settings
+                          and spec.pattern == "malenia" else [])
                 real = launch_json(tmp / f"{key}-{method}", "--cluster", str(path), "--method",
                                method, "--iterations", str(K), "--seed", str(seed),
                                *batches, *family)
