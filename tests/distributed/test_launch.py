@@ -127,3 +127,18 @@ def test_the_clerk_answers_in_order_and_hands_errors_to_the_agent():
     with pytest.raises(RuntimeError, match="store gone"):
         clerk.take(wait_for=1, timeout=10)
     clerk.close()
+
+
+def test_summary_holds_the_prediction_against_the_actual_seconds(tmp_path):
+    """An emulated launch (h = 60/120 ms, large against this machine's overheads) predicts
+    itself from the simulated clock of its seed; summary.json has both numbers."""
+    from tests.distributed._launch import run
+
+    s = run(tmp_path / "run", "--h", "0.06,0.12", "--kappa", "0.01", "--M", "4",
+            "--M-init", "4", "--iterations", "5")
+    p = s["prediction"]
+    assert p["source"].startswith("simulated clock") and p["actual_seconds"] == s[
+        "wall_seconds"]
+    assert p["inside_interval"] and p["error"] < 0.15
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["prediction"] == p
