@@ -543,10 +543,37 @@ class RunPrediction(NamedTuple):
         return out
 
 
-def pilot_lengths(model: CostModel, alpha: float, K: int) -> np.ndarray | None:
-    """Mean trajectory length of iterations 0..K from the pilot's trend (None without a
-    pilot): linear least squares of the pilot's per-iteration means against the distance
-    travelled t x alpha_pilot, evaluated at t x alpha, clipped to [shortest measured, H]."""
+#: Iterations summed one by one while the pilot's trend still moves (beyond: the sum of
+#: the saturated part is exact, the moving part a trapezoid on this many points).
+EXPLICIT_ITERATIONS = 200_000
+
+
+class Trend(NamedTuple):
+    """Mean trajectory length of iteration t: clip(intercept + slope alpha t, lo, hi)."""
+
+    intercept: float
+    slope: float
+    alpha: float
+    lo: float
+    hi: float
+
+    def at(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return np.clip(self.intercept + self.slope * self.alpha * t, self.lo, self.hi)
+
+    def moving_until(self, K: int) -> int:
+        """The last iteration <= K at which the length still moves (then it is clipped)."""
+        if self.slope == 0 or self.alpha == 0:
+            return 0
+        bound = self.hi if self.slope > 0 else self.lo
+        t = (bound - self.intercept) / (self.slope * self.alpha)
+        return int(min(max(math.ceil(t), 0), K))
+
+
+def pilot_lengths(model: CostModel, alpha: float) -> Trend | None:
+    """The pilot's trend (None without a pilot): linear least squares of its per-iteration
+    mean lengths against the distance travelled t x alpha_pilot, evaluated at t x alpha
+    for the run, clipped to [shortest measured, H]."""
     p = model.pilot
     if not p or not p.get("lengths"):
         return None
@@ -557,19 +584,33 @@ def pilot_lengths(model: CostModel, alpha: float, K: int) -> np.ndarray | None:
         slope, icpt = np.polyfit(x, y, 1)
     else:
         slope, icpt = 0.0, float(y.mean())
-    t = np.arange(K + 1) * float(alpha)
     lo = float(min(y.min(), model.measured_length("rennala")))
-    return np.clip(icpt + slope * t, lo, float(model.horizon))
+    return Trend(float(icpt), float(slope), float(alpha), lo, float(model.horizon))
+
+
+def _sum_over(cost, K: int, moving: int) -> float:
+    """sum_{t=1..K} cost(t), where cost is constant from iteration ``moving`` on: exact up
+    to EXPLICIT_ITERATIONS moving iterations, a trapezoid beyond."""
+    if K <= 0:
+        return 0.0
+    m = min(moving, K)
+    if m <= EXPLICIT_ITERATIONS:
+        head = float(cost(np.arange(1, m + 1)).sum()) if m >= 1 else 0.0
+    else:
+        t = np.linspace(1, m, EXPLICIT_ITERATIONS)
+        c = cost(t)
+        head = float(np.sum((c[1:] + c[:-1]) / 2 * np.diff(t))) + float(c[0])
+    return head + (K - m) * float(cost(np.array([max(m, 1)]))[0])
 
 
 def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: int,
-           factors: np.ndarray | None, L_const: float | None, mode, seed, rounds,
+           trend: Trend | None, L_const: float | None, mode, seed, rounds,
            agents) -> tuple[float, RoundCost, float, float]:
     """(total, a representative round, init seconds, std) with every trajectory L_const
-    long (None: as measured) or, per iteration t = 0..K, lengths grown by factors[t]."""
+    long (None: as measured) or, per iteration t = 0..K, the trend's mean length."""
     pattern, _ = method_pattern(method)
     kw = {"batch": batch, "mode": mode, "rounds": rounds, "agents": agents}
-    if factors is None:
+    if trend is None:
         r = round_cost(model, method, M=M, length=L_const, seed=seed, **kw)
         if pattern == "greedy":
             return K * r.mean, r, 0.0, math.sqrt(K) * r.std
@@ -577,20 +618,26 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
                  if pattern in COUNTED else r)
         init = first.mean + first.gap
         return init + K * (r.mean + r.gap), r, init, math.sqrt(K + 1) * r.std
-    grid = np.unique(np.linspace(factors.min(), factors.max(), LENGTH_GRID))
+    L0 = model.measured_length(pattern)
+    ends = trend.at([0, K])
+    grid = np.unique(np.linspace(min(ends) / L0, max(ends) / L0, LENGTH_GRID))
     costs = [round_cost(model, method, M=M, factor=float(f), seed=seed, **kw) for f in grid]
     means = np.array([c.mean + (0.0 if pattern == "greedy" else c.gap) for c in costs])
-    per_t = np.interp(factors, grid, means) if grid.size > 1 else np.full(factors.size,
-                                                                           means[0])
-    r = costs[int(np.argmin(np.abs(grid - factors[min(1, factors.size - 1)])))]
+
+    def cost(t):
+        f = trend.at(t) / L0
+        return np.interp(f, grid, means) if grid.size > 1 else np.full(np.shape(f), means[0])
+
+    total = _sum_over(cost, K, trend.moving_until(K))
+    r = costs[int(np.argmin(np.abs(grid - trend.at([min(1, K)])[0] / L0)))]
     if pattern == "greedy":
-        return float(per_t[1:].sum()), r, 0.0, math.sqrt(K) * r.std
-    init = float(per_t[0])
+        return total, r, 0.0, math.sqrt(K) * r.std
+    init = float(cost(np.array([0]))[0])
     if pattern in COUNTED:
-        first = round_cost(model, method, M=M_init, factor=float(factors[0]), seed=seed + 1,
-                           **kw)
+        first = round_cost(model, method, M=M_init, factor=float(trend.at([0])[0] / L0),
+                           seed=seed + 1, **kw)
         init = first.mean + first.gap
-    return init + float(per_t[1:].sum()), r, init, math.sqrt(K + 1) * r.std
+    return init + total, r, init, math.sqrt(K + 1) * r.std
 
 
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
@@ -614,16 +661,13 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    trend = None if alpha is None else pilot_lengths(model, alpha, K)
-    if trend is not None and np.ptp(trend) > 1e-9 * max(trend.max(), 1.0):
-        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend / L0, None,
-                                      **kw)
-        how = (f"pilot trend: mean length {trend[0]:.4g} -> {trend[-1]:.4g} steps over the "
-               "run")
-    elif trend is not None:
-        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch,
-                                      np.full(K + 1, trend[0] / L0), None, **kw)
-        how = f"pilot: mean length {trend[0]:.4g} steps, flat"
+    trend = None if alpha is None else pilot_lengths(model, alpha)
+    first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
+    if trend is not None:
+        point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
+        how = (f"pilot trend: mean length {first_L:.4g} -> {last_L:.4g} steps over the run"
+               if abs(last_L - first_L) > 1e-9 * max(first_L, 1.0) else
+               f"pilot: mean length {first_L:.4g} steps, flat")
     else:
         point, r_pt = low, r_low
         how = ("lengths as measured (no pilot)" if H > L0 * (1 + 1e-9) else
@@ -633,6 +677,5 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
     return RunPrediction(
         method, r_pt.mode, K, r_pt.mean, r_pt.std, r_pt.gap, init, point, max(lo_end, 0.0),
         hi_end, how, r_pt.terms,
-        {"measured": L0, "horizon": H, "point_first": float(trend[0]) if trend is not None
-         else L0, "point_last": float(trend[-1]) if trend is not None else L0},
+        {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L},
         r_pt.gradients, r_pt.source)

@@ -149,3 +149,25 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
 def test_bad_cost_files_name_the_key(bad, msg):
     with pytest.raises(ValueError, match=msg):
         CostModel.from_dict({**_cost(), **bad})
+
+
+def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
+    # the pilot of the test above at alpha 0.05: lengths 15 + t up to H = 40 (t = 25), then
+    # 40 for the rest of K = 10^9 iterations (T_explicit-sized runs): no K-long arrays
+    L = [[10] * 6, [20] * 6]
+    pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
+             "lengths": [15.0, 17.0, 19.0]}
+    m = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
+    K = 10**9
+    p = predict_run(m, "sync_nigt", K, alpha=0.05)
+    head = sum(2 * (15 + t) / 15 + 0.11 for t in range(26))
+    assert p.total_seconds == pytest.approx(head + (K - 25) * (2 * 40 / 15 + 0.11), rel=1e-9)
+    assert p.lengths["point_last"] == 40.0
+    # a slow trend (alpha 1e-6: 2e-5 steps per iteration, moving for 1.25e6 iterations):
+    # the moving part by trapezoid, against the arithmetic series
+    K = 2_000_000
+    p = predict_run(m, "sync_nigt", K, alpha=1e-6)
+    t_end = 25 / 2e-5
+    moving = (2 / 15) * (15 * t_end + 2e-5 * t_end * (t_end + 1) / 2) + 0.11 * t_end
+    exact = (2 * 15 / 15 + 0.11) + moving + (K - t_end) * (2 * 40 / 15 + 0.11)
+    assert p.total_seconds == pytest.approx(exact, rel=1e-6)
