@@ -60,13 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repetitions", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write every row as JSON here")
+    p.add_argument("--keep", default=None,
+                   help="keep the cluster files and runs in this new folder (default: a "
+                   "temporary one, removed)")
     a = p.parse_args(argv)
     modes = tuple(m for m in a.modes.split(",") if m in REAL_CASES)
     envs = {e.strip(): modes for e in a.envs.split(",") if e.strip()}
     print(HEADER, flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="apga-bench-wallclock-") as tmp:
-        rows = real_cases(Path(tmp), envs, a.seconds, a.seed, a.repetitions,
+        folder = Path(tmp)
+        if a.keep:
+            folder = Path(a.keep)
+            folder.mkdir(parents=True, exist_ok=False)
+        rows = real_cases(folder, envs, a.seconds, a.seed, a.repetitions,
                           log=lambda r: print(_row(r), flush=True))
     judged = [r for r in rows if r["judged"]]
     ok = [r for r in judged if r["error"] <= REAL_TARGET and r["inside"]]

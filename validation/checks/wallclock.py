@@ -250,11 +250,12 @@ def real_cases(tmp: Path, envs, seconds: float, seed: int = 0, repetitions: int 
         for mode in modes:
             cluster = tmp / f"{env}-{mode}.csv"
             pilot = 0 if env == "tabular" else PILOT
-            _, cal_load = calibrate(cluster, env, mode, repetitions=repetitions, pilot=pilot,
-                                    seed=seed)
+            cal, cal_load = calibrate(cluster, env, mode, repetitions=repetitions,
+                                      pilot=pilot, seed=seed)
             for method in REAL_CASES[mode] if not isinstance(modes, dict) else modes[mode]:
                 row = real_run(tmp, cluster, env, mode, method, seconds, seed)
                 row["calibrate_load"] = cal_load
+                row["primitives"] = cal.get("primitives")
                 loads = [x for x in (row["load"]["foreign_load"], cal_load["foreign_load"])
                          if x is not None]
                 row["judged"], row["why"] = judged(max(loads) if loads else None)
