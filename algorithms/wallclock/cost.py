@@ -39,9 +39,12 @@ x (its length). Per agent, t = c0 + c1 L is fitted to the measured (seconds, len
 pairs (:func:`algorithms.wallclock.calibration.step_fit`), so at mean length L agent i's
 gradient costs h_i(L) = c0_i + c1_i L. A run's prediction (:func:`predict_run`) is an
 interval and a point: low = lengths as measured at theta_0, high = every trajectory at the
-full horizon H, point = the pilot's trend (mean length per iteration, linear in the
-distance theta has travelled, t x alpha, since NIGT's and AFedPG's steps have norm alpha;
-clipped to [shortest measured, H]), or the measured lengths without a pilot. Both ends are
+full horizon H, point = the pilot's trend for the pilot's own method (mean length per
+iteration, linear in the distance theta has travelled, t x alpha, since NIGT's and
+AFedPG's steps have norm alpha, so another step size moves along the same path at another
+speed; clipped to [shortest measured, H]), else the measured lengths (another method's
+gradients move theta elsewhere: Synchronized NIGT's two-gradient steps wander where
+Rennala NIGT's twenty-gradient steps climb). Both ends are
 widened by the machine's drift between a calibration and a run (:data:`DRIFT`) and by
 the spread of the composed total.
 
@@ -661,7 +664,8 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    trend = None if alpha is None else pilot_lengths(model, alpha)
+    piloted = bool(model.pilot) and model.pilot.get("method") == method
+    trend = None if alpha is None or not piloted else pilot_lengths(model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     if trend is not None:
         point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
@@ -670,8 +674,13 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
                f"pilot: mean length {first_L:.4g} steps, flat")
     else:
         point, r_pt = low, r_low
-        how = ("lengths as measured (no pilot)" if H > L0 * (1 + 1e-9) else
-               "every trajectory has H steps (lengths cannot move)")
+        if H <= L0 * (1 + 1e-9):
+            how = "every trajectory has H steps (lengths cannot move)"
+        elif model.pilot and not piloted:
+            how = (f"lengths as measured (the pilot ran {model.pilot.get('method')}; a "
+                   "method's lengths move with its own gradients)")
+        else:
+            how = "lengths as measured (no pilot)"
     lo_end = min(low, point) - DRIFT * min(low, point) - 2 * std
     hi_end = max(high, point) + DRIFT * max(high, point) + 2 * std_h
     return RunPrediction(

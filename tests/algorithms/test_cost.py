@@ -137,6 +137,10 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
     expect = sum(2 * (15 + t) / 15 + 0.11 for t in range(5))
     assert p.total_seconds == pytest.approx(expect, rel=1e-9)
     assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high
+    # the trend is the pilot's method's: another method keeps the lengths as measured
+    other = predict_run(mp, "rennala_nigt", 4, M=3, M_init=3, alpha=0.05)
+    assert other.point_source.startswith("lengths as measured (the pilot ran sync_nigt")
+    assert other.total_seconds == predict_run(m, "rennala_nigt", 4, M=3, M_init=3).total_seconds
 
 
 @pytest.mark.parametrize("bad, msg", [
