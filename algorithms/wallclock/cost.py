@@ -39,14 +39,14 @@ x (its length). Per agent, t = c0 + c1 L is fitted to the measured (seconds, len
 pairs (:func:`algorithms.wallclock.calibration.step_fit`), so at mean length L agent i's
 gradient costs h_i(L) = c0_i + c1_i L. A run's prediction (:func:`predict_run`) is an
 interval and a point: low = lengths as measured at theta_0, high = every trajectory at the
-full horizon H, point = the pilot's trend for the pilot's own method (mean length per
-iteration, linear in the distance theta has travelled, t x alpha, since NIGT's and
-AFedPG's steps have norm alpha, so another step size moves along the same path at another
-speed; clipped to [shortest measured, H]), else the measured lengths (another method's
-gradients move theta elsewhere: Synchronized NIGT's two-gradient steps wander where
-Rennala NIGT's twenty-gradient steps climb). Both ends are
-widened by the machine's drift between a calibration and a run (:data:`DRIFT`) and by
-the spread of the composed total.
+full horizon H, point = the pilot's trend (mean length per iteration, linear in the
+distance theta has travelled, t x alpha, since NIGT's and AFedPG's steps have norm alpha,
+so another step size moves along the same path at another speed; clipped to [shortest
+measured, H]) for the pilot's own method and for one that averages as many gradients per
+step (Rennala and Malenia NIGT at the pilot's M), else the measured lengths (another
+method's steps move theta elsewhere: Synchronized NIGT's two-gradient steps wander where
+Rennala NIGT's twenty-gradient steps climb). Both ends are widened by the machine's drift
+between a calibration and a run (:data:`DRIFT`) and by the spread of the composed total.
 
 Paper: Assumption 2.5 (h_i = dot h_i H, kappa), Algorithms 1-3 (round structure, line 10:
 one AllReduce), Lemmas C.1/C.2 (round = broadcast + collection + one communication),
@@ -643,6 +643,19 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
     return init + total, r, init, math.sqrt(K + 1) * r.std
 
 
+def _same_steps(pilot: dict | None, method: str, pattern: str, M: int) -> bool:
+    """Whether the pilot's trend applies to ``method``: its own method, or a method that
+    averages as many gradients per step (Rennala and Malenia NIGT with the pilot's M)."""
+    if not pilot:
+        return False
+    if pilot.get("method") == method:
+        return True
+    p_pattern, _ = method_pattern(str(pilot.get("method")))
+    M_p = (pilot.get("hyper") or {}).get("M")
+    return (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
+            and int(M_p) == int(M))
+
+
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
                 M_init: int = 1, batch: int = 1, alpha: float | None = None,
                 mode: str | None = None, seed: int = 0, rounds: int = ROUNDS,
@@ -664,7 +677,7 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    piloted = bool(model.pilot) and model.pilot.get("method") == method
+    piloted = _same_steps(model.pilot, method, pattern, M)
     trend = None if alpha is None or not piloted else pilot_lengths(model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     if trend is not None:
@@ -677,8 +690,8 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         if H <= L0 * (1 + 1e-9):
             how = "every trajectory has H steps (lengths cannot move)"
         elif model.pilot and not piloted:
-            how = (f"lengths as measured (the pilot ran {model.pilot.get('method')}; a "
-                   "method's lengths move with its own gradients)")
+            how = (f"lengths as measured (the pilot ran {model.pilot.get('method')}; lengths "
+                   "move with a method's own steps)")
         else:
             how = "lengths as measured (no pilot)"
     lo_end = min(low, point) - DRIFT * min(low, point) - 2 * std
