@@ -9,9 +9,10 @@ predict --cluster FILE`` and ``apga launch --predict-from FILE`` run with the sa
 iterations K are those the prediction says take about ``--seconds`` seconds.
 
 Printed per run: predicted seconds (point and interval), measured seconds, the error of
-the point, whether the run fell inside the interval, the predicted and the measured median
-round, the other processes' load while the run and its calibration ran (cores, sampled from
-/proc) and the 1-minute load average before and after. Target on a quiet machine (load
+the point, whether the run fell inside the interval, the predicted and the measured seconds
+per iteration after the first (the M_init round), the other processes' load while the run
+and its calibration ran (cores, sampled from /proc) and the 1-minute load average before
+and after. Target on a quiet machine (load
 below 0.5): every run within 10% of its point prediction and inside its interval.
 
 Usage: ``python bench/bench_wallclock.py [--envs tabular,Hopper-v5,Walker2d-v5]
@@ -47,7 +48,8 @@ def _row(r: dict) -> str:
 
 
 HEADER = ("| env | mode | method | K | predicted s [interval] | measured s | pred/meas | "
-          "error | inside | predicted round s | measured round s | round error | other load "
+          "error | inside | predicted s/iteration | measured s/iteration | error per iteration "
+          "| other load "
           "| loadavg before / after | verdict |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
