@@ -506,9 +506,8 @@ def _ceil(x: float) -> int:
 
 #: Digits of the decimal arithmetic of the batch sizes.
 EXACT_DIGITS = 80
-#: A value at most min(CEIL_REL x, CEIL_ABS) above an integer r has ceiling r (see
-#: :func:`_ceil_exact`).
-CEIL_REL = 1e-12
+#: Cap of :func:`_ceil_exact`'s allowance: a real fractional part above it is rounded up,
+#: however large the batch.
 CEIL_ABS = 0.01
 
 
@@ -530,18 +529,18 @@ def _exact():
 
 def _ceil_exact(x: decimal.Decimal) -> int:
     """ceil(x) of a value computed exactly (:func:`_exact`) from float inputs, except that
-    x at most min(:data:`CEIL_REL` x, :data:`CEIL_ABS`) above an integer r gives r.
+    x at most min(:data:`CEIL_ULPS` ulps of x, :data:`CEIL_ABS`) above an integer r gives r.
 
     The inputs are floats, some computed upstream in floats (Proposition 2.3's sigma from
-    gamma = 0.9, where 1 - gamma is not exactly 0.1): they carry relative errors of about
-    1e-16, which must not push a batch that is an integer in exact arithmetic up by one
-    (sigma^2 = 1000.0000000000001 with eps = 0.1 is M_init = 100000, not 100001). A real
-    fractional part larger than that is always rounded up, however large x is: the
-    allowance never exceeds 0.01 (...042.886 gives ...043).
+    gamma = 0.9, where 1 - gamma is not exactly 0.1): a few ulps of error must not push a
+    batch that is an integer in exact arithmetic up by one (sigma^2 = 1000 + 1 ulp with
+    eps = 0.1 is M_init = 100000, not 100001). The allowance never exceeds 0.01: above
+    2^51, where 4 ulps are 2 or more, a real fractional part is still rounded up
+    (...042.886 gives ...043).
     """
     r = int(x.to_integral_value(rounding=decimal.ROUND_FLOOR))
-    slack = min(abs(x) * decimal.Decimal(CEIL_REL), decimal.Decimal(CEIL_ABS))
-    return r if x - r <= slack else r + 1
+    slack = min(CEIL_ULPS * math.ulp(float(x)), CEIL_ABS)
+    return r if x - r <= decimal.Decimal(slack) else r + 1
 
 
 def validated_constants(eps: float, L_g: float, L_h: float, sigma: float,

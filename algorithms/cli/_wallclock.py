@@ -113,7 +113,6 @@ def run(args: argparse.Namespace, times, build, render) -> int:
     """``apga predict`` with the seconds section: the table, then the seconds (and sweep).
 
     ``times``, ``build``, ``render`` are those of :mod:`algorithms.cli.predict`."""
-    import json
 
     opts = options(args)
     h, kappa, spec = times(args)
@@ -155,7 +154,9 @@ def run(args: argparse.Namespace, times, build, render) -> int:
                                                "rows", "gradients_budget")}
         if sweep is not None:
             obj["sweep"] = sweep
-        print(json.dumps(strict(obj), indent=2, allow_nan=False))
+        from theory import jsonio
+
+        print(jsonio.dumps(obj, indent=2))
         return 0
     from algorithms.run.tables import console as make_console
 
@@ -167,19 +168,6 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         console.print(f"sweep over {sweep['variable']} ({len(sweep['values'])} points): "
                       f"{sweep['csv']}, {sweep['png']}", highlight=False)
     return 0
-
-
-def strict(x):
-    """x with non-finite floats as None (strict JSON), recursively."""
-    import math
-
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: strict(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [strict(v) for v in x]
-    return x
 
 
 def flags_cluster(h, kappa, args: argparse.Namespace):

@@ -192,7 +192,9 @@ def _report(args, spec, run_dir: Path, code: int, wall: float,
     dump_json(summary_path, summary)  # predicted vs actual, kept with the run
     summary["run_dir"] = str(run_dir)
     if args.json:
-        print(json.dumps(summary, indent=2, allow_nan=False))
+        from theory import jsonio
+
+        print(jsonio.dumps(summary, indent=2))
     else:
         _print_table(summary)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 from algorithms.cli._cluster import add_seconds_arguments, seconds_requested
@@ -284,7 +283,9 @@ def run(args: argparse.Namespace) -> int:
     if not seconds_requested(args):
         pred = build(args)
         if args.json:
-            print(json.dumps(pred.to_json(), indent=2, allow_nan=False))
+            from theory import jsonio
+
+            print(jsonio.dumps(pred.to_json(), indent=2))
         else:
             render(pred)
         return 0

@@ -186,12 +186,12 @@ def test_batch_sizes_are_the_exact_ceilings(eps, mu, L_g, L_h, sigma, Delta):
     given), however large: no rounding to nearest above 2^52 (Theorem 4.2, Theorem A.1)."""
     import sympy as sp
 
-    from theory.parameters import batch_sizes, global_batch_sizes
+    from theory.parameters import CEIL_ULPS, batch_sizes, global_batch_sizes
 
     def ceil(v):  # the exact ceiling, with _ceil_exact's allowance for float inputs
         r = sp.floor(v)
-        return int(r) if v - r <= min(sp.Rational(1, 10**12) * v, sp.Rational(1, 100)) \
-            else int(r) + 1
+        slack = min(CEIL_ULPS * math.ulp(float(v)), 0.01)
+        return int(r) if v - r <= sp.Rational(slack) else int(r) + 1
 
     e, m, g, h, s, D = (sp.Rational(x) for x in (eps, mu, L_g, L_h, sigma, Delta))
     A = g * D / e**2 + sp.sqrt(h) * D / e**sp.Rational(3, 2)
