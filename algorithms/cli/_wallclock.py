@@ -442,8 +442,8 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
     if pred is not None:
         M, M_init, src_b = batches(pred, opts, spec.n)
         lines.append(f"batches: M = {M} ({src_b['M']}), M_init = {M_init} "
-                     f"({src_b['M_init']}); Sync. NIGT: b = {opts['batch'] or 1} per agent; "
-                     "apga launch given the same flags runs these")
+                     f"({src_b['M_init']}), Sync. NIGT b = {opts['batch'] or 1} per agent: "
+                     "what apga launch runs with the same flags")
     if any(r["iterations_source"] == "given" for r in results.values()):
         lines.append("K: given by --iterations")
     else:
