@@ -2,7 +2,8 @@
 
 For each environment (the tabular problem, Hopper-v5 and Walker2d-v5 by default) and mode,
 ``apga calibrate`` measures this machine (2 agents; MuJoCo with a pilot of 10 iterations
-of Rennala NIGT, M = 20, to see how trajectory lengths move), then for Rennala, Malenia and
+of each method of the mode, M = 20, to see how trajectory lengths move), then for Rennala,
+Malenia and
 Synchronized NIGT (AllReduce mode) and Rennala NIGT and AFedPG (server mode) ``apga
 predict --cluster FILE`` and ``apga launch --predict-from FILE`` run with the same flags
 (M = M_init = 20, the method's default step size), at real speed, no emulation. The

@@ -39,17 +39,23 @@ def _theory_default(name: str) -> str:
     return f"{DEFAULTS[name]:g}"
 
 
-def run_hyper(args: argparse.Namespace, method: str, n: int):
-    """(the given hyperparameters as numbers, their sources) of a launch or a calibration:
-    ``theory`` values replaced by Theorems 4.1/4.2's
-    (:func:`algorithms.wallclock.defaults.resolve`)."""
+def run_hyper(args: argparse.Namespace, methods, n: int):
+    """(the given hyperparameters as numbers, their sources) of a launch or a calibration
+    of ``methods`` (a name or a list; every flag must belong to one of them): ``theory``
+    values replaced by Theorems 4.1/4.2's (:func:`algorithms.wallclock.defaults.resolve`,
+    for the first method that has the flag)."""
     from algorithms.cli import _hyper
     from algorithms.methods.registry import get
     from algorithms.wallclock.defaults import THEORY, TheoryInputs, resolve
 
-    spec = get(method)
+    methods = [methods] if isinstance(methods, str) else list(methods)
     given = _hyper.given(args)
-    _hyper.refuse_foreign(given, spec)
+    if len(methods) == 1:
+        _hyper.refuse_foreign(given, get(methods[0]))
+    known = {h.name for m in methods for h in get(m).hyper}
+    for name in given:
+        if name not in known:
+            raise ValueError(f"{name}: not a hyperparameter of {', '.join(methods)}")
     inputs = {dest: getattr(args, f"theory_{dest}", None) for _, dest in THEORY_FLAGS}
     if THEORY not in given.values():
         used = [flag for flag, dest in THEORY_FLAGS if inputs[dest] is not None]
@@ -57,8 +63,16 @@ def run_hyper(args: argparse.Namespace, method: str, n: int):
             raise ValueError(f"{used[0].lstrip('-')}: only used with a 'theory' value "
                              "(--M theory, --M-init theory, --eta theory, --alpha theory)")
     theory = TheoryInputs(**{k: v for k, v in inputs.items() if v is not None})
-    values, sources = resolve(method, given, theory, n)
-    return {k: values[k] for k in given}, sources
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for m in methods:
+        mine = {k: v for k, v in given.items() if get(m).hyperparameter(k) is not None}
+        vals, srcs = resolve(m, mine, theory, n)
+        for k in mine:
+            values.setdefault(k, vals[k])
+            sources.setdefault(k, srcs[k])
+    return values, sources
+
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """The validated numeric options of the section (M, M_init, ... as ints or None)."""

@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("the run to predict (the pilot runs it; --M also sets the "
                              "calibration rounds' batch)")
     r.add_argument("--method", default="rennala_nigt",
-                   help="the run's method (default rennala_nigt)")
+                   help="the run's method (default rennala_nigt); with --pilot a comma list "
+                   "pilots each (those that run in --mode)")
     from algorithms.backends.distributed.spec import real_methods
     from algorithms.cli import _hyper
 
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from algorithms.backends.distributed import launcher
     from algorithms.backends.distributed.node import quiet_torch_logs
     from algorithms.backends.distributed.spec import MODES, RunSpec
+    from algorithms.methods.registry import get
     from theory import checks
 
     quiet_torch_logs()
@@ -137,11 +139,14 @@ def run(args: argparse.Namespace) -> int:
     output = _output(args, probe=not args.dry_run)
     endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
     problem, dim, _ = problem_fields(args, n)
+    methods = _methods(args)
+    runs_here = [m for m in methods if args.mode in get(m).modes] or [methods[0]]
+    args.method = runs_here[0]
     spec = RunSpec(method=args.method, mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   hyper=_run_hyper(args, n), **_emulation(args, n, dim), **problem)
+                   hyper=_run_hyper(args, n, methods), **_emulation(args, n, dim), **problem)
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
-            "M": spec.hyper.get("M")}
+            "pilot_methods": runs_here, "M": spec.hyper.get("M")}
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)
@@ -201,12 +206,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_hyper(args, n: int) -> dict:
-    """The run's hyperparameters given on the command line, checked against the method
+def _methods(args) -> list[str]:
+    """--method: one name, or with --pilot a comma list (each a registry method)."""
+    from algorithms.methods.registry import get
+
+    names = [m.strip() for m in str(args.method).split(",") if m.strip()]
+    if not names:
+        raise ValueError(f"method: give a method name, got {args.method!r}")
+    if len(names) > 1 and not args.pilot:
+        raise ValueError("method: a list of methods only with --pilot (each is piloted)")
+    for m in names:
+        get(m)
+    return list(dict.fromkeys(names))
+
+
+def _run_hyper(args, n: int, methods: list[str]) -> dict:
+    """The run's hyperparameters given on the command line, checked against the methods
     ('theory' values resolved as apga launch and apga predict resolve them)."""
     from algorithms.cli._wallclock import run_hyper
 
-    return run_hyper(args, args.method, n)[0]
+    return run_hyper(args, methods, n)[0]
 
 
 def _emulation(args, n: int, dim) -> dict:

@@ -233,31 +233,30 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
                        "iterations": entry["iterations"],
                        "seconds": [x[0] for x in per], "lengths": [x[1] for x in per],
                        **_rounds(entry["rounds"])}
-    pilot = None
-    if data.get("pilot"):
-        entry = data["pilot"]
+    pilots = []
+    for entry in data.get("pilots") or []:
         if server:
-            calls = [_split_server_calls(data["calls"][i]["server"], {"pilot": entry})["pilot"]
+            calls = [_split_server_calls(data["calls"][i]["server"], {"p": entry})["p"]
                      for i in range(n)]
         else:
-            calls = [data["calls"][i]["pilot"] for i in range(n)]
+            calls = [data["calls"][i][entry["key"]] for i in range(n)]
         per = [pattern_samples(calls[i], i, emulated, server) for i in range(n)]
         by_round: dict[int, list[int]] = {}
         for x in per:
             for r, Ls in x[2].items():
                 by_round.setdefault(r, []).extend(Ls)
-        pilot = {"method": entry["method"], "hyper": entry["hyper"],
-                 "iterations": entry["iterations"],
-                 "lengths": [float(np.mean(by_round[r])) for r in sorted(by_round)],
-                 "seconds": [x[0] for x in per], "lengths_all": [x[1] for x in per],
-                 **_rounds(entry["rounds"])}
+        pilots.append({"method": entry["method"], "hyper": entry["hyper"],
+                       "iterations": entry["iterations"],
+                       "lengths": [float(np.mean(by_round[r])) for r in sorted(by_round)],
+                       "seconds": [x[0] for x in per], "lengths_all": [x[1] for x in per],
+                       **_rounds(entry["rounds"])})
     main = patterns.get("rennala")
     seconds = main["seconds"] if main and all(main["seconds"]) else pure_s
     lengths = main["lengths"] if main and all(main["seconds"]) else pure_L
     fits = []
     for i in range(n):
-        pool_s = list(seconds[i]) + (list(pilot["seconds"][i]) if pilot else [])
-        pool_L = list(lengths[i]) + (list(pilot["lengths_all"][i]) if pilot else [])
+        pool_s = list(seconds[i]) + [x for p in pilots for x in p["seconds"][i]]
+        pool_L = list(lengths[i]) + [x for p in pilots for x in p["lengths_all"][i]]
         fits.append(step_fit(pool_s, pool_L))
     coll = data["collectives"]
     points = [{"agents": p["agents"], "floats": p["floats"], "seconds": _median(p["seconds"]),
@@ -284,7 +283,7 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
         "stop": ({"seconds": data["stop"]} if data.get("stop") else None),
         "messages": {"floats": int(data["dim"]) + 3, "round_trip": data["messages"]},
         "patterns": patterns,
-        "pilot": pilot,
+        "pilots": pilots,
     }
 
 

@@ -133,7 +133,7 @@ class CostModel:
     stop: float
     send: np.ndarray  # per agent: one message's real seconds (half a round trip)
     kappa: np.ndarray  # emulated seconds per communication (zeros at real speed)
-    pilot: dict[str, Any] | None = None
+    pilots: tuple[dict[str, Any], ...] = ()
     source: str | None = None
     measured: dict[str, Any] = field(default_factory=dict)
     cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -216,12 +216,17 @@ class CostModel:
         fallback = float(np.median(known)) if known else 0.0
         send = np.array([max((float(np.median(t)) if t.size else fallback) - 2 * kappa[i],
                              0.0) / 2 for i, t in enumerate(trips)])
-        pilot = d.get("pilot")
-        if pilot is not None:
-            _arr("pilot.lengths", pilot.get("lengths"))
+        pilots = d.get("pilots") or []
+        if not isinstance(pilots, list):
+            raise ValueError("pilots: expected a list")
+        for j, pilot in enumerate(pilots):
+            if not isinstance(pilot, dict) or not isinstance(pilot.get("method"), str):
+                raise ValueError(f"pilots[{j}]: needs method and lengths")
+            _arr(f"pilots[{j}].lengths", pilot.get("lengths"))
         return cls(n, mode, int(d.get("dim", 1)), int(d.get("horizon", 1)),
                    str(d.get("env", "")), pure, pure_L, c0, c1, patterns, table, ticket,
-                   stop, send, kappa, pilot, d.get("source"), dict(d.get("measured") or {}))
+                   stop, send, kappa, tuple(pilots), d.get("source"),
+                   dict(d.get("measured") or {}))
 
     # -- primitives ------------------------------------------------------------------
     def all_reduce_seconds(self, floats: int, agents: int) -> float:
@@ -573,15 +578,15 @@ class Trend(NamedTuple):
         return int(min(max(math.ceil(t), 0), K))
 
 
-def pilot_lengths(model: CostModel, alpha: float) -> Trend | None:
-    """The pilot's trend (None without a pilot): linear least squares of its per-iteration
-    mean lengths against the distance travelled t x alpha_pilot, evaluated at t x alpha
-    for the run, clipped to [shortest measured, H]."""
-    p = model.pilot
-    if not p or not p.get("lengths"):
+def pilot_lengths(pilot: dict[str, Any] | None, model: CostModel, alpha: float
+                  ) -> Trend | None:
+    """A pilot's trend (None without one): linear least squares of its per-iteration mean
+    lengths against the distance travelled t x alpha_pilot, evaluated at t x alpha for the
+    run, clipped to [shortest measured, H]."""
+    if not pilot or not pilot.get("lengths"):
         return None
-    y = np.asarray(p["lengths"], dtype=float)
-    a_p = float((p.get("hyper") or {}).get("alpha") or alpha)
+    y = np.asarray(pilot["lengths"], dtype=float)
+    a_p = float((pilot.get("hyper") or {}).get("alpha") or alpha)
     x = np.arange(y.size) * a_p
     if y.size >= 2 and np.ptp(x) > 0:
         slope, icpt = np.polyfit(x, y, 1)
@@ -643,17 +648,20 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
     return init + total, r, init, math.sqrt(K + 1) * r.std
 
 
-def _same_steps(pilot: dict | None, method: str, pattern: str, M: int) -> bool:
-    """Whether the pilot's trend applies to ``method``: its own method, or a method that
-    averages as many gradients per step (Rennala and Malenia NIGT with the pilot's M)."""
-    if not pilot:
-        return False
-    if pilot.get("method") == method:
-        return True
-    p_pattern, _ = method_pattern(str(pilot.get("method")))
-    M_p = (pilot.get("hyper") or {}).get("M")
-    return (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
-            and int(M_p) == int(M))
+def pilot_for(model: CostModel, method: str, M: int) -> dict[str, Any] | None:
+    """The pilot whose trend applies to ``method``: its own, else one of a method that
+    averages as many gradients per step (Rennala and Malenia NIGT at the same M)."""
+    pattern, _ = method_pattern(method)
+    for p in model.pilots:
+        if p.get("method") == method:
+            return p
+    for p in model.pilots:
+        p_pattern, _ = method_pattern(str(p.get("method")))
+        M_p = (p.get("hyper") or {}).get("M")
+        if (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
+                and int(M_p) == int(M)):
+            return p
+    return None
 
 
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
@@ -677,8 +685,8 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    piloted = _same_steps(model.pilot, method, pattern, M)
-    trend = None if alpha is None or not piloted else pilot_lengths(model, alpha)
+    pilot = pilot_for(model, method, M)
+    trend = None if alpha is None or pilot is None else pilot_lengths(pilot, model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     if trend is not None:
         point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
@@ -689,9 +697,10 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         point, r_pt = low, r_low
         if H <= L0 * (1 + 1e-9):
             how = "every trajectory has H steps (lengths cannot move)"
-        elif model.pilot and not piloted:
-            how = (f"lengths as measured (the pilot ran {model.pilot.get('method')}; lengths "
-                   "move with a method's own steps)")
+        elif model.pilots and pilot is None:
+            ran = ", ".join(str(p.get("method")) for p in model.pilots)
+            how = (f"lengths as measured (the pilot ran {ran}; lengths move with a method's "
+                   "own steps)")
         else:
             how = "lengths as measured (no pilot)"
     lo_end = min(low, point) - DRIFT * min(low, point) - 2 * std

@@ -34,7 +34,7 @@ def _cost(mode="allreduce", rounds=None, lengths=None, horizon=30, pilot=None,
                        {"agents": 2, "floats": 1039, "seconds": 0.2}],
         "stop": {"seconds": [[]] + [[0.1, 0.2, 0.3]] * (n - 1)},
         "messages": {"floats": 33, "round_trip": [[0.2, 0.2]] * n},
-        "patterns": pats, "pilot": pilot,
+        "patterns": pats, "pilots": [pilot] if pilot else [],
     }
 
 

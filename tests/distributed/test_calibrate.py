@@ -89,7 +89,7 @@ def test_calibrate_mujoco_pilot_records_lengths(tmp_path):
                      "--alpha", "0.05")
     cost = json.loads(cost_path(out).read_text())
     assert cost["horizon"] == 16 and cost["env"] == "Hopper-v5"
-    pilot = cost["pilot"]
+    (pilot,) = cost["pilots"]
     assert pilot["method"] == "rennala_nigt" and pilot["hyper"]["alpha"] == 0.05
     assert 1 <= len(pilot["lengths"]) <= 4 and all(1 <= x <= 16 for x in pilot["lengths"])
     lengths = [x for a in cost["gradient"]["lengths"] for x in a]
@@ -104,3 +104,15 @@ def test_calibrate_refuses_an_existing_output_before_measuring(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "output" in err[0]
     assert out.read_text() == "h,kappa\n1,1\n"
+
+
+def test_calibrate_pilots_a_list_of_methods_only_with_pilot(capsys):
+    assert main(["calibrate", "--method", "rennala_nigt,sync_nigt", "--dry-run"]) == 2
+    assert "a list of methods only with --pilot" in capsys.readouterr().err
+    assert main(["calibrate", "--method", "rennala_nigt,sync_nigt", "--pilot", "3", "--batch",
+                 "2", "--M", "8", "--dry-run", "--json"]) == 0
+    spec = json.loads(capsys.readouterr().out)["spec"]
+    assert spec["hyper"] == {"M": 8, "batch": 2}  # each flag of the method that has it
+    assert main(["calibrate", "--method", "rennala_nigt", "--pilot", "3", "--batch", "2",
+                 "--dry-run"]) == 2
+    assert "batch: not a hyperparameter of rennala_nigt" in capsys.readouterr().err

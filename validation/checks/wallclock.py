@@ -189,10 +189,10 @@ def _cli(*args: str, timeout: float = 900.0) -> dict:
 
 def calibrate(out: Path, env: str, mode: str, *, repetitions: int = 30, pilot: int = 0,
               seed: int = 0) -> tuple[dict, dict]:
-    """``apga calibrate`` of 2 agents on ``env`` in ``mode`` (with a pilot of Rennala NIGT,
-    M = REAL_M, when ``pilot``): (its JSON, the load while it ran)."""
-    extra = ["--pilot", str(pilot), "--method", "rennala_nigt", "--M", str(REAL_M),
-             "--M-init", str(REAL_M)] if pilot else ["--M", str(REAL_M)]
+    """``apga calibrate`` of 2 agents on ``env`` in ``mode`` (with a pilot of each method of
+    the mode's cases, M = REAL_M, when ``pilot``): (its JSON, the load while it ran)."""
+    extra = ["--pilot", str(pilot), "--method", ",".join(REAL_CASES[mode]), "--M",
+             str(REAL_M), "--M-init", str(REAL_M)] if pilot else ["--M", str(REAL_M)]
     with ForeignLoad() as load:
         result = _cli("calibrate", "--nproc", "2", "--mode", mode, "--env", env, "--output",
                       str(out), "--repetitions", str(repetitions), "--seed", str(seed),

@@ -23,8 +23,8 @@ line up; times in seconds, ``time.perf_counter``):
    size of 1e-9 (theta stays at theta_0), and every gradient call is timed in place
    (:class:`TimedOracle`), so the per-agent samples include what a round adds to a
    gradient (the clerk, the watcher, the store's thread on the same cores).
-5. **The pilot** (optional): the run's own method and hyperparameters for ``pilot``
-   iterations, recording how trajectory lengths move as theta moves.
+5. **The pilots** (optional): the run's own method(s) and hyperparameters for ``pilot``
+   iterations each, recording how trajectory lengths move as theta moves.
 
 Every rank sends its samples to rank 0 (the server in server mode), which writes
 ``calibration.json`` in the run folder; :mod:`algorithms.wallclock.calibration` turns it
@@ -327,6 +327,15 @@ def pattern_methods(mode: str) -> dict[str, str]:
     return out
 
 
+def _pilots(spec, opts: dict, mode: str) -> list[str]:
+    """The methods piloted in this mode (``--pilot N`` with ``--method A,B``)."""
+    from algorithms.methods.registry import get
+
+    if not opts.get("pilot"):
+        return []
+    return [m for m in opts.get("pilot_methods") or [spec.method] if mode in get(m).modes]
+
+
 def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
     from algorithms.methods.registry import get
 
@@ -420,7 +429,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
         "messages": head["messages"],
         "patterns": head["patterns"],
         "calls": [g["calls"] for g in agents],
-        "pilot": head.get("pilot"),
+        "pilots": head.get("pilots") or [],
         "torch": torch.__version__,
         "seed": spec.seed,
     })
@@ -456,11 +465,10 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent) -> dict[
     from algorithms.backends.distributed.signals import StopWatcher, run_store
 
     runs = [(p, m, False) for p, m in pattern_methods("allreduce").items()]
-    if opts.get("pilot"):
-        runs.append(("pilot", spec.method, True))
+    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "allreduce")]
     patterns: dict[str, Any] = {}
     calls: dict[str, Any] = {}
-    pilot = None
+    pilots = []
     for j, (pattern, method, is_pilot) in enumerate(runs):
         spec_p = _pattern_spec(spec, method, opts, is_pilot)
         store = run_store(spec.run_id, 100 + j, spec.timeout)
@@ -477,13 +485,13 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent) -> dict[
         watcher.close()
         dist.barrier()
         entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
-                 "rounds": rounds, "first_round": 0}
+                 "rounds": rounds, "first_round": 0, "key": pattern}
         if is_pilot:
-            pilot = entry
+            pilots.append(entry)
         else:
             patterns[pattern] = entry
         calls[pattern] = _calls(timed)
-    return {"patterns": patterns, "pilot": pilot, "calls": calls}
+    return {"patterns": patterns, "pilots": pilots, "calls": calls}
 
 
 def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks, d
@@ -501,13 +509,12 @@ def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks
 
     order = sorted(pattern_methods("server").items(), key=lambda pm: pm[0] != "greedy")
     runs = [(p, m, False) for p, m in order]
-    if opts.get("pilot"):
-        runs.append(("pilot", spec.method, True))
+    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "server")]
     (run_dir / "server-events").mkdir(exist_ok=True)
     log = RunLog(run_dir / "server-events", spec.method, spec.seed)
     clock = srv.ServerClock(spec=spec, dim=d, ranks=ranks, log=log, started=time.monotonic())
     patterns: dict[str, Any] = {}
-    pilot = None
+    pilots = []
     try:
         for pattern, method, is_pilot in runs:
             spec_p = _pattern_spec(spec, method, opts, is_pilot)
@@ -515,11 +522,12 @@ def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks
             rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}", theta)
             clock.iteration = max(clock.iteration, clock._update) + 2  # past stale ids
             entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
-                     "rounds": rounds, "first_round": first, "last_round": clock.iteration}
+                     "rounds": rounds, "first_round": first, "last_round": clock.iteration,
+                     "key": pattern}
             if is_pilot:
-                pilot = entry
+                pilots.append(entry)
             else:
                 patterns[pattern] = entry
     finally:
         clock.finish()
-    return {"patterns": patterns, "pilot": pilot, "calls": {}}
+    return {"patterns": patterns, "pilots": pilots, "calls": {}}
