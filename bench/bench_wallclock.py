@@ -1,7 +1,7 @@
 """Predicted seconds against real-speed runs: calibrate -> predict -> launch, 2 ranks.
 
 For each environment (the tabular problem, Hopper-v5 and Walker2d-v5 by default) and mode,
-``apga calibrate`` measures this machine (2 agents; MuJoCo with a pilot of 10 iterations
+``apga calibrate`` measures this machine (2 agents; MuJoCo with a pilot of 200 gradients
 of each method of the mode, M = 20, to see how trajectory lengths move), then for Rennala,
 Malenia and
 Synchronized NIGT (AllReduce mode) and Rennala NIGT and AFedPG (server mode) ``apga

@@ -33,10 +33,10 @@ multi-node setup) and measures every primitive a run pays (docs/wallclock.md): e
 agent's seconds per gradient of --env at the given horizon, alone and inside real rounds
 of every aggregation pattern of the --mode (with their trajectory lengths), the store
 ticket a gradient pays, the all_reduce by size and number of agents, a broadcast, the stop
-signal's latency and each agent's messages to a server. With --pilot N it also runs the
-run's own method (--method, --alpha, --M, ...) for N iterations and records how
-trajectory lengths move as the policy learns. --h/--kappa/--cluster emulate a cluster as
-`apga launch` does.
+signal's latency and each agent's messages to a server. With --pilot G it also runs the
+run's own method (--method, --alpha, --M, ...; a comma list pilots each) for about G
+gradients and records how trajectory lengths move as the policy learns.
+--h/--kappa/--cluster emulate a cluster as `apga launch` does.
 
 Writes FILE (the cluster file every command reads: h_i = agent i's mean seconds per
 gradient in a round, kappa_i, one timing model fitted to the durations, comments saying
@@ -63,9 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from algorithms.cli import _hyper
 
     _hyper.add_hyper_arguments(r, real_methods(), batch_maximum=MAX_BATCH, theory=True)
-    r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0,
-                   help="iterations of the run's method to measure how trajectory lengths "
-                   "move (default 0: none)")
+    r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0, metavar="GRADIENTS",
+                   help="run each --method for about this many gradients (G/M iterations; "
+                   "Sync. NIGT G/(n b); AFedPG G updates) to measure how trajectory lengths "
+                   "move (default 0: no pilot)")
     c = p.add_argument_group("emulated cluster (seconds), as apga launch")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
     c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "

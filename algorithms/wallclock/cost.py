@@ -39,14 +39,15 @@ x (its length). Per agent, t = c0 + c1 L is fitted to the measured (seconds, len
 pairs (:func:`algorithms.wallclock.calibration.step_fit`), so at mean length L agent i's
 gradient costs h_i(L) = c0_i + c1_i L. A run's prediction (:func:`predict_run`) is an
 interval and a point: low = lengths as measured at theta_0, high = every trajectory at the
-full horizon H, point = the pilot's trend (mean length per iteration, linear in the
-distance theta has travelled, t x alpha, since NIGT's and AFedPG's steps have norm alpha,
-so another step size moves along the same path at another speed; clipped to [shortest
-measured, H]) for the pilot's own method and for one that averages as many gradients per
-step (Rennala and Malenia NIGT at the pilot's M), else the measured lengths (another
-method's steps move theta elsewhere: Synchronized NIGT's two-gradient steps wander where
-Rennala NIGT's twenty-gradient steps climb). Both ends are widened by the machine's drift
-between a calibration and a run (:data:`DRIFT`) and by the spread of the composed total.
+full horizon H, point = the pilot's trend (mean length per iteration: a ramp from its first
+iteration's to the mean of its second half over the distance its first half travelled,
+t x alpha, since NIGT's and AFedPG's steps have norm alpha, so another step size moves
+along the same path at another speed; flat after) for the pilot's own method and for one
+that averages as many gradients per step (Rennala and Malenia NIGT at the pilot's M),
+else the measured lengths (another method's steps move theta elsewhere: Synchronized
+NIGT's two-gradient steps wander where Rennala NIGT's twenty-gradient steps climb). Both
+ends are widened by the machine's drift between a calibration and a run (:data:`DRIFT`)
+and by the spread of the composed total.
 
 Paper: Assumption 2.5 (h_i = dot h_i H, kappa), Algorithms 1-3 (round structure, line 10:
 one AllReduce), Lemmas C.1/C.2 (round = broadcast + collection + one communication),
@@ -557,43 +558,44 @@ EXPLICIT_ITERATIONS = 200_000
 
 
 class Trend(NamedTuple):
-    """Mean trajectory length of iteration t: clip(intercept + slope alpha t, lo, hi)."""
+    """Mean trajectory length of iteration t: from ``first`` at t = 0 linearly to
+    ``plateau`` at the distance ``ramp`` (t alpha = ramp), then ``plateau``."""
 
-    intercept: float
-    slope: float
+    first: float
+    plateau: float
+    ramp: float
     alpha: float
-    lo: float
-    hi: float
 
     def at(self, t) -> np.ndarray:
-        t = np.asarray(t, dtype=float)
-        return np.clip(self.intercept + self.slope * self.alpha * t, self.lo, self.hi)
+        x = np.asarray(t, dtype=float) * self.alpha
+        if self.ramp <= 0:
+            return np.full(x.shape, self.plateau)
+        w = np.clip(x / self.ramp, 0.0, 1.0)
+        return self.first + (self.plateau - self.first) * w
 
     def moving_until(self, K: int) -> int:
-        """The last iteration <= K at which the length still moves (then it is clipped)."""
-        if self.slope == 0 or self.alpha == 0:
+        """The last iteration <= K at which the length still moves (then it is flat)."""
+        if self.ramp <= 0 or self.alpha <= 0 or self.plateau == self.first:
             return 0
-        bound = self.hi if self.slope > 0 else self.lo
-        t = (bound - self.intercept) / (self.slope * self.alpha)
-        return int(min(max(math.ceil(t), 0), K))
+        return int(min(math.ceil(self.ramp / self.alpha), K))
 
 
 def pilot_lengths(pilot: dict[str, Any] | None, model: CostModel, alpha: float
                   ) -> Trend | None:
-    """A pilot's trend (None without one): linear least squares of its per-iteration mean
-    lengths against the distance travelled t x alpha_pilot, evaluated at t x alpha for the
-    run, clipped to [shortest measured, H]."""
+    """A pilot's trend (None without one): its first iteration's mean length, then a ramp
+    over the distance its first half travelled (iterations x alpha_pilot) to the mean of
+    its second half, flat after (the lengths a policy settles at: extrapolating a line
+    beyond the pilot ran away on noisy pilots). A run at step size alpha covers the same
+    distance in ramp / alpha iterations; lengths stay within [1, H]."""
     if not pilot or not pilot.get("lengths"):
         return None
     y = np.asarray(pilot["lengths"], dtype=float)
     a_p = float((pilot.get("hyper") or {}).get("alpha") or alpha)
-    x = np.arange(y.size) * a_p
-    if y.size >= 2 and np.ptp(x) > 0:
-        slope, icpt = np.polyfit(x, y, 1)
-    else:
-        slope, icpt = 0.0, float(y.mean())
-    lo = float(min(y.min(), model.measured_length("rennala")))
-    return Trend(float(icpt), float(slope), float(alpha), lo, float(model.horizon))
+    half = max(y.size // 2, 1)
+    plateau = float(np.mean(y[half:])) if y.size > 1 else float(y[0])
+    H = float(model.horizon)
+    return Trend(float(np.clip(y[0], 1, H)), float(np.clip(plateau, 1, H)), half * a_p,
+                 float(alpha))
 
 
 def _sum_over(cost, K: int, moving: int) -> float:

@@ -124,17 +124,17 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
     assert low.total_seconds == pytest.approx(5 * 2.11)
     assert low.point_source == "lengths as measured (no pilot)"
     assert low.total_seconds_high == pytest.approx(5 * (4.1 + 0.01) * 1.05)
-    # a pilot: mean lengths 15, 17, 19 over 3 iterations at alpha 0.1 -> 20 steps per unit
-    # of distance; a run at alpha 0.05 gains 1 step per iteration: lengths 15, 16, ..., 19,
-    # i.e. (15 + t)/15 times the measured mean length (15, pooled over the agents)
+    # a pilot: mean lengths 15, 17, 19 over 3 iterations at alpha 0.1: from 15 (its first
+    # iteration) to 18 (the mean of its second half) over the distance of its first half,
+    # 1 x 0.1; a run at alpha 0.05 covers it in 2 iterations: 15, 16.5, 18, 18, 18 (times
+    # 1/15 the measured mean length, 15, pooled over the agents)
     pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
              "lengths": [15.0, 17.0, 19.0]}
     mp = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
     p = predict_run(mp, "sync_nigt", 4, alpha=0.05)
-    assert p.point_source.startswith("pilot trend: mean length 15 -> 19")
-    # iteration t: every agent's trajectories (15 + t)/15 times as long as measured: a1's
-    # gradient (the slowest) 2 (15 + t)/15 s, + the all_reduce 0.1 + the gap 0.01
-    expect = sum(2 * (15 + t) / 15 + 0.11 for t in range(5))
+    assert p.point_source.startswith("pilot trend: mean length 15 -> 18")
+    # iteration t: a1's gradient (the slowest) 2 L_t/15 s, + the all_reduce 0.1 + gap 0.01
+    expect = sum(2 * x / 15 + 0.11 for x in (15, 16.5, 18, 18, 18))
     assert p.total_seconds == pytest.approx(expect, rel=1e-9)
     assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high
     # the trend is the pilot's method's: another method keeps the lengths as measured
@@ -156,22 +156,24 @@ def test_bad_cost_files_name_the_key(bad, msg):
 
 
 def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
-    # the pilot of the test above at alpha 0.05: lengths 15 + t up to H = 40 (t = 25), then
-    # 40 for the rest of K = 10^9 iterations (T_explicit-sized runs): no K-long arrays
+    # the pilot of the test above: lengths 15, 16.5, then 18 for the rest of K = 10^9
+    # iterations (T_explicit-sized runs): no K-long arrays
     L = [[10] * 6, [20] * 6]
     pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
              "lengths": [15.0, 17.0, 19.0]}
     m = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
+
+    def c(x):
+        return 2 * x / 15 + 0.11
+
     K = 10**9
     p = predict_run(m, "sync_nigt", K, alpha=0.05)
-    head = sum(2 * (15 + t) / 15 + 0.11 for t in range(26))
-    assert p.total_seconds == pytest.approx(head + (K - 25) * (2 * 40 / 15 + 0.11), rel=1e-9)
-    assert p.lengths["point_last"] == 40.0
-    # a slow trend (alpha 1e-6: 2e-5 steps per iteration, moving for 1.25e6 iterations):
-    # the moving part by trapezoid, against the arithmetic series
-    K = 2_000_000
-    p = predict_run(m, "sync_nigt", K, alpha=1e-6)
-    t_end = 25 / 2e-5
-    moving = (2 / 15) * (15 * t_end + 2e-5 * t_end * (t_end + 1) / 2) + 0.11 * t_end
-    exact = (2 * 15 / 15 + 0.11) + moving + (K - t_end) * (2 * 40 / 15 + 0.11)
+    assert p.total_seconds == pytest.approx(c(15) + c(16.5) + (K - 1) * c(18), rel=1e-9)
+    assert p.lengths["point_last"] == 18.0
+    # a slow ramp (alpha 1e-8: the ramp takes 10^7 iterations): the moving part by a
+    # trapezoid, against the arithmetic series
+    K, m_ramp = 2 * 10**7, 10**7
+    p = predict_run(m, "sync_nigt", K, alpha=1e-8)
+    ramp = m_ramp * c(15) + (2 / 15) * (3 / m_ramp) * m_ramp * (m_ramp + 1) / 2
+    exact = c(15) + ramp + (K - m_ramp) * c(18)
     assert p.total_seconds == pytest.approx(exact, rel=1e-6)

@@ -85,13 +85,14 @@ def test_calibrate_mujoco_pilot_records_lengths(tmp_path):
     pytest.importorskip("mujoco")
     out = tmp_path / "hopper.csv"
     res = _calibrate(out, "--env", "Hopper-v5", "--H", "16", "--repetitions", "3",
-                     "--warmup", "1", "--pilot", "3", "--M", "4", "--M-init", "4",
+                     "--warmup", "1", "--pilot", "12", "--M", "4", "--M-init", "4",
                      "--alpha", "0.05")
     cost = json.loads(cost_path(out).read_text())
     assert cost["horizon"] == 16 and cost["env"] == "Hopper-v5"
     (pilot,) = cost["pilots"]
     assert pilot["method"] == "rennala_nigt" and pilot["hyper"]["alpha"] == 0.05
-    assert 1 <= len(pilot["lengths"]) <= 4 and all(1 <= x <= 16 for x in pilot["lengths"])
+    # 12 gradients at M = 4: 3 iterations, the M_init round first
+    assert 3 <= len(pilot["lengths"]) <= 4 and all(1 <= x <= 16 for x in pilot["lengths"])
     lengths = [x for a in cost["gradient"]["lengths"] for x in a]
     assert lengths and all(1 <= x <= 16 for x in lengths)
     assert all(s > 0 for s in res["primitives"]["seconds_per_step"])

@@ -175,8 +175,8 @@ REAL_TARGET = 0.10
 REAL_CASES = {"allreduce": ("rennala_nigt", "malenia_nigt", "sync_nigt"),
               "server": ("rennala_nigt", "afedpg")}
 REAL_M = 20
-#: Pilot iterations of calibrate where trajectory lengths move (MuJoCo).
-PILOT = 10
+#: Pilot gradients of calibrate (per method) where trajectory lengths move (MuJoCo).
+PILOT = 200
 
 
 def _cli(*args: str, timeout: float = 900.0) -> dict:

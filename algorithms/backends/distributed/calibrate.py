@@ -23,8 +23,9 @@ line up; times in seconds, ``time.perf_counter``):
    size of 1e-9 (theta stays at theta_0), and every gradient call is timed in place
    (:class:`TimedOracle`), so the per-agent samples include what a round adds to a
    gradient (the clerk, the watcher, the store's thread on the same cores).
-5. **The pilots** (optional): the run's own method(s) and hyperparameters for ``pilot``
-   iterations each, recording how trajectory lengths move as theta moves.
+5. **The pilots** (optional): the run's own method(s) and hyperparameters, each for about
+   ``pilot`` gradients (:func:`pilot_iterations`), recording how trajectory lengths move
+   as theta moves.
 
 Every rank sends its samples to rank 0 (the server in server mode), which writes
 ``calibration.json`` in the run folder; :mod:`algorithms.wallclock.calibration` turns it
@@ -327,6 +328,19 @@ def pattern_methods(mode: str) -> dict[str, str]:
     return out
 
 
+def pilot_iterations(method: str, hyper: dict, n: int, gradients: int) -> int:
+    """Iterations of a pilot of about ``gradients`` gradients (at least 2): G / M for
+    Rennala and Malenia NIGT, G / (n b) for Synchronized NIGT, G server updates for AFedPG,
+    so that every method's lengths are seen over as many trajectories."""
+    from algorithms.methods.registry import get
+
+    spec = get(method)
+    values, _ = spec.resolve(hyper)
+    per = {"synchronized": n * int(values.get("batch", 1)), "greedy": 1}.get(
+        spec.pattern, int(values.get("M", 1)))
+    return max(2, -(-int(gradients) // per))
+
+
 def _pilots(spec, opts: dict, mode: str) -> list[str]:
     """The methods piloted in this mode (``--pilot N`` with ``--method A,B``)."""
     from algorithms.methods.registry import get
@@ -343,7 +357,7 @@ def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
     names = {h.name for h in mspec.hyper}
     if pilot:
         hyper = {k: v for k, v in spec.hyper.items() if k in names}
-        iterations = int(opts["pilot"])
+        iterations = pilot_iterations(method, hyper, spec.n, int(opts["pilot"]))
     else:
         M = int(opts.get("M") or ROUND_GRADIENTS_PER_AGENT * spec.n)
         given = {"alpha": STILL_ALPHA, "M": M, "M_init": M,
