@@ -650,20 +650,32 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
     return init + total, r, init, math.sqrt(K + 1) * r.std
 
 
-def pilot_for(model: CostModel, method: str, M: int) -> dict[str, Any] | None:
-    """The pilot whose trend applies to ``method``: its own, else one of a method that
-    averages as many gradients per step (Rennala and Malenia NIGT at the same M)."""
+def pilots_for(model: CostModel, method: str, M: int) -> list[dict[str, Any]]:
+    """The pilots whose trend applies to ``method``: its own, and those of methods that
+    average as many gradients per step (Rennala and Malenia NIGT at the same M). One pilot
+    is one path of learning; pooling the paths of equal steps halves the chance that one
+    that collapsed or raced decides the point."""
     pattern, _ = method_pattern(method)
-    for p in model.pilots:
-        if p.get("method") == method:
-            return p
+    out = []
     for p in model.pilots:
         p_pattern, _ = method_pattern(str(p.get("method")))
         M_p = (p.get("hyper") or {}).get("M")
-        if (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
-                and int(M_p) == int(M)):
-            return p
-    return None
+        same = (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
+                and int(M_p) == int(M))
+        if p.get("method") == method or same:
+            out.append(p)
+    return out
+
+
+def pooled_trend(pilots: list[dict[str, Any]], model: CostModel, alpha: float
+                 ) -> Trend | None:
+    """The mean of the pilots' trends (first length, plateau and ramp averaged)."""
+    trends = [t for t in (pilot_lengths(p, model, alpha) for p in pilots) if t is not None]
+    if not trends:
+        return None
+    return Trend(float(np.mean([t.first for t in trends])),
+                 float(np.mean([t.plateau for t in trends])),
+                 float(np.mean([t.ramp for t in trends])), float(alpha))
 
 
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
@@ -687,19 +699,21 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    pilot = pilot_for(model, method, M)
-    trend = None if alpha is None or pilot is None else pilot_lengths(pilot, model, alpha)
+    pilots = pilots_for(model, method, M)
+    trend = None if alpha is None or not pilots else pooled_trend(pilots, model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     if trend is not None:
         point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
-        how = (f"pilot trend: mean length {first_L:.4g} -> {last_L:.4g} steps over the run"
+        names = ", ".join(str(p.get("method")) for p in pilots)
+        how = (f"pilot trend ({names}): mean length {first_L:.4g} -> {last_L:.4g} steps over "
+               "the run"
                if abs(last_L - first_L) > 1e-9 * max(first_L, 1.0) else
-               f"pilot: mean length {first_L:.4g} steps, flat")
+               f"pilot ({names}): mean length {first_L:.4g} steps, flat")
     else:
         point, r_pt = low, r_low
         if H <= L0 * (1 + 1e-9):
             how = "every trajectory has H steps (lengths cannot move)"
-        elif model.pilots and pilot is None:
+        elif model.pilots and not pilots:
             ran = ", ".join(str(p.get("method")) for p in model.pilots)
             how = (f"lengths as measured (the pilot ran {ran}; lengths move with a method's "
                    "own steps)")

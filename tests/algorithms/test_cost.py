@@ -132,7 +132,7 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
              "lengths": [15.0, 17.0, 19.0]}
     mp = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
     p = predict_run(mp, "sync_nigt", 4, alpha=0.05)
-    assert p.point_source.startswith("pilot trend: mean length 15 -> 18")
+    assert p.point_source.startswith("pilot trend (sync_nigt): mean length 15 -> 18")
     # iteration t: a1's gradient (the slowest) 2 L_t/15 s, + the all_reduce 0.1 + gap 0.01
     expect = sum(2 * x / 15 + 0.11 for x in (15, 16.5, 18, 18, 18))
     assert p.total_seconds == pytest.approx(expect, rel=1e-9)
@@ -177,3 +177,22 @@ def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
     ramp = m_ramp * c(15) + (2 / 15) * (3 / m_ramp) * m_ramp * (m_ramp + 1) / 2
     exact = c(15) + ramp + (K - m_ramp) * c(18)
     assert p.total_seconds == pytest.approx(exact, rel=1e-6)
+
+
+def test_pilots_of_equal_steps_are_pooled():
+    # Rennala and Malenia NIGT pilots at M = 3: plateaus 18 and 22 (means of their second
+    # halves) -> 20 for either method at M = 3; a Synchronized NIGT run keeps its own (none)
+    pilots = [{"method": "rennala_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
+               "lengths": [15.0, 17.0, 19.0]},
+              {"method": "malenia_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
+               "lengths": [15.0, 21.0, 23.0]}]
+    d = _cost(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
+    d["pilots"] = pilots
+    m = CostModel.from_dict(d)
+    for method in ("rennala_nigt", "malenia_nigt"):
+        p = predict_run(m, method, 30, M=3, M_init=3, alpha=0.1)
+        assert p.lengths["point_last"] == 20.0
+        assert p.point_source.startswith("pilot trend (rennala_nigt, malenia_nigt)")
+    other = predict_run(m, "rennala_nigt", 30, M=5, M_init=5, alpha=0.1)
+    assert other.point_source.startswith("lengths as measured (the pilot ran")
+    assert predict_run(m, "sync_nigt", 30, alpha=0.1).lengths["point_last"] == 15.0
