@@ -650,19 +650,28 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
     return init + total, r, init, math.sqrt(K + 1) * r.std
 
 
-def pilots_for(model: CostModel, method: str, M: int) -> list[dict[str, Any]]:
-    """The pilots whose trend applies to ``method``: its own, and those of methods that
-    average as many gradients per step (Rennala and Malenia NIGT at the same M). One pilot
-    is one path of learning; pooling the paths of equal steps halves the chance that one
-    that collapsed or raced decides the point."""
+def pilots_for(model: CostModel, method: str, M: int, batch: int = 1
+               ) -> list[dict[str, Any]]:
+    """The pilots whose trend applies to ``method``: those of methods that take steps of as
+    many gradients: the same method at the same M (Synchronized NIGT: the same b), and
+    Rennala and Malenia NIGT at the same M for each other. One pilot is one path of
+    learning; pooling the paths of equal steps halves the chance that one that collapsed
+    or raced decides the point."""
+    from algorithms.methods.registry import get
+
     pattern, _ = method_pattern(method)
     out = []
     for p in model.pilots:
-        p_pattern, _ = method_pattern(str(p.get("method")))
-        M_p = (p.get("hyper") or {}).get("M")
-        same = (pattern in COUNTED and p_pattern in COUNTED and M_p is not None
-                and int(M_p) == int(M))
-        if p.get("method") == method or same:
+        name = str(p.get("method"))
+        p_pattern, _ = method_pattern(name)
+        values, _ = get(name).resolve(p.get("hyper") or {})
+        if pattern in COUNTED:
+            ok = p_pattern in COUNTED and int(values.get("M", -1)) == int(M)
+        elif pattern == "synchronized":
+            ok = name == method and int(values.get("batch", 1)) == int(batch)
+        else:
+            ok = name == method
+        if ok:
             out.append(p)
     return out
 
@@ -699,7 +708,7 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         high, _, _, std_h = _total(model, method, K, M, M_init, batch, None, H, **kw)
     else:
         high, std_h = low, std
-    pilots = pilots_for(model, method, M)
+    pilots = pilots_for(model, method, M, batch)
     trend = None if alpha is None or not pilots else pooled_trend(pilots, model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     if trend is not None:
