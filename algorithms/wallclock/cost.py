@@ -66,7 +66,8 @@ import numpy as np
 from theory import checks
 
 #: Relative drift of a machine's speed between a calibration and a run, added to both ends
-#: of the interval (measured on this 2-core machine: docs/wallclock.md, "measured").
+#: of the interval: a stated allowance for a quiet machine, not a measurement (a loaded
+#: one drifts more: docs/wallclock.md, "Predicted against measured: real speed").
 DRIFT = 0.05
 #: Simulated rounds per evaluation of a round's mean (random, empirical durations).
 ROUNDS = 200
