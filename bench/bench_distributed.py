@@ -14,9 +14,18 @@
    number of ranks); gradients per second = sum_i 1/h_i. Target: 2 ranks >= 1.7x one rank
    (on a machine with 2 free cores).
 
-Usage: ``python bench/bench_distributed.py [--iterations K] [--skip-mujoco]``. Every launch
-is a real ``apga launch`` (processes, rendezvous, gloo); start-up is not timed, only the
-rounds the records report. Run it on a quiet machine: other load shows up as overhead.
+3. Resources over a long run (``--resources``): Rennala NIGT on the synthetic oracle
+   (d = 10, real speed: a gradient costs microseconds, so the run is all coordination),
+   2 ranks, M = 2, 10^5 iterations. Rank 0's resident memory and the number of keys in
+   the c10d store (which lives in rank 0's process) are read from the run's progress
+   file as it goes; the baseline is their value after 10^3 iterations in the same run.
+   Target: both flat (ratio ~1; before, the store gained ~2-11 keys per round and
+   summary.json held every round). Also prints iterations per second.
+
+Usage: ``python bench/bench_distributed.py [--iterations K] [--skip-mujoco] [--resources
+[--long-iterations N]]``. Every launch is a real ``apga launch`` (processes, rendezvous,
+gloo); start-up is not timed, only the rounds the records report. Run it on a quiet
+machine: other load shows up as overhead.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ def overhead(tmp: Path, ranks: int, iterations: int, h: float = 0.05, d: int = 3
     cal = subprocess.run(
         [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--env", "synthetic",
          "--dim", str(d), "--nproc", str(ranks), "--repetitions", str(iterations), "--json",
-         "--no-progress", "--output", str(tmp / f"cal{ranks}.csv")],
+         "--quiet", "--output", str(tmp / f"cal{ranks}.csv")],
         capture_output=True, text=True, timeout=600)
     if cal.returncode != 0:
         raise SystemExit(f"calibrate failed: {cal.stderr.strip()}")
@@ -61,18 +70,66 @@ def throughput(tmp: Path, ranks: int, repetitions: int) -> float:
     cal = subprocess.run(
         [sys.executable, "-m", "algorithms.cli.main", "calibrate", "--env", "Hopper-v4", "--H",
          "64", "--nproc", str(ranks), "--repetitions", str(repetitions), "--json",
-         "--no-progress", "--output", str(out)],
+         "--quiet", "--output", str(out)],
         capture_output=True, text=True, timeout=600)
     if cal.returncode != 0:
         raise SystemExit(f"calibrate failed: {cal.stderr.strip()}")
     return float(sum(1.0 / h for h in json.loads(cal.stdout)["h"]))
 
 
+def resources(tmp: Path, iterations: int) -> list[tuple[int, float, int, int]]:
+    """(iteration, seconds, rank 0 RSS bytes, store keys) sampled from the run's progress."""
+    import os
+    import signal
+    import time
+
+    out = tmp / "long"
+    cmd = [sys.executable, "-m", "algorithms.cli.main", "launch", "--out", str(out), "--json",
+           "--quiet", "--env", "synthetic", "--dim", "10", "--nproc", "2", "--M", "2",
+           "--M-init", "2", "--iterations", str(iterations), "--checkpoint-every", "1000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    marks = sorted({int(iterations * f) for f in (0.01, 0.1, 0.25, 0.5, 0.75, 1.0)})
+    rows: list[tuple[int, float, int, int]] = []
+    try:
+        while proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                p = json.loads((out / "progress.json").read_text())
+            except (OSError, ValueError):
+                continue
+            while marks and p["iteration"] >= marks[0] and p.get("store_keys") is not None:
+                rows.append((p["iteration"], p["time"], p["rss_bytes"], p["store_keys"]))
+                marks.pop(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"launch failed: {proc.stderr.read().strip()}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--iterations", type=int, default=40)
     p.add_argument("--skip-mujoco", action="store_true")
+    p.add_argument("--resources", action="store_true",
+                   help="only the long-run resource measurement (3.)")
+    p.add_argument("--long-iterations", type=int, default=100_000)
     a = p.parse_args(argv)
+    if a.resources:
+        with tempfile.TemporaryDirectory() as d:
+            rows = resources(Path(d), a.long_iterations)
+        base = rows[0]
+        print(f"resources over {a.long_iterations} iterations (synthetic d = 10, 2 ranks, "
+              "M = 2, real speed); baseline = the first row")
+        print(f"{'iteration':>10} {'seconds':>9} {'it/s':>8} {'rank-0 RSS':>11} "
+              f"{'ratio':>6} {'store keys':>11} {'ratio':>6}")
+        for it, t, rss, keys in rows:
+            rate = it / t if t > 0 else float("nan")
+            print(f"{it:>10} {t:>9.1f} {rate:>8.0f} {rss / 2**20:>8.1f} MB "
+                  f"{rss / base[2]:>6.3f} {keys:>11} {keys / max(base[3], 1):>6.2f}")
+        return 0
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         print("coordination overhead per round (synthetic d = 30,000, h = 50 ms, M = n)")

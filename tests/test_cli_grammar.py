@@ -75,8 +75,9 @@ def test_a_flag_left_out_means_the_methods_default(command, tmp_path):
 
 
 def test_no_abbreviations(capsys):
-    """`--h` is never read as `--help`, nor `--met` as `--method`."""
-    assert main(["validate", "--h", "0.1"]) == 2  # calibrate has --h: its emulated h_i
+    """`--h` is never read as `--help`, nor `--met` as `--method`. (calibrate has its own
+    --h now, to emulate a cluster; validate has none.)"""
+    assert main(["validate", "--h", "0.1"]) == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: --h 0.1" in err and "usage" not in err
     assert main(["train", "--met", "rennala_nigt"]) == 2
@@ -196,7 +197,7 @@ def test_launch_and_calibrate_and_validate_tables_fit_80_columns(monkeypatch, ca
     from validation.result import CheckResult
 
     summary = {"title": "Rennala NIGT", "mode": "allreduce", "n": 4, "iterations": 100,
-               "wall_seconds": 12.3456, "rounds": [{"duration": 0.12345678}] * 3,
+               "wall_seconds": 12.3456, "round_stats": {"duration_median": 0.12345678},
                "final": {"gradients_evaluated": 123456, "communications": 1234567,
                          "J": 0.123456789, "grad_norm": 1.23456e-05},
                "events": [], "run_dir": "runs/launch/x"}

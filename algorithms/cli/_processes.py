@@ -20,6 +20,7 @@ MAX_NODES = 100_000
 #: MuJoCo horizon bound: a trajectory keeps H x (d_s + d_a) floats per step of memory.
 MAX_HORIZON = 1_000_000
 FAMILY_MUJOCO = "inverted"
+SYNTHETIC_FAMILIES = ("reward", "transition", "initial", FAMILY_MUJOCO)
 
 
 def add_process_arguments(p: argparse.ArgumentParser, restarts: bool = True) -> None:
@@ -112,6 +113,10 @@ def problem_fields(args: argparse.Namespace, n: int) -> tuple[dict, int | None, 
                                                  "family")}
         return {"env": "tabular", "tabular": tab}, setting.oracle().dim, args.family is not None
     if args.env == "synthetic":
+        if args.family not in (None, *SYNTHETIC_FAMILIES):
+            raise ValueError(f"family: the synthetic oracle takes one of "
+                             f"{', '.join(SYNTHETIC_FAMILIES)} (one mean per agent), got "
+                             f"{args.family!r}")
         het = args.family is not None
         return {"env": "synthetic", "dim": args.dim, "heterogeneous": het}, args.dim, het
     if args.family not in (None, FAMILY_MUJOCO):
@@ -155,6 +160,10 @@ def _mujoco_dim(args) -> int:
 
 
 def _check_gym_id(env_id: str) -> None:
+    """The environment exists, builds here and has a continuous (Box) action space: what
+    every rank will need (the Gaussian policy of Appendix H)."""
+    import warnings
+
     import gymnasium as gym
 
     try:
@@ -162,15 +171,42 @@ def _check_gym_id(env_id: str) -> None:
     except Exception:  # noqa: BLE001 - gymnasium's errors vary by version
         raise ValueError(f"env: unknown environment {env_id!r} (tabular, chain, grid or a "
                          "gymnasium id such as Hopper-v4)") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            env = gym.make(env_id)
+    except Exception as exc:  # noqa: BLE001 - gymnasium's errors vary by version
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise ValueError(f"env: cannot make {env_id!r} here: {first}") from None
+    try:
+        space = env.action_space
+        if not isinstance(space, gym.spaces.Box):
+            raise ValueError(f"env: {env_id!r} has a {type(space).__name__} action space; the "
+                             "policy of Appendix H needs a continuous (Box) one, e.g. Hopper-v4")
+    finally:
+        env.close()
 
 
 def dry_run(args: argparse.Namespace, spec, endpoint: str) -> int:
-    """Print the validated run (``--json``: the spec as JSON) and start nothing."""
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise ValueError(f"out: {str(out)!r} is not an empty folder; choose a new one")
-    from algorithms.backends.distributed.launcher import plan
+    """Print the validated run (``--json``: the spec as JSON) and start nothing. Checks
+    what the real run would check first: the output folder (new or empty, writable), the
+    node rank, the environment (built by :func:`problem_fields`)."""
+    from algorithms.backends.distributed.launcher import (
+        check_new_folder,
+        check_node_rank,
+        check_writable_target,
+        plan,
+    )
+
+    check_node_rank(processes(args), spec.mode)
+    if getattr(args, "out", None) is not None:
+        if not getattr(args, "resume", False):
+            check_new_folder(args.out)
+        check_writable_target(args.out, "--out")
+    if getattr(args, "output", None) is not None:
+        check_writable_target(Path(args.output).parent, "--output")
+    if getattr(args, "tensorboard", None) is not None:
+        check_writable_target(args.tensorboard, "--tensorboard")
 
     if args.json:
         from theory import jsonio
@@ -190,12 +226,14 @@ def dry_run(args: argparse.Namespace, spec, endpoint: str) -> int:
     return 0
 
 
-def report_failure(run_dir, code: int, what: str = "the run") -> int | None:
-    """If the processes failed: print the first error a worker reported (or where the logs
-    are) as one line and return the exit status (2 for bad input); else None."""
+def report_failure(run_dir, code: int, what: str = "the run", run_id: str | None = None,
+                   spec=None) -> int | None:
+    """If the processes failed: print the root error of the last attempt (or which process
+    died, or where the logs are) as one line and return the exit status (2 for bad
+    input); else None."""
     from algorithms.backends.distributed.launcher import failure
 
-    failed = failure(run_dir, code, what)
+    failed = failure(run_dir, code, what, run_id=run_id, spec=spec)
     if failed is None:
         return None
     sys.stderr.write(f"apga: error: {failed[1]}\n")

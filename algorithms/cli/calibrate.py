@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     args.method = runs_here[0]
     spec = RunSpec(method=args.method, mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   hyper=_run_hyper(args, n, methods), **_emulation(args, n, dim), **problem)
+                   rdzv_timeout=args.rdzv_timeout, hyper=_run_hyper(args, n, methods),
+                   **_emulation(args, n, dim), **problem)
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
             "pilot_methods": runs_here, "M": spec.hyper.get("M")}
     args.out = None
@@ -171,13 +172,17 @@ def run(args: argparse.Namespace) -> int:
         spinner.start()
     try:
         code = launcher.start(spec, run_dir, processes(args), endpoint)
+    except launcher.Interrupted as sig:
+        sys.stderr.write(f"apga: interrupted ({sig}): every process of this calibration has "
+                         "stopped; nothing was written\n")
+        return 128 + int(sig.signum)
     finally:
         stop.set()
         if spinner is not None:
             spinner.join(timeout=2)
     data_path = run_dir / "calibration.json"
     if code != 0 or not data_path.exists():
-        failed = report_failure(run_dir, code, "calibration")
+        failed = report_failure(run_dir, code, "calibration", run_id=spec.run_id, spec=spec)
         if failed is not None:
             return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")

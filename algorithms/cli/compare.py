@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common.add_setting_arguments(p)
     _common.add_checkpoint_arguments(p)
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars of every run under DIR (simulated "
+                   "seconds on the Relative axis; needs the tensorboard extra)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
                 f"allreduce={'yes' if spec.allreduce else 'no ':3s} {hp}"
             )
         return 0
+    if args.tensorboard is not None:
+        from algorithms.run.tensorboard import require
+
+        require()
     setting = _common.setting_from(args)
     kind = "heterogeneous" if setting.heterogeneous else "homogeneous"
     specs = [get(name) for name in parse_methods(args.methods, kind)]
@@ -125,6 +132,12 @@ def run(args: argparse.Namespace) -> int:
                 )
                 for s in range(args.seeds)
             ]
+        if args.tensorboard is not None:
+            from algorithms.run.tensorboard import write_records
+
+            for name, runs in results.items():
+                for s, run in enumerate(runs):
+                    write_records(args.tensorboard, f"{name}-seed{s}", run.records)
         summary = _common.summarise(results, args.target, args.target_J)
         payload = {
             "command": "compare",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -96,6 +95,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(the run itself is at real speed; docs/wallclock.md)")
     b.add_argument("--dry-run", action="store_true",
                    help="check every argument and print the run it would start; start nothing")
+    b.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (give the same "
+                   "arguments as the run that was stopped)")
+    b.add_argument("--checkpoint-every", type=ty.integer(1, MAX_ITERATIONS), default=10,
+                   help="rank 0 / the server checkpoints every K iterations (also at the end "
+                   "and when a signal stops the run; default %(default)s)")
+    b.add_argument("--eval-every", type=ty.integer(0, MAX_ITERATIONS), default=0,
+                   help="MuJoCo: evaluate the policy every K iterations on rank 0 / the "
+                   "server (0: only at the end; default %(default)s)")
+    b.add_argument("--eval-episodes", type=ty.integer(1, 100_000), default=10,
+                   help="MuJoCo: episodes per evaluation (default %(default)s)")
+    b.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars (return, gradients used, round time, "
+                   "per-agent counts) under DIR (needs the tensorboard extra)")
 
 
 # ----------------------------------------------------------------------------- validation
@@ -127,7 +140,10 @@ def _spec(args: argparse.Namespace, run_id: str):
     common = {"method": args.method, "mode": args.mode, "n": n, "hyper": hyper,
               "iterations": iterations, "time": budget, "seed": args.seed, "run_id": run_id,
               "timeout": args.timeout, "save_gradients": args.save_gradients,
-              "restarts": args.max_restarts}
+              "restarts": args.max_restarts, "rdzv_timeout": args.rdzv_timeout,
+              "checkpoint_every": args.checkpoint_every, "eval_every": args.eval_every,
+              "eval_episodes": args.eval_episodes,
+              "tensorboard": None if args.tensorboard is None else str(args.tensorboard)}
     problem, dim, heterogeneous = problem_fields(args, n)
     if cluster is not None:
         h, kappa = cluster.h.tolist(), cluster.kappa.tolist()
@@ -152,29 +168,103 @@ def run(args: argparse.Namespace) -> int:
     checks.choice("mode", args.mode, MODES)
     endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
     spec = _spec(args, run_id)
+    launcher.check_node_rank(processes(args), spec.mode)
+    if args.tensorboard is not None:
+        from algorithms.run.tensorboard import require
+
+        require("--tensorboard")
+    if args.resume and args.out is None:
+        raise ValueError("resume: give the run's folder with --out")
     if args.dry_run:
         return dry_run(args, spec, endpoint)
     from algorithms.wallclock import eta
 
     prediction = eta.launch_prediction(spec, args.predict_from)
-    run_dir = launcher.run_folder(args.out, f"{spec.method}-{spec.mode}")
-    spec.save(run_dir / "spec.json")
-    progress = launcher.Progress(run_dir, spec,
-                                 enabled=not args.quiet and sys.stderr.isatty(),
-                                 eta=lambda k, t: eta.eta(prediction, k, t, spec.iterations))
-    started = time.monotonic()
+    folder = launcher.RunFolder(args.out, f"{spec.method}-{spec.mode}", resume=args.resume)
     try:
-        code = launcher.start(spec, run_dir, processes(args), endpoint)
+        run_dir = folder.path
+        try:
+            if args.resume:
+                spec = _resumed_spec(run_dir, spec, args.nnodes)
+            else:
+                spec.save(run_dir / "spec.json")
+        except OSError as exc:  # a full disk, a folder that turned read-only
+            raise ValueError(f"out: cannot write the run's files in {str(run_dir)!r} "
+                             f"({exc.strerror or exc})") from None
+        progress = launcher.Progress(run_dir, spec,
+                                     enabled=not args.quiet and sys.stderr.isatty(),
+                                     eta=lambda k, t: eta.eta(prediction, k, t,
+                                                              spec.iterations))
+        started = time.monotonic()
+        try:
+            code = launcher.start(spec, run_dir, processes(args), endpoint)
+        except launcher.Interrupted as stop:
+            progress.close()
+            return _interrupted(run_dir, stop)
+        finally:
+            progress.close()
+        return _report(args, spec, run_dir, code, time.monotonic() - started, prediction)
     finally:
-        progress.close()
-    return _report(args, spec, run_dir, code, time.monotonic() - started, prediction)
+        folder.close()
+
+
+def _resumed_spec(run_dir: Path, spec, nnodes: int = 1):
+    """The spec of the run in ``run_dir`` if ``spec`` (this command's) is the same run."""
+    import shutil
+
+    from algorithms.backends.distributed.loop import CHECKPOINT
+    from algorithms.backends.distributed.spec import RunSpec
+    from algorithms.backends.distributed.startup import spec_differences
+    from algorithms.run import checkpoint as ck
+
+    try:
+        saved = RunSpec.load(run_dir / "spec.json")
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"resume: {run_dir} holds no readable run (spec.json: "
+                         f"{type(exc).__name__})") from None
+    mine = {k: v for k, v in spec.to_json().items() if k not in _RESUMABLE}
+    theirs = {k: v for k, v in saved.to_json().items() if k not in _RESUMABLE}
+    diff = spec_differences(mine, theirs)
+    if diff:
+        raise ValueError(f"resume: {run_dir} holds another run ({'; '.join(diff[:4])}); give "
+                         "the arguments of that run")
+    if (run_dir / "summary.json").exists():
+        raise ValueError(f"resume: the run in {run_dir} is complete (summary.json); nothing "
+                         "to continue")
+    if nnodes == 1 and not ck.exists(run_dir / CHECKPOINT):
+        raise ValueError(f"resume: {run_dir} has no checkpoint (the run stopped before its "
+                         "first one); start it again in a new folder")
+    # (several nodes: rank 0's node holds the checkpoint; its worker checks it)
+    # the options that only say how to run it may change; the run's id stays (its records)
+    resumed = RunSpec(**{**spec.to_json(), "run_id": saved.run_id, "resume": True})
+    errors = run_dir / "errors"
+    if errors.is_dir():  # the stopped attempt's lines are not this launch's
+        shutil.move(str(errors), str(run_dir / f"errors-before-resume-{int(time.time())}"))
+    resumed.save(run_dir / "spec.json")
+    return resumed
+
+
+#: Spec fields a resumed launch may change (how it runs, not what it computes).
+_RESUMABLE = ("run_id", "timeout", "restarts", "rdzv_timeout", "checkpoint_every",
+              "tensorboard", "eval_every", "eval_episodes", "resume")
+
+
+def _interrupted(run_dir: Path, stop) -> int:
+    from algorithms.backends.distributed.loop import CHECKPOINT
+    from algorithms.run import checkpoint as ck
+
+    where = ("a checkpoint is in it; continue with the same command and --resume"
+             if ck.exists(run_dir / CHECKPOINT) else "no checkpoint was written yet")
+    sys.stderr.write(f"apga: interrupted ({stop}): every process of this launch has stopped; "
+                     f"the run is in {run_dir}, {where}\n")
+    return 128 + int(stop.signum)
 
 
 def _report(args, spec, run_dir: Path, code: int, wall: float,
             prediction: dict | None = None) -> int:
     summary_path = run_dir / "summary.json"
     if code != 0 or not summary_path.exists():
-        failed = report_failure(run_dir, code)
+        failed = report_failure(run_dir, code, run_id=spec.run_id, spec=spec)
         if failed is not None:
             return failed
         note = (f"this node's processes finished in {wall:.1f} s; the node holding rank 0 "
@@ -184,7 +274,12 @@ def _report(args, spec, run_dir: Path, code: int, wall: float,
         else:
             print(note)
         return 0
-    summary = json.loads(summary_path.read_text())
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"apga: error: the run finished but its summary {summary_path} is "
+                         f"unreadable ({type(exc).__name__})\n")
+        return 1
     from algorithms.backends.distributed.runlog import dump_json
     from algorithms.wallclock.eta import compare
 
@@ -203,21 +298,32 @@ def _report(args, spec, run_dir: Path, code: int, wall: float,
 def _print_table(s: dict) -> None:
     from algorithms.run.tables import Column, print_table
 
-    rounds = s["rounds"]
-    durations = [r["duration"] for r in rounds[1:]] or [r["duration"] for r in rounds]
-    med = sorted(durations)[len(durations) // 2] if durations else math.nan
+    stats = s["round_stats"]
+    med = stats["duration_median"]
     f = s["final"]
+    mujoco = f.get("train_return") is not None
+
+    def num(x, fmt=".6g"):
+        return "-" if x is None else format(x, fmt)
+
     cols = [Column("iterations", priority=9), Column("wall s", priority=8),
             Column("s / round (median)", priority=7), Column("gradients", priority=4),
-            Column("comms", priority=3), Column("J", priority=6),
-            Column("||grad J||", priority=5)]
-    row = [str(s["iterations"]), f"{s['wall_seconds']:.4g}", f"{med:.4g}",
-           str(f["gradients_evaluated"]), str(f["communications"]),
-           "-" if f["J"] is None else f"{f['J']:.6g}",
-           "-" if f["grad_norm"] is None else f"{f['grad_norm']:.4g}"]
+            Column("comms", priority=3)]
+    if mujoco:
+        cols += [Column("return (train)", priority=6), Column("return (eval)", priority=5)]
+        last = [num(f["train_return"], ".5g"), num(f["J"], ".5g")]
+    else:
+        cols += [Column("J", priority=6), Column("||grad J||", priority=5)]
+        last = [num(f["J"]), num(f["grad_norm"], ".4g")]
+    row = [str(s["iterations"]), f"{s['wall_seconds']:.4g}", num(med, ".4g"),
+           str(f["gradients_evaluated"]), str(f["communications"]), *last]
     print_table(f"apga launch: {s['title']} ({s['mode']}, n = {s['n']})", cols, [row])
     for e in s.get("events", []):
         print(f"  event: {json.dumps(e)}")
+    if s.get("events_total", 0) > len(s.get("events", [])):
+        print(f"  ... {s['events_total'] - len(s['events'])} more in events.jsonl")
+    if s.get("policy"):
+        print(f"policy: {s['policy']} (load it with algorithms.mujoco.saved.load_policy)")
     p = s.get("prediction") or {}
     if p.get("total_seconds") is not None:
         where = "inside" if p["inside_interval"] else "outside"

@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=ty.integer(0), default=0, help="run seed (default %(default)s)")
     _common.add_setting_arguments(p)
     _common.add_checkpoint_arguments(p)
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard scalars of every run under DIR (simulated "
+                   "seconds on the Relative axis; needs the tensorboard extra)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from theory import jsonio
 
     spec = get(args.method)
+    if args.tensorboard is not None:
+        from algorithms.run.tensorboard import require
+
+        require()
     setting = _common.setting_from(args)
     identity = _common.run_identity(args, setting, [spec], method=spec.name, seed=args.seed)
     if args.dry_run:
@@ -50,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         result = _common.run_one(
             spec, setting, args.seed, args, out, prepared, progress=_common.progress_enabled(args)
         )
+        if args.tensorboard is not None:
+            from algorithms.run.tensorboard import write_records
+
+            write_records(args.tensorboard, f"{spec.name}-seed{args.seed}", result.records)
         summary = _common.summarise({spec.name: [result]}, args.target, args.target_J)
         payload = {
             "command": "train",

@@ -215,7 +215,7 @@ class Writer:
     """
 
     def __init__(self, path: Path, ident: Mapping[str, Any], n_written: int,
-                 save_number: int = 0) -> None:
+                 save_number: int = 0, fresh: bool | None = None) -> None:
         self.path = Path(path)
         self.ident = dict(ident)
         self.n_written = n_written
@@ -224,9 +224,14 @@ class Writer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         rec = records_path(self.path)
         self._slots: list[Any] = [None, None]
-        if n_written == 0:  # a fresh run: no slot of an older run may outnumber ours
+        if fresh is None:
+            fresh = n_written == 0
+        if fresh:  # a fresh run: no slot of an older run may outnumber ours
             for slot in slots(self.path):
                 slot.unlink(missing_ok=True)
+            self._records = open(rec, "wb")  # noqa: SIM115 - held until close()
+            self._records.write(RECORDS_MAGIC)
+        elif not rec.exists():
             self._records = open(rec, "wb")  # noqa: SIM115 - held until close()
             self._records.write(RECORDS_MAGIC)
         else:  # drop rows written after the state we resume from

@@ -151,6 +151,41 @@ def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
         raise
 
 
+def lock_folder(path: Path, flag: str):
+    """Take the exclusive lock of folder ``path`` (``<path>/.apga.lock``, ``flock``);
+    returns the open lock file (closing it releases the lock; so does the process's
+    death). ValueError naming ``flag`` if another process holds it or the folder cannot
+    take the file. The one folder lock of the project: ``apga train``/``compare``
+    (:class:`OutputDir`) and ``apga launch`` use it."""
+    import fcntl
+
+    lock = Path(path) / LOCK
+    try:
+        fh = open(lock, "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise ValueError(f"{flag}: cannot write into {str(path)!r} "
+                         f"({_why(exc)})") from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        pid = fh.read().strip() or "?"
+        fh.close()
+        raise ValueError(
+            f"{flag}: {str(path)!r} is being written by another apga process "
+            f"(pid {pid}); wait for it to finish or choose another {flag}") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+    except OSError as exc:
+        fh.close()
+        raise ValueError(f"{flag}: cannot write into {str(path)!r} "
+                         f"({_why(exc)})") from None
+    return fh
+
+
 class OutputDir:
     """A locked output folder holding one run's files (see the module docstring).
 
@@ -183,33 +218,7 @@ class OutputDir:
         self._unlock()
 
     def _lock(self) -> None:
-        import fcntl
-
-        lock = self.path / LOCK
-        try:
-            fh = open(lock, "a+")  # noqa: SIM115 - held for the whole run
-        except OSError as exc:
-            raise ValueError(f"{self.flag}: cannot write into {str(self.path)!r} "
-                             f"({_why(exc)})") from None
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            pid = fh.read().strip() or "?"
-            fh.close()
-            raise ValueError(
-                f"{self.flag}: {str(self.path)!r} is being written by another apga process "
-                f"(pid {pid}); wait for it to finish or choose another {self.flag}") from None
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"{os.getpid()}\n")
-            fh.flush()
-        except OSError as exc:
-            fh.close()
-            raise ValueError(f"{self.flag}: cannot write into {str(self.path)!r} "
-                             f"({_why(exc)})") from None
-        self._lock_fh = fh
+        self._lock_fh = lock_folder(self.path, self.flag)
 
     def _unlock(self) -> None:
         if self._lock_fh is not None:

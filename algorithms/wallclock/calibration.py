@@ -264,6 +264,7 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
     bc = coll.get("broadcast") or {}
     return {
         "mode": mode, "n": n, "dim": int(data["dim"]), "env": data["env"],
+        "round_buffer_per_agent": int(data.get("round_buffer_per_agent", 4)),
         "horizon": int(data["horizon"]), "measured": measured,
         "emulated": data.get("emulated"),
         "gradient": {
@@ -306,8 +307,9 @@ def cluster_from_cost(cost: dict[str, Any]):
     fit = fit_timing(seconds)
     h = np.array([float(np.mean(t)) for t in seconds])
     if cost["mode"] == "allreduce":
+        per = int(cost.get("round_buffer_per_agent", 4))
         full = [p["seconds"] for p in cost["all_reduce"]
-                if p["agents"] == n and p["floats"] == cost["dim"] + 4 * n + 1]
+                if p["agents"] == n and p["floats"] == cost["dim"] + per * n + 1]
         kappa = np.full(n, full[0] if full else 0.0)
     else:
         kappa = np.array([0.5 * float(np.median(t)) for t in cost["messages"]["round_trip"]])

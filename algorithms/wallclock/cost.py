@@ -136,6 +136,7 @@ class CostModel:
     send: np.ndarray  # per agent: one message's real seconds (half a round trip)
     kappa: np.ndarray  # emulated seconds per communication (zeros at real speed)
     pilots: tuple[dict[str, Any], ...] = ()
+    buffer_per_agent: int = 4  # a round's all_reduce: d + this x n + 1 float64
     source: str | None = None
     measured: dict[str, Any] = field(default_factory=dict)
     cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -227,8 +228,9 @@ class CostModel:
             _arr(f"pilots[{j}].lengths", pilot.get("lengths"))
         return cls(n, mode, int(d.get("dim", 1)), int(d.get("horizon", 1)),
                    str(d.get("env", "")), pure, pure_L, c0, c1, patterns, table, ticket,
-                   stop, send, kappa, tuple(pilots), d.get("source"),
-                   dict(d.get("measured") or {}))
+                   stop, send, kappa, tuple(pilots),
+                   checks.count("round_buffer_per_agent", d.get("round_buffer_per_agent", 4)),
+                   d.get("source"), dict(d.get("measured") or {}))
 
     # -- primitives ------------------------------------------------------------------
     def all_reduce_seconds(self, floats: int, agents: int) -> float:
@@ -263,6 +265,11 @@ class CostModel:
         hi = groups[groups > agents].min()
         y_lo = at(lo) if lo > 1 else float(self.kappa.max())
         return float(y_lo + (at(hi) - y_lo) * (agents - lo) / (hi - lo))
+
+    def round_all_reduce(self, agents: int) -> float:
+        """The all_reduce of a round's buffer among ``agents`` agents: d + k m + 1 float64
+        (the vector, k statistics per agent, rank 0's clock)."""
+        return self.all_reduce_seconds(self.dim + self.buffer_per_agent * agents + 1, agents)
 
     def samples(self, pattern: str) -> tuple[list[np.ndarray], list[np.ndarray], str]:
         """(per-agent seconds per gradient, lengths, source) for a pattern: its own rounds
@@ -310,7 +317,7 @@ class CostModel:
                                    for p, pc in self.patterns.items()},
             "seconds_per_step": self.step_seconds.tolist(),
             "fixed_seconds": self.fixed_seconds.tolist(),
-            "all_reduce_round_buffer": self.all_reduce_seconds(self.dim + 4 * n + 1, n),
+            "all_reduce_round_buffer": self.round_all_reduce(n),
             "ticket": {p: t.tolist() for p, t in self.ticket.items()}, "stop": self.stop,
             "message": self.send.tolist(),
             "gaps": {p: self.gap(p) for p in self.patterns},
@@ -435,9 +442,7 @@ def _composed(model: CostModel, pattern: str, mode: str, M: int, batch: int, L: 
         tau = model.ticket.get(pattern)
         tau = None if tau is None else tau[agents]
         d = np.array([_collect(clock, pattern, M, batch, tau) for _ in range(rounds)])
-        floats = model.dim + 4 * m + 1
-        terms = {"computation": float(d.mean()),
-                 "all_reduce": model.all_reduce_seconds(floats, m)}
+        terms = {"computation": float(d.mean()), "all_reduce": model.round_all_reduce(m)}
         if pattern in COUNTED:
             terms["stop"] = model.stop if m > 1 else 0.0
         extra = sum(v for k, v in terms.items() if k != "computation")

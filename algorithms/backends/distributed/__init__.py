@@ -16,7 +16,10 @@ Modes (Assumption 2.5: centralized and decentralized communication):
   every gradient as it finishes (point-to-point), the server receives from any source.
 
 Launch: processes are started by torch's elastic agent (the engine behind ``torchrun``),
-see :mod:`.node`; ``apga launch`` (:mod:`algorithms.cli.launch`) is the command.
+see :mod:`.node` and :mod:`.launcher` (signals, the run folder's lock, failures); every
+process starts as :mod:`.startup` says (roll call, the same spec everywhere, device,
+process group) and runs :mod:`.loop` (records, checkpoints, ``--resume``);
+``apga launch`` (:mod:`algorithms.cli.launch`) is the command.
 
 Importing this package imports torch: only ``apga launch`` / ``apga calibrate`` do.
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from algorithms.backends.distributed.allreduce import STATS
 from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
 from algorithms.backends.distributed.runlog import dump_json
 from algorithms.oracle import Interrupted
@@ -212,7 +213,7 @@ def _collectives(spec, d: int, rank: int, agent_ranks: list[int], kappa: np.ndar
 
     n = len(agent_ranks)
     my_kappa = float(kappa[agent]) if agent is not None else 0.0
-    run_floats = d + 4 * n + 1
+    run_floats = d + len(STATS) * n + 1
     groups = sorted({m for m in (2 ** j for j in range(1, 32)) if m < n} | ({n} if n > 1
                                                                                else set()))
     points = []
@@ -241,16 +242,16 @@ def _collectives(spec, d: int, rank: int, agent_ranks: list[int], kappa: np.ndar
                                                 "seconds": bcast if n > 1 else []}}
 
 
-def _stop_latency(spec, timed: TimedOracle, theta, agent: int, rank: int) -> list[float]:
+def _stop_latency(spec, timed: TimedOracle, theta, agent: int, rank: int, base) -> list[float]:
     """Phase 3 (stop signal): rank 0 sets a stop key while the other agents compute with
     the real watcher polled between steps; each notes when it stopped (same-host clocks:
     ``time.time``). Returns, on every rank, this agent's latencies (empty on rank 0)."""
     import torch.distributed as dist
 
-    from algorithms.backends.distributed.signals import StopWatcher, run_store
+    from algorithms.backends.distributed.signals import StopWatcher, clone
 
-    store = run_store(spec.run_id, 90, spec.timeout)
-    watcher = StopWatcher(run_store(spec.run_id, 90, spec.timeout))
+    store = dist.PrefixStore("calib-stop/", base)
+    watcher = StopWatcher(dist.PrefixStore("calib-stop/", clone(base)))
     out = []
     timed.phase = "stop"
     for j in range(min(spec.warmup, 3) + spec.iterations):
@@ -369,18 +370,17 @@ def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
 
 
 # ----------------------------------------------------------------------------- modes
-def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int | None) -> None:
+def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int | None,
+                    store: Any) -> None:
     """One rank's calibration (see the module docstring); rank 0 / the server writes
     ``calibration.json``."""
     import torch.distributed as dist
 
     from algorithms.backends.distributed.problem import build_oracle
-    from algorithms.backends.distributed.signals import run_store
 
     opts = options(run_dir)
     oracle, theta = build_oracle(spec)
     timed = TimedOracle(oracle, _horizon(spec))
-    store = run_store(spec.run_id, 0, spec.timeout)
     kappa = spec.kappa_times()
     emu = Emulation(spec.h_times(), kappa, spec.timing, spec.timing_options, spec.seed)
     d, n = oracle.dim, spec.n
@@ -398,18 +398,18 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
             _calls(timed)
             dist.barrier()
         sample["collectives"] = _collectives(spec, d, rank, agent_ranks, kappa, agent)
-        sample["stop"] = _stop_latency(spec, timed, theta, agent, rank) if n > 1 else []
+        sample["stop"] = (_stop_latency(spec, timed, theta, agent, rank, store) if n > 1
+                          else [])
         sample["messages"] = _round_trips(spec, store, d, role, root, kappa, agent,
                                           lambda a: a)
-        sample.update(_allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent))
+        sample.update(_allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent,
+                                          store))
     else:
-        if role == "server":
-            store.set("server", str(rank))
-        root = int(store.get("server").decode())
-        if role != "server":
-            store.set(f"agent{agent}", str(rank))
+        from algorithms.backends.distributed.server import SERVER_RANK, agent_rank
+
+        root = SERVER_RANK
         dist.barrier()
-        ranks = {a: int(store.get(f"agent{a}").decode()) for a in range(n)}
+        ranks = {a: agent_rank(a) for a in range(n)}
         agent_ranks = [ranks[a] for a in range(n)]
         if role != "server":
             _pure(spec, timed, theta, agent, emu)
@@ -432,6 +432,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
                 (spec.mode == "server" or g["agent"] == 0))
     dump_json(run_dir / "calibration.json", {
         "mode": spec.mode, "n": n, "dim": d, "env": spec.env, "horizon": _horizon(spec),
+        "round_buffer_per_agent": len(STATS),
         "repetitions": spec.iterations, "warmup": spec.warmup,
         "emulated": {"h": spec.h, "kappa": spec.kappa, "timing": spec.timing,
                      "options": spec.timing_options} if spec.emulated or spec.kappa else None,
@@ -468,15 +469,20 @@ def _driver_run(spec_p, oracle, backend, log_dir: Path | None, theta0):
     while driver.more():
         driver.step()
     driver.close()
-    return log.read_rounds() if log is not None else None
+    if log is None:
+        return None
+    from algorithms.backends.distributed.runlog import read_rounds
+
+    return read_rounds(log_dir)
 
 
-def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent) -> dict[str, Any]:
+def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent, base
+                        ) -> dict[str, Any]:
     """Phases 4 and 5 in AllReduce mode: real rounds of every pattern, then the pilot."""
     import torch.distributed as dist
 
     from algorithms.backends.distributed.allreduce import AllReduceClock
-    from algorithms.backends.distributed.signals import StopWatcher, run_store
+    from algorithms.backends.distributed.signals import StopWatcher, clone
 
     runs = [(p, m, False) for p, m in pattern_methods("allreduce").items()]
     runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "allreduce")]
@@ -485,13 +491,14 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent) -> dict[
     pilots = []
     for j, (pattern, method, is_pilot) in enumerate(runs):
         spec_p = _pattern_spec(spec, method, opts, is_pilot)
-        store = run_store(spec.run_id, 100 + j, spec.timeout)
-        watcher = StopWatcher(run_store(spec.run_id, 100 + j, spec.timeout))
+        prefix = f"calib-{j}/"
+        store = dist.PrefixStore(prefix, base)
+        watcher = StopWatcher(dist.PrefixStore(prefix, clone(base)))
         emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
                         spec.seed)
         clock = AllReduceClock(agent=agent, n=spec.n, oracle=timed, store=store,
                                watcher=watcher, emulation=emu, seed=spec.seed,
-                               started=time.monotonic())
+                               started=time.monotonic(), timeout=spec.timeout)
         timed.phase = pattern
         dist.barrier()
         rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}"
@@ -526,7 +533,7 @@ def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks
     runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "server")]
     (run_dir / "server-events").mkdir(exist_ok=True)
     log = RunLog(run_dir / "server-events", spec.method, spec.seed)
-    clock = srv.ServerClock(spec=spec, dim=d, ranks=ranks, log=log, started=time.monotonic())
+    clock = srv.ServerClock(spec=spec, dim=d, log=log, started=time.monotonic())
     patterns: dict[str, Any] = {}
     pilots = []
     try:

@@ -24,6 +24,7 @@ gradient this way), and restoring the round counter restores every rank's Genera
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -93,13 +94,38 @@ class Emulation:
         return float(d[0])
 
 
+class StopEvent(threading.Event):
+    """A round's stop signal that remembers when it was first set (``time.monotonic()``),
+    so that a computation whose emulated end came before the stop counts as finished even
+    if its thread woke up after it (a loaded machine wakes threads late)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = float("inf")
+
+    def set(self) -> None:
+        if not self.is_set():
+            self.at = time.monotonic()
+        super().set()
+
+    def reset(self) -> None:
+        """Clear it for reuse (forget when it was set first, then clear: a ``set`` racing
+        with this either finds it still set, and the caller sets it again after checking
+        for what it missed, or records its time)."""
+        self.at = float("inf")
+        self.clear()
+
+
 def wait_until(deadline: float, stop: threading.Event | None) -> bool:
-    """Sleep until ``time.monotonic() >= deadline``; return False if ``stop`` was set first."""
+    """Sleep until ``time.monotonic() >= deadline``; return False if ``stop`` was set first
+    (before ``deadline``: a :class:`StopEvent` knows when it was set)."""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return stop is None or not stop.is_set()
+            if stop is None or not stop.is_set():
+                return True
+            return deadline < getattr(stop, "at", -math.inf)
         if stop is None:
             time.sleep(left)
         elif stop.wait(left):
-            return False
+            return deadline < getattr(stop, "at", -math.inf)

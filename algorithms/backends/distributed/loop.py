@@ -7,11 +7,20 @@ runs: the same method objects (``spec.build(values)`` from the registry) run ``i
 into :class:`algorithms.run.records.IterationRecord`s the same way, with wall time in
 place of simulated time. What this module adds is what a real run does with each
 finished iteration: rank 0 (or the server) evaluates, appends the records and rounds,
-reports progress and checkpoints, off the critical path.
+reports progress, writes TensorBoard scalars and checkpoints, off the critical path.
 
 Budget: ``--iterations K`` stops after K global iterations; ``--time T`` after the first
 iteration that ends at or after T seconds. In AllReduce mode the time test reads rank 0's
 clock as carried by the last all_reduce, so every rank takes the same decision.
+
+Checkpoints (:class:`RunCheckpoint`) use :mod:`algorithms.run.checkpoint`'s format (two
+slots written in turn, checksummed, with the run's identity: every spec field but the
+run id and the fault-handling options): the method state, the iteration, the totals,
+the backend's state (round counter, clock; the server's points) and the byte sizes of
+the append-only logs it covers. They are written every ``spec.checkpoint_every``
+iterations, at the end, and when the run is stopped by a signal (:meth:`Driver.stop`);
+a restart (``--max-restarts``) or ``apga launch --resume`` continues from the newest one,
+cutting the logs back to it, so every iteration appears exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import resource
 import threading
 import time
 from pathlib import Path
@@ -26,57 +36,140 @@ from typing import Any
 
 import numpy as np
 
-from algorithms.backends.distributed.runlog import (
-    RunLog,
-    load_checkpoint,
-    round_dict,
-    save_checkpoint,
-)
+from algorithms.backends.distributed.runlog import RunLog, dump_json, round_dict, round_stats
 from algorithms.backends.distributed.spec import RunSpec
 from algorithms.methods.registry import get
+from algorithms.run import checkpoint as ck
 from algorithms.run.loop import MethodLoop, Step
 from algorithms.run.records import exact_evaluator, make_record
 
+CHECKPOINT = "checkpoint"
+#: Iterations the writer thread may fall behind before the loop waits for it.
+MAX_QUEUED = 256
+#: Seconds a signalled stop may spend writing the last checkpoint.
+STOP_GRACE = 5.0
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now (Linux /proc; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
 
 class Keeper:
-    """Every aggregated gradient with the point and counts it came from (``save_gradients``)."""
+    """Every aggregated gradient with the point and counts it came from (``save_gradients``).
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+    Rows are appended to ``gradients.bin`` as they come (float64: round, agent, version, k,
+    counts (n), theta (d), g (d)); a checkpoint records the file's size, so a restart cuts
+    off rows of iterations it redoes, and nothing is rewritten (a checkpoint costs the
+    same at iteration 10 and 10^6). :meth:`save` turns the file into ``gradients.npz``.
+    ``agent``, ``version``, ``k`` are set for AFedPG arrivals (-1 otherwise).
+    """
 
-    def __call__(self, r: int, theta: np.ndarray, g: np.ndarray, counts: np.ndarray) -> None:
-        self.rows.append((r, theta.copy(), g.copy(), np.asarray(counts).copy()))
+    def __init__(self, run_dir: Path, n: int, d: int, blob: dict | None = None) -> None:
+        self.path = Path(run_dir) / "gradients.bin"
+        self.n, self.d = n, d
+        self.width = 4 + n + 2 * d
+        size = int(blob.get("gradients_bytes", 0)) if blob else 0
+        self._fh = open(self.path, "r+b" if size and self.path.exists() else "wb")  # noqa: SIM115
+        self._fh.truncate(size)
+        self._fh.seek(size)
+
+    def __call__(self, r: int, theta: np.ndarray, g: np.ndarray, counts: np.ndarray,
+                 agent: int = -1, version: int = -1, k: int = -1) -> None:
+        row = np.empty(self.width)
+        row[:4] = (r, agent, version, k)
+        row[4:4 + self.n] = counts
+        row[4 + self.n:4 + self.n + self.d] = theta
+        row[4 + self.n + self.d:] = g
+        self._fh.write(row.tobytes())
+
+    def size(self) -> int:
+        self._fh.flush()
+        return self._fh.tell()
 
     def save(self, path: Path) -> None:
-        if not self.rows:
-            return
-        np.savez(
-            path,
-            round=np.array([r[0] for r in self.rows]),
-            theta=np.stack([r[1] for r in self.rows]),
-            g=np.stack([r[2] for r in self.rows]),
-            counts=np.stack([r[3] for r in self.rows]),
-        )
+        self._fh.close()
+        rows = np.fromfile(self.path, dtype=np.float64).reshape(-1, self.width)
+        if rows.shape[0]:
+            n, d = self.n, self.d
+            np.savez(path, round=rows[:, 0].astype(np.int64), agent=rows[:, 1].astype(np.int64),
+                     version=rows[:, 2].astype(np.int64), k=rows[:, 3].astype(np.int64),
+                     counts=rows[:, 4:4 + n].astype(np.int64), theta=rows[:, 4 + n:4 + n + d],
+                     g=rows[:, 4 + n + d:])
+        self.path.unlink()
 
 
-def budget(spec: RunSpec) -> tuple[float, int | None]:
-    """(max_time, max_iters) of :meth:`MethodLoop.more` for the spec's budget: K iterations
-    (``--iterations``), or every iteration that starts before T seconds (``--time``)."""
-    if spec.iterations is not None:
-        return math.inf, spec.iterations
-    return float(spec.time), None
+def identity(spec: RunSpec) -> dict[str, Any]:
+    """What a checkpoint of this run must match: every spec field that changes the run's
+    records (not the run id, the timeouts, restarts or the checkpoint interval)."""
+    data = spec.to_json()
+    for key in ("run_id", "timeout", "restarts", "checkpoint_every", "rdzv_timeout",
+                "eval_every", "eval_episodes", "tensorboard", "resume"):
+        data.pop(key, None)
+    hyper = data.pop("hyper")
+    ident: dict[str, Any] = {"format": ck.FORMAT, "command": "launch"}
+    ident.update({k: v for k, v in data.items()})
+    ident.update({f"--{k.replace('_', '-')}": v for k, v in hyper.items()})
+    return ident
+
+
+class RunCheckpoint:
+    """The run's checkpoint (rank 0 / the server), in :mod:`algorithms.run.checkpoint`'s
+    two-slot format; the payload's ``clock`` entry holds the backend state and log sizes."""
+
+    def __init__(self, run_dir: Path, spec: RunSpec) -> None:
+        self.path = Path(run_dir) / CHECKPOINT
+        self.ident = identity(spec)
+        self.resume = spec.resume
+        self._writer: ck.Writer | None = None
+        self.saved_iteration: int | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, Any] | None:
+        """The newest checkpoint of this run, or None; ValueError for another run's or a
+        corrupt one, or for none where ``--resume`` needs one."""
+        if not ck.exists(self.path):
+            if self.resume:
+                raise ValueError(f"resume: no checkpoint in {self.path.parent} on the node "
+                                 "holding rank 0 (resume on the node that ran rank 0 before)")
+            return None
+        saved = ck.load(self.path, self.ident)
+        extra = saved["clock"]
+        self._writer = ck.Writer(self.path, self.ident, 0, saved["save_number"], fresh=False)
+        return {"state": saved["state"], "iteration": saved["iteration"],
+                "totals": saved["totals"], **extra}
+
+    def save(self, state: Any, iteration: int, totals: Any, extra: dict[str, Any]) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = ck.Writer(self.path, self.ident, 0)
+            self._writer.save(state, extra, None, [], totals, iteration)
+            self.saved_iteration = iteration
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
 
 
 class _Writer:
     """Rank 0's bookkeeping off the critical path (a thread): evaluating J, appending the
-    records, progress and checkpoints. The main thread only queues copies, so the other
-    ranks never wait in an all_reduce for rank 0's disk writes."""
+    records, progress, TensorBoard scalars and checkpoints. The main thread only queues
+    references (the method's state is immutable), so the other ranks never wait in an
+    all_reduce for rank 0's disk writes; a queue bound keeps memory flat if the disk is
+    slower than the run."""
 
-    def __init__(self, log: RunLog, evaluate: Any, spec: RunSpec, checkpoint: Any) -> None:
-        self.log, self.evaluate, self.spec, self.checkpoint = log, evaluate, spec, checkpoint
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+    def __init__(self, driver: Driver) -> None:
+        self.d = driver
+        self._q: queue.Queue = queue.Queue(maxsize=MAX_QUEUED)
         self._error: BaseException | None = None
         self._last_progress = -1.0
+        self._last_item: dict[str, Any] | None = None
+        self._lock = threading.Lock()  # one checkpoint at a time (the stop path too)
         self._thread = threading.Thread(target=self._run, name="apga-writer", daemon=True)
         self._thread.start()
 
@@ -91,38 +184,90 @@ class _Writer:
         if self._error is not None:
             raise self._error
 
+    def drain(self, timeout: float) -> None:
+        """Write what is queued, then a checkpoint of the newest item (signalled stop)."""
+        self._q.put(None)
+        self._thread.join(timeout)
+        with self._lock:
+            item = self._last_item
+            if item is not None and self.d.checkpoint is not None and \
+                    self.d.checkpoint.saved_iteration != item["iteration"]:
+                self._checkpoint(item)
+
     def _run(self) -> None:
         while (item := self._q.get()) is not None:
             if self._error is not None:
                 continue
             try:
-                self._write(item)
+                with self._lock:
+                    self._write(item)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
                 self._error = exc
 
+    def _checkpoint(self, item: dict[str, Any]) -> None:
+        d = self.d
+        extra = {**item["extra"], "log_sizes": item["log_sizes"]}
+        d.checkpoint.save(d.strip(item["state"]), item["iteration"], item["totals"], extra)
+
     def _write(self, item: dict[str, Any]) -> None:
+        d = self.d
+        spec = d.spec
         rec = make_record(item["iteration"], item["now"], item["totals"], item["state"].theta,
-                          self.evaluate)
-        self.log.append(rec, item["rounds"])
+                          d.evaluate)
+        rounds = item["rounds"]
+        evaluation = None
+        it = rec.iteration
+        if d.eval_return is not None and (item["last"] or (spec.eval_every and
+                                                          it % spec.eval_every == 0)):
+            evaluation = d.eval_return(item["state"].theta, it)
+            rec = rec.__class__(**{**rec.__dict__, "J": evaluation})
+            d.log.event(event="evaluation", iteration=it, time=rec.time, average_return=evaluation,
+                        episodes=spec.eval_episodes)
+        d.log.append(rec, rounds)
+        item["log_sizes"] = d.log.sizes()
+        self._last_item = item
+        train_return = _train_return(rounds)
+        if train_return is not None:
+            d.last_train_return = train_return
+        if d.tb is not None:
+            d.tb.iteration(rec, rounds, train_return)
         if item["now"] - self._last_progress >= 0.2 or item["last"]:
             self._last_progress = item["now"]
-            self.log.progress(iteration=rec.iteration, time=rec.time, J=rec.J,
-                              budget_iterations=self.spec.iterations,
-                              budget_time=self.spec.time)
-        if self.checkpoint is not None:
-            self.checkpoint({**item, "log_sizes": self.log.sizes()})
+            d.log.progress(iteration=it, time=rec.time, J=rec.J, train_return=train_return,
+                           budget_iterations=spec.iterations, budget_time=spec.time,
+                           rss_bytes=rss_bytes(), store_keys=d.store_keys(),
+                           checkpoint_iteration=None if d.checkpoint is None
+                           else d.checkpoint.saved_iteration)
+        if d.checkpoint is not None and (item["last"] or it % spec.checkpoint_every == 0):
+            self._checkpoint(item)
+
+
+def _train_return(rounds: list[dict[str, Any]]) -> float | None:
+    """Mean undiscounted return of the training episodes of an iteration's rounds."""
+    total = sum(r.get("return_sum", 0.0) or 0.0 for r in rounds)
+    episodes = sum(r.get("episodes", 0) or 0 for r in rounds)
+    return total / episodes if episodes else None
+
+
+def budget(spec: RunSpec) -> tuple[float, int | None]:
+    """(max_time, max_iters) of :meth:`MethodLoop.more` for the spec's budget: K iterations
+    (``--iterations``), or every iteration that starts before T seconds (``--time``)."""
+    if spec.iterations is not None:
+        return math.inf, spec.iterations
+    return float(spec.time), None
 
 
 class Driver:
     """One method's loop (:class:`MethodLoop`) on a real backend, and (if ``log``) its
     records written by a :class:`_Writer` thread.
 
-    ``checkpoint(item)`` (rank 0, optional) is called after each iteration's records are
-    written, with the iteration, state, totals, the logs' sizes and ``extra()``.
+    ``checkpoint`` (rank 0 / the server): a :class:`RunCheckpoint`; ``extra()`` returns the
+    backend's part of a checkpoint; ``strip(state)`` the state without live objects.
     """
 
     def __init__(self, spec: RunSpec, oracle: Any, backend: Any, log: RunLog | None,
-                 checkpoint: Any = None, extra: Any = None) -> None:
+                 checkpoint: RunCheckpoint | None = None, extra: Any = None,
+                 strip: Any = None, store_keys: Any = None) -> None:
         self.spec = spec
         self.mspec = get(spec.method)
         self.values, self.sources = self.mspec.resolve(spec.hyper)
@@ -132,9 +277,22 @@ class Driver:
                                np.random.default_rng(spec.seed))
         self.budget = budget(spec)
         self.log = log
+        self.checkpoint = checkpoint
         self.extra = extra or (lambda: {})
-        evaluate = exact_evaluator(oracle) if log is not None else None
-        self.writer = _Writer(log, evaluate, spec, checkpoint) if log is not None else None
+        self.strip = strip or (lambda s: s)
+        self.store_keys = store_keys or (lambda: None)
+        self.stopping = threading.Event()
+        self.last_train_return: float | None = None
+        self.tb = None
+        self.evaluate = exact_evaluator(oracle) if log is not None else None
+        self.eval_return = None
+        if log is not None and hasattr(oracle, "average_return"):
+            self.eval_return = _evaluator(oracle, spec)
+        if log is not None and spec.tensorboard:
+            from algorithms.run.tensorboard import ScalarWriter
+
+            self.tb = ScalarWriter(spec.tensorboard, f"{spec.method}-{spec.mode}-seed{spec.seed}")
+        self.writer = _Writer(self) if log is not None else None
 
     @property
     def it(self) -> int:
@@ -144,8 +302,14 @@ class Driver:
     def state(self) -> Any:
         return self.loop.state
 
-    def resume(self, state: Any, iteration: int, totals: Any) -> None:
+    def resume(self, state: Any, iteration: int, totals: Any, blob: dict[str, Any],
+               attempt: int | None = None) -> None:
+        """Continue from a checkpoint: the loop's state, and the logs cut back to it."""
         self.loop.resume(state, iteration, totals)
+        if self.log is not None:
+            self.log.truncate(blob["log_sizes"])
+            self.log.event(event="restart" if attempt else "resume", attempt=attempt,
+                           resumed_at_iteration=self.it, time=float(blob["backend"]["now"]))
 
     def init(self, theta0: np.ndarray) -> None:
         self._write(self.loop.init(theta0))
@@ -156,10 +320,23 @@ class Driver:
     def more(self) -> bool:
         return self.loop.more(*self.budget)
 
+    def stop(self) -> None:
+        """A signal ended the run: write what is queued and a checkpoint of the newest
+        completed iteration (called from the signal thread; bounded by STOP_GRACE)."""
+        self.stopping.set()
+        if self.writer is not None:
+            self.writer.drain(STOP_GRACE)
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+
     def close(self) -> None:
         """Wait for the records to be written (raises what the writer raised)."""
         if self.writer is not None:
             self.writer.close()
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+        if self.tb is not None:
+            self.tb.close()
 
     def _write(self, step: Step) -> None:
         if self.writer is None:
@@ -169,17 +346,31 @@ class Driver:
         self.writer.put({
             "iteration": step.iteration, "now": step.now, "totals": step.totals,
             "state": step.state, "rounds": [round_dict(r, step.iteration) for r in rounds],
-            "last": not self.more(), **self.extra(),
+            "last": not self.more(), "extra": self.extra(),
         })
 
-    def summary(self, run_dir: Path, events: list | None = None) -> dict[str, Any]:
-        """The JSON object of ``apga launch --json`` (also ``summary.json``)."""
-        from algorithms.run.report import read_csv
+    def finish(self, run_dir: Path, oracle: Any, device: dict[str, Any] | None = None) -> None:
+        """The end of a run on rank 0 / the server: records written, gradients, policy,
+        summary.json."""
+        self.close()
+        keeper = getattr(self.loop.backend, "keep", None)
+        if keeper is not None:
+            keeper.save(run_dir / "gradients.npz")
+        policy = None
+        if hasattr(oracle, "spec") and hasattr(oracle, "env_id"):
+            from algorithms.mujoco.saved import save_policy
+
+            policy = save_policy(run_dir / "policy.pt", oracle, self.state.theta, self.spec)
+        dump_json(run_dir / "summary.json", self.summary(run_dir, device, policy))
+
+    def summary(self, run_dir: Path, device: dict[str, Any] | None = None,
+                policy: str | None = None) -> dict[str, Any]:
+        """The JSON object of ``apga launch --json`` (also ``summary.json``), of bounded size."""
+        from algorithms.backends.distributed.runlog import MAX_EVENTS
 
         assert self.log is not None
-        records = read_csv(self.log.csv)
-        rounds = self.log.read_rounds()
-        last = records[-1]
+        last = self.log.last_record()
+        events = self.log.read_events()
         spec = self.spec
         return {
             "command": "launch",
@@ -191,93 +382,94 @@ class Driver:
             "emulated": spec.emulated,
             "iterations": last.iteration,
             "wall_seconds": last.time,
-            "rounds": [
-                {"duration": r["duration"], "counts": r["counts"], **{
-                    k: r[k] for k in ("kind", "start", "end", "t_exit", "cancelled", "unused",
-                                      "evaluated", "simulated", "n_communications",
-                                      "global_iteration") if k in r}}
-                for r in rounds
-            ],
+            "round_stats": round_stats(self.log.rounds, spec.n, spec.seed),
             "final": {
                 "J": last.J,
                 "grad_norm": last.grad_norm,
+                "train_return": self.last_train_return,
                 "gradients_evaluated": last.gradients_evaluated,
                 "gradients_simulated": last.gradients_simulated,
                 "communications": last.communications,
             },
             "hyper": self.values,
             "hyper_source": self.sources,
-            "events": events if events is not None else self.log.read_events(),
+            "device": device or {"device": "cpu", "backend": "gloo",
+                                 "reason": "server mode: point-to-point messages over gloo"},
+            "events": events[:MAX_EVENTS],
+            "events_total": len(events),
             "records": self.log.csv.name,
+            "rounds_file": self.log.rounds.name,
+            "policy": policy,
             "spec": spec.to_json(),
         }
 
 
-def run_allreduce(spec: RunSpec, run_dir: Path, rank: int) -> None:
+def _evaluator(oracle: Any, spec: RunSpec):
+    """theta, iteration -> mean return of ``spec.eval_episodes`` episodes (seeded by the
+    iteration, so an evaluation is reproducible). It runs on the writer thread with an
+    oracle of its own: MuJoCo environments must not be stepped by two threads."""
+    own: list[Any] = []
+
+    def evaluate(theta: np.ndarray, iteration: int) -> float:
+        if not own:
+            from algorithms.backends.distributed.problem import build_oracle
+
+            own.append(build_oracle(spec)[0])
+        rng = np.random.default_rng([spec.seed, 0xE7A1, iteration])
+        return own[0].average_return(theta, spec.eval_episodes, rng)
+
+    return evaluate
+
+
+def run_allreduce(spec: RunSpec, run_dir: Path, rank: int, store: Any,
+                  device: dict[str, Any], lifecycle: Any = None) -> None:
     """One rank of an AllReduce-mode run (every rank an agent)."""
     import torch.distributed as dist
 
-    from algorithms.backends.distributed.allreduce import AllReduceClock
+    from algorithms.backends.distributed.allreduce import AllReduceClock, Janitor
     from algorithms.backends.distributed.emulate import Emulation
     from algorithms.backends.distributed.problem import build_oracle
-    from algorithms.backends.distributed.runlog import dump_json
-    from algorithms.backends.distributed.signals import StopWatcher, run_store
+    from algorithms.backends.distributed.signals import StopWatcher, clone
 
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     oracle, theta0 = build_oracle(spec)
-    store = run_store(spec.run_id, restart, spec.timeout)
-    watcher = StopWatcher(run_store(spec.run_id, restart, spec.timeout))
+    watcher = StopWatcher(clone(store))
     emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
                     spec.seed)
     writer = rank == 0
     log = RunLog(run_dir, spec.method, spec.seed) if writer else None
-    spec_json = spec.to_json()
-    blob = load_checkpoint(run_dir, spec.run_id, spec_json) if writer else None
-    box = [blob]
+    ckpt = RunCheckpoint(run_dir, spec) if writer else None
+    blob = ckpt.load() if writer else None
+    box = [None if blob is None else {k: blob[k] for k in ("backend", "iteration", "state",
+                                                            "totals")}]
     dist.broadcast_object_list(box, src=0)
-    blob = box[0]
-    epoch = blob["epoch"] if blob else time.time()
-    from algorithms.backends.distributed.devices import reduce_device
-
-    device = reduce_device()
-    keeper = Keeper() if spec.save_gradients and writer else None
+    shared = box[0]
+    keeper = Keeper(run_dir, spec.n, oracle.dim, blob) if spec.save_gradients and writer \
+        else None
+    offset = float(shared["backend"]["now"]) if shared else 0.0
+    janitor = Janitor(clone(store)) if writer else None
     clock = AllReduceClock(agent=rank, n=spec.n, oracle=oracle, store=store, watcher=watcher,
                            emulation=emu, seed=spec.seed, started=time.monotonic(),
-                           offset=time.time() - epoch, keep=keeper)
-    clock.device = device
-
-    def checkpoint(item: dict[str, Any]) -> None:  # rank 0; only a restart resumes a launch
-        save_checkpoint(run_dir, {
-            "run_id": spec.run_id, "spec": spec_json, "iteration": item["iteration"],
-            "round": item["round"], "state": item["state"], "totals": item["totals"],
-            "log_sizes": item["log_sizes"], "epoch": epoch, "now": item["shared_now"],
-            "kept": item["kept"],
-        })
+                           offset=offset, keep=keeper, timeout=spec.timeout, janitor=janitor)
+    clock.device = device["device"]
 
     def extra() -> dict[str, Any]:
-        return {"round": clock.iteration, "shared_now": clock.shared_now,
-                "kept": list(keeper.rows) if keeper is not None else []}
+        return {"backend": clock.state_dict(),
+                "gradients_bytes": keeper.size() if keeper is not None else 0}
 
-    driver = Driver(spec, oracle, clock, log,
-                    checkpoint=checkpoint if writer and spec.restarts > 0 else None, extra=extra)
-    if blob:
-        driver.resume(blob["state"], blob["iteration"], blob["totals"])
-        clock.iteration = blob["round"]
-        clock.shared_now = blob["now"]
-        if keeper is not None:
-            keeper.rows = blob.get("kept", [])
-        if writer:
-            log.truncate(blob["log_sizes"])
-            log.event(event="restart", attempt=restart, resumed_at_iteration=driver.it,
-                      time=clock.now)
+    driver = Driver(spec, oracle, clock, log, checkpoint=ckpt, extra=extra,
+                    store_keys=(lambda: janitor.keys()) if janitor is not None else None)
+    if lifecycle is not None and writer:
+        lifecycle.on_stop(driver.stop)
+    if shared:
+        clock.load_state_dict(shared["backend"])
+        driver.resume(shared["state"], shared["iteration"], shared["totals"],
+                      blob if writer else shared, attempt=restart)
     else:
         driver.init(theta0)
     while driver.more():
         driver.step()
     watcher.close()
-    driver.close()
     if writer:
-        if keeper is not None:
-            keeper.save(run_dir / "gradients.npz")
-        dump_json(run_dir / "summary.json", driver.summary(run_dir))
+        driver.finish(run_dir, oracle, device)
     dist.barrier()

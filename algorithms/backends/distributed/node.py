@@ -78,88 +78,155 @@ def quiet_torch_logs(level: str = "CRITICAL") -> None:
     """
     os.environ.setdefault("LOGLEVEL", level)
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+    # torch.multiprocessing.spawn warns "Terminating process ..." when the agent stops a
+    # worker group (a restart that then succeeds): not the user's business
+    for name in ("torch.distributed", "torch.multiprocessing", "torch.distributed.elastic"):
+        logging.getLogger(name).setLevel(os.environ["LOGLEVEL"])
     for name in list(logging.root.manager.loggerDict):
-        if name.startswith("torch.distributed"):
+        if name.startswith(("torch.distributed", "torch.multiprocessing")):
             logging.getLogger(name).setLevel(os.environ["LOGLEVEL"])
 
 
-def run_node(cfg: NodeConfig):
-    """Run this node's workers to the end; returns the agent's RunResult.
+#: Seconds torch's agent gives workers between SIGTERM and SIGKILL when it stops them
+#: (torch's default is 30 s: a hung worker then held the launch that long).
+STOP_TIMEOUT = 3
 
-    Raises :class:`RendezvousFailedError` (a ValueError naming the rendezvous) when the nodes
-    cannot meet within ``join_timeout``.
-    """
-    quiet_torch_logs()
-    from torch.distributed.elastic.agent.server.api import WorkerSpec
+
+def _agent_class():
     from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, Std
-    from torch.distributed.elastic.rendezvous import RendezvousParameters
-    from torch.distributed.elastic.rendezvous.api import RendezvousError
-    from torch.distributed.elastic.rendezvous.registry import get_rendezvous_handler
 
-    quiet_torch_logs()
-    # A fresh worker store per attempt (hosted by the workers' rank 0, torch's own opt-out of
-    # sharing the rendezvous store): the shared one keeps the failed attempt's gloo
-    # addresses, and the restarted workers would dial the dead ones.
-    os.environ["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
-    conf: dict[str, object] = {
-        "join_timeout": int(max(1, round(cfg.join_timeout))),
-        "read_timeout": int(max(1, round(cfg.join_timeout))),
-        "last_call_timeout": 1,
-    }
-    if cfg.is_host is not None:
-        conf["is_host"] = cfg.is_host
-    if cfg.backend == "static":
-        conf["rank"] = cfg.node_rank
-    params = RendezvousParameters(
-        backend=cfg.backend,
-        endpoint=cfg.endpoint,
-        run_id=cfg.run_id,
-        min_nodes=cfg.nnodes,
-        max_nodes=cfg.nnodes,
-        **conf,
-    )
-    run_dir = Path(cfg.run_dir)
-    if cfg.is_host is False:
-        _wait_listening(cfg.endpoint, cfg.join_timeout)
-    try:
-        handler = get_rendezvous_handler(params)
-    except (RendezvousError, RuntimeError, ValueError, TimeoutError) as exc:
-        raise RendezvousFailedError(_rdzv_message(cfg, exc)) from None
-    from algorithms.backends.distributed.worker import entry
+    class Agent(LocalElasticAgent):
+        """torch's agent, stopping workers within :data:`STOP_TIMEOUT` seconds."""
 
-    spec = WorkerSpec(
-        role="apga",
-        local_world_size=cfg.nproc,
-        entrypoint=entry,
-        args=([str(run_dir / "spec.json"), *cfg.worker_args],),
-        rdzv_handler=handler,
-        max_restarts=cfg.max_restarts,
-        monitor_interval=0.05,
-    )
-    if START_METHOD == "forkserver":
-        import multiprocessing
+        def _stop_workers(self, worker_group, *args, **kwargs) -> None:
+            self._shutdown(timeout=STOP_TIMEOUT)
 
-        multiprocessing.set_forkserver_preload(PRELOAD)
-    logs = DefaultLogsSpecs(log_dir=str(run_dir / "logs"), redirects=Std.ALL, tee=Std.NONE)
-    agent = LocalElasticAgent(spec, logs_specs=logs, start_method=START_METHOD,
-                              exit_barrier_timeout=cfg.exit_barrier)
-    shutdown = True
-    try:
-        return agent.run()
-    except (RendezvousError, TimeoutError) as exc:
-        raise RendezvousFailedError(_rdzv_message(cfg, exc)) from None
-    except Exception as exc:
-        if type(exc).__name__ == "SignalException":
-            shutdown = False  # as torchrun: a signalled agent leaves the rendezvous open
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        if shutdown:
+        def _start_workers(self, worker_group):
+            ids = super()._start_workers(worker_group)
+            # torch.multiprocessing joins a failed group with a 30 s grace before SIGKILL
+            # (a frozen worker held the launch that long): give it ours
+            pc = getattr(self._pcontext, "_pc", None)
+            if pc is not None and hasattr(pc, "join"):
+                join = pc.join
+                pc.join = lambda timeout=None, grace_period=None: join(
+                    timeout, STOP_TIMEOUT if grace_period is None else grace_period)
+            return ids
+
+    return Agent
+
+
+class Node:
+    """One elastic agent (torch's ``LocalElasticAgent``) and its rendezvous, to be run on
+    a thread of ``apga launch`` (:meth:`run`); the launcher's main thread handles signals
+    and calls :meth:`stop_restarts` / reads :meth:`worker_pids`."""
+
+    def __init__(self, cfg: NodeConfig) -> None:
+        quiet_torch_logs()
+        from torch.distributed.elastic.agent.server.api import WorkerSpec
+        from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, Std
+        from torch.distributed.elastic.rendezvous import RendezvousParameters
+        from torch.distributed.elastic.rendezvous.api import RendezvousError
+        from torch.distributed.elastic.rendezvous.registry import get_rendezvous_handler
+
+        quiet_torch_logs()
+        self.cfg = cfg
+        # A fresh worker store per attempt (hosted by the workers' rank 0, torch's own
+        # opt-out of sharing the rendezvous store): the shared one keeps the failed
+        # attempt's gloo addresses, and the restarted workers would dial the dead ones.
+        os.environ["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
+        timeout = int(max(1, round(cfg.join_timeout)))
+        conf: dict[str, object] = {"join_timeout": timeout, "read_timeout": timeout,
+                                   "last_call_timeout": 1, "timeout": timeout}
+        if cfg.is_host is not None:
+            conf["is_host"] = cfg.is_host
+        if cfg.backend == "static":
+            conf["rank"] = cfg.node_rank
+        params = RendezvousParameters(
+            backend=cfg.backend,
+            endpoint=cfg.endpoint,
+            run_id=cfg.run_id,
+            min_nodes=cfg.nnodes,
+            max_nodes=cfg.nnodes,
+            **conf,
+        )
+        run_dir = Path(cfg.run_dir)
+        if cfg.is_host is False or (cfg.backend == "static" and cfg.node_rank):
+            _wait_listening(cfg.endpoint, cfg.join_timeout)
+        try:
+            self.handler = get_rendezvous_handler(params)
+        except (RendezvousError, RuntimeError, ValueError, TimeoutError) as exc:
+            raise RendezvousFailedError(_rdzv_message(cfg, exc)) from None
+        from algorithms.backends.distributed.worker import entry
+
+        spec = WorkerSpec(
+            role="apga",
+            local_world_size=cfg.nproc,
+            entrypoint=entry,
+            args=([str(run_dir / "spec.json"), *cfg.worker_args],),
+            rdzv_handler=self.handler,
+            max_restarts=cfg.max_restarts,
+            monitor_interval=0.05,
+        )
+        if START_METHOD == "forkserver":
+            import multiprocessing
+
+            multiprocessing.set_forkserver_preload(PRELOAD)
+        logs = DefaultLogsSpecs(log_dir=str(run_dir / "logs"), redirects=Std.ALL,
+                                tee=Std.NONE)
+        self.agent = _agent_class()(spec, logs_specs=logs, start_method=START_METHOD,
+                                    exit_barrier_timeout=cfg.exit_barrier,
+                                    shutdown_timeout=STOP_TIMEOUT)
+
+    def run(self):
+        """Run this node's workers to the end; returns the agent's RunResult. Raises
+        :class:`RendezvousFailedError` when the nodes cannot meet within ``join_timeout``."""
+        from torch.distributed.elastic.rendezvous.api import RendezvousError
+
+        try:
+            return self.agent.run()
+        except (RendezvousError, TimeoutError) as exc:
+            raise RendezvousFailedError(_rdzv_message(self.cfg, exc)) from None
+        except RuntimeError as exc:
+            if "store" in str(exc).lower() or "timeout" in str(exc).lower():
+                raise RendezvousFailedError(_rdzv_message(self.cfg, exc)) from None
+            raise
+        finally:
             try:
-                handler.shutdown()
+                self.handler.shutdown()
             except Exception:  # noqa: BLE001 - the store host may already be gone
                 pass
+
+    @property
+    def started(self) -> bool:
+        """Whether the rendezvous is done and the workers were started."""
+        group = getattr(self.agent, "_worker_group", None)
+        return group is not None and getattr(group, "group_rank", None) is not None
+
+    def stop_restarts(self) -> None:
+        """No more restarts (the launch is being stopped)."""
+        self.agent._remaining_restarts = 0
+
+    def worker_pids(self) -> set[int]:
+        pc = getattr(self.agent, "_pcontext", None)
+        try:
+            return set(pc.pids().values()) if pc is not None else set()
+        except Exception:  # noqa: BLE001 - not started / already closed
+            return set()
+
+    def failures(self, result) -> list[tuple[int, int | None, str]]:
+        """(global rank, exit code or None, signal name or "") of the failed workers."""
+        out = []
+        for rank, f in sorted(getattr(result, "failures", {}).items()):
+            code = getattr(f, "exitcode", None)
+            name = getattr(f, "signal_name", lambda: "")() if code is not None and code < 0 \
+                else ""
+            out.append((rank, code, name))
+        return out
+
+
+def run_node(cfg: NodeConfig):
+    """Run one node's workers to the end on this thread (tests); see :class:`Node`."""
+    return Node(cfg).run()
 
 
 def _wait_listening(endpoint: str, timeout: float) -> None:
@@ -187,14 +254,35 @@ def _rdzv_message(cfg: NodeConfig, exc: BaseException) -> str:
     )
 
 
-def first_error(run_dir: Path) -> tuple[int, str] | None:
-    """(exit code, one line) of the earliest error a worker of the run wrote, if any."""
-    folder = Path(run_dir) / "errors"
-    if not folder.is_dir():
-        return None
-    files = sorted(folder.glob("*.txt"), key=lambda p: p.stat().st_mtime)
-    for path in files:
-        text = path.read_text().strip()
+def first_error(run_dir: Path, run_id: str | None = None) -> tuple[int, str] | None:
+    """(exit code, one line) of the root failure of the run's **last** attempt: among the
+    error files of the highest restart attempt, the earliest written (the others are
+    usually its consequences). Reads ``RUN_DIR/errors`` and, for errors the run folder
+    could not take, the worker's fallback folder (:func:`.worker.fallback_errors`)."""
+    import re
+
+    folders = [Path(run_dir) / "errors"]
+    if run_id is not None:
+        from algorithms.backends.distributed.worker import fallback_errors
+
+        folders.append(fallback_errors(run_id))
+    found = []
+    for folder in folders:
+        try:
+            paths = list(folder.glob("*.txt")) if folder.is_dir() else []
+        except OSError:
+            continue
+        for path in paths:
+            m = re.search(r"attempt(\d+)", path.name)
+            try:
+                found.append((int(m.group(1)) if m else 0, -path.stat().st_mtime, path))
+            except OSError:
+                continue
+    for _attempt, _t, path in sorted(found, key=lambda x: (-x[0], -x[1])):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
         if "\t" in text:
             code, line = text.split("\t", 1)
             return int(code), line

@@ -36,3 +36,22 @@ def build_oracle(spec: RunSpec) -> tuple[Any, np.ndarray]:
     except Exception as exc:  # gymnasium raises its own errors for unknown ids
         raise ValueError(f"env: cannot make {spec.env!r}: {str(exc).splitlines()[0]}") from None
     return oracle, oracle.init_theta(np.random.default_rng([spec.seed, 0x7E7A]))
+
+
+def sample_gradient(oracle: Any, theta: np.ndarray, agent: int, rng: np.random.Generator,
+                    should_stop: Any = None) -> tuple[np.ndarray, float | None]:
+    """One stochastic gradient of ``agent`` at theta, and its trajectory's undiscounted
+    return where the oracle samples trajectories of an environment (MuJoCo: the training
+    return a run reports), else None.
+
+    Equation (3) for the gradient (the oracle's own ``sample_gradients``); the return is
+    sum_t r_t of the same trajectory.
+    """
+    if hasattr(oracle, "trajectories") and hasattr(oracle, "spec"):
+        from algorithms.mujoco.gradient import gradient_samples
+
+        traj = oracle.trajectories(theta, np.array([agent]), rng, should_stop)
+        g = gradient_samples(oracle.spec, np.asarray(theta, np.float64), traj, oracle.gamma)
+        return np.asarray(g[0], dtype=float), float(traj.rewards[0].sum())
+    out = oracle.sample_gradients(theta, np.array([agent]), rng, should_stop)
+    return np.asarray(out[0], dtype=float), None

@@ -10,8 +10,11 @@ mode):
   first): the :class:`algorithms.aggregation.records.RoundRecord` fields plus ``duration``;
 - ``events.jsonl``: restarts, agents that left, errors (``{"event": ..., "time": ...}``);
 - ``progress.json``: the latest iteration, for the launcher's progress bar;
-- ``checkpoint.pkl``: the state after the last completed iteration (AllReduce mode);
-- ``summary.json``: written at the end, strict JSON.
+- ``checkpoint`` (+ ``checkpoint.b``, ``checkpoint.records``): the state after the last
+  checkpointed iteration, in :mod:`algorithms.run.checkpoint`'s format (two slots written
+  in turn, checksummed, the run's identity inside); see :class:`.loop.RunCheckpoint`;
+- ``summary.json``: written at the end, strict JSON, of bounded size: the rounds are
+  summarised (:func:`round_stats`, read from ``rounds.jsonl`` line by line), never listed.
 
 Appending makes the per-iteration cost constant; a checkpoint remembers the byte size of
 the logs it covers, so a restart truncates whatever the failed attempt appended after it:
@@ -23,18 +26,35 @@ from __future__ import annotations
 import csv
 import io
 import json
-import pickle
-from dataclasses import asdict
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from algorithms.run.outputs import atomic_write, write_json
+import numpy as np
+
+from algorithms.aggregation.records import RoundRecord
+from algorithms.run.outputs import write_json
 from algorithms.run.records import IterationRecord
 from algorithms.run.report import FIELDS
 from theory import jsonio
 
-CHECKPOINT = "checkpoint.pkl"
-CHECKPOINT_VERSION = 1
+#: Durations kept for the quantiles of :func:`round_stats` (a uniform sample beyond it).
+RESERVOIR = 10_000
+#: Events listed in summary.json (all of them are in events.jsonl).
+MAX_EVENTS = 100
+
+
+@dataclass(frozen=True, eq=False)
+class RealRound(RoundRecord):
+    """A round of a real run: the RoundRecord fields plus what only a real run measures
+    (``extra``: e.g. each agent's exit time, who set the stop key, the training return)."""
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **self.extra}
 
 
 def dump_json(path: Path, payload: Any) -> None:
@@ -82,11 +102,12 @@ class RunLog:
             with open(path, "r+b") as fh:
                 fh.truncate(sizes[key])
 
-    def read_rounds(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.rounds.read_text().splitlines() if line]
-
     def read_events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.events.read_text().splitlines() if line]
+
+    def last_record(self) -> IterationRecord | None:
+        """The CSV's last row, read from the end of the file (the CSV may be huge)."""
+        return last_csv_record(self.csv)
 
     def progress(self, **fields: Any) -> None:
         dump_json(self.dir / "progress.json", fields)
@@ -98,24 +119,81 @@ def _append(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def save_checkpoint(run_dir: Path, blob: dict[str, Any]) -> None:
-    """Atomically replace the run's checkpoint (tmp file private to this process)."""
-    atomic_write(run_dir / CHECKPOINT, pickle.dumps({"version": CHECKPOINT_VERSION, **blob},
-                                                    protocol=pickle.HIGHEST_PROTOCOL))
+def iter_rounds(path: Path) -> Iterator[dict[str, Any]]:
+    """The rounds of ``rounds.jsonl`` one at a time (the file is never read whole)."""
+    with open(path) as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
 
 
-def load_checkpoint(run_dir: Path, run_id: str, spec: dict[str, Any]) -> dict[str, Any] | None:
-    """The run's checkpoint, or None if there is none; refuses one of another run."""
-    path = run_dir / CHECKPOINT
-    if not path.exists():
+def read_rounds(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every round of a run (small runs: tests, the validation checks)."""
+    return list(iter_rounds(Path(run_dir) / "rounds.jsonl"))
+
+
+def round_stats(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
+    """Summary of every round in ``rounds.jsonl``, read line by line, of bounded size.
+
+    Exact: count, total/mean/min/max duration, per-agent sums of counts, unused,
+    cancelled; duration quantiles from every round up to :data:`RESERVOIR` rounds, from a
+    uniform sample of that many beyond (``quantiles_from`` says which).
+    """
+    rng = np.random.default_rng(seed)
+    sample: list[float] = []
+    count = 0
+    total = 0.0
+    lo, hi = math.inf, -math.inf
+    per_agent = np.zeros(n, dtype=np.int64)
+    unused = cancelled = 0
+    kinds: dict[str, int] = {}
+    for r in iter_rounds(path):
+        d = r.get("duration")
+        kinds[r.get("kind", "?")] = kinds.get(r.get("kind", "?"), 0) + 1
+        per_agent += np.asarray(r.get("counts", [0] * n), dtype=np.int64)[:n]
+        unused += int(r.get("unused", 0))
+        cancelled += int(r.get("cancelled", 0))
+        if d is None:
+            continue
+        count += 1
+        total += d
+        lo, hi = min(lo, d), max(hi, d)
+        if len(sample) < RESERVOIR:  # Algorithm R (reservoir sampling)
+            sample.append(d)
+        else:
+            j = int(rng.integers(0, count))
+            if j < RESERVOIR:
+                sample[j] = d
+    q = np.quantile(sample, [0.1, 0.5, 0.9]).tolist() if sample else [None] * 3
+    return {"count": count, "kinds": kinds, "duration_total": total,
+            "duration_mean": total / count if count else None,
+            "duration_min": lo if count else None, "duration_max": hi if count else None,
+            "duration_p10": q[0], "duration_median": q[1], "duration_p90": q[2],
+            "quantiles_from": "every round" if count <= RESERVOIR else
+            f"a uniform sample of {RESERVOIR} rounds",
+            "counts_total": per_agent.tolist(), "unused": unused, "cancelled": cancelled}
+
+
+def last_csv_record(path: Path) -> IterationRecord | None:
+    """The last row of a records CSV, read from its end."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        block = 4096
+        data = b""
+        while size > 0:
+            step = min(block, size)
+            size -= step
+            fh.seek(size)
+            data = fh.read(step) + data
+            lines = [x for x in data.splitlines() if x.strip()]
+            if len(lines) >= 2 or size == 0:
+                break
+            block *= 2
+    lines = [x for x in data.splitlines() if x.strip()]
+    if not lines or lines[-1].startswith(FIELDS[0].encode()):
         return None
-    try:
-        with open(path, "rb") as fh:
-            blob = pickle.load(fh)  # noqa: S301 - written by this run (run_id checked below)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a corrupt checkpoint
-        raise ValueError(f"checkpoint: {path} is unreadable ({type(exc).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint: {path} is not an apga launch checkpoint")
-    if blob.get("run_id") != run_id or blob.get("spec") != spec:
-        raise ValueError(f"checkpoint: {path} belongs to another run (run id or arguments differ)")
-    return blob
+    row = next(csv.reader([lines[-1].decode()]))
+    types = (int, float, int, int, int, float, float, float)
+    return IterationRecord(*(t(v) if v != "" else math.nan for t, v in zip(types, row,
+                                                                           strict=True)))

@@ -15,20 +15,34 @@ variant (``afedpg_agent``, AFedPG as its paper defines it) the agent's direction
 module computes it at the server from the d_j it sent (the same arithmetic on the same
 vectors), so agents upload gradients in both variants.
 
-The server's any-source receive is one receiving thread per agent feeding one queue
-(arrival order), not gloo's ``recv(src=None)``: that call fails as a whole when one peer's
-connection breaks, and surviving a dead agent is the point of this mode. Agents
-(:func:`run_agent`) likewise keep a receive from the server posted at all times (a
+Ranks are fixed by the launch (a static rendezvous): the server is rank 0, agent j is rank
+j + 1 (:func:`agent_rank`), so no process waits for another to say who it is.
+
+**Nothing the server does waits for one agent.** Sends go through one sender thread per
+agent with a one-message mailbox (:class:`_Sender`): the main loop posts the newest
+message and moves on; a frozen agent holds up only its own sender, and when it wakes it
+gets the newest point, never a backlog. Receives are one thread per agent feeding one
+queue in arrival order (not gloo's ``recv(src=None)``, which fails as a whole when one
+peer's connection breaks). Every gloo wait is given an explicit, very long timeout
+(:data:`NO_TIMEOUT`): a gloo wait that times out signals the timeout to *every*
+connection of the process, which turned one slow agent into the death of the group. The
+run's ``--timeout`` is applied by the server itself, per agent: an agent silent for longer
+is recorded as ``agent_slow`` (and ``agent_back`` when it sends again), not dead; Rennala
+and AFedPG go on with the others; Malenia and Synchronized NIGT, which wait for every
+agent, stop with one line naming it; if no agent at all sends for ``--timeout`` the run
+stops with one line.
+
+Agents (:func:`run_agent`) likewise keep a receive from the server posted at all times (a
 thread), so a server send never waits for an agent busy computing, and the arrival of a
 new message is the stop signal polled between environment steps. Emulated times:
 receiving a point takes kappa_i, each gradient at least h_i (:mod:`.emulate`), each upload
 kappa_i; every wait is interrupted by a newer message.
 
-Faults: an agent whose process dies breaks its connection; the server's receiving thread
-for it (or the next send to it) sees that at once, the server records ``agent_left`` with
-the time and carries on with the others. Rennala NIGT and AFedPG finish with the
-remaining agents; Malenia NIGT and Synchronized NIGT need every agent (Algorithm 3 waits
-for M_i >= 1), so they stop with one clear error.
+Faults: an agent whose process dies breaks its connection; its receiving thread (or its
+sender) sees that at once, the server records ``agent_left`` with the time and carries on
+with the others. Rennala NIGT and AFedPG finish with the remaining agents; Malenia NIGT
+and Synchronized NIGT need every agent (Algorithm 3 waits for M_i >= 1), so they stop
+with one clear error.
 
 Paper: Algorithms 1-3, Assumption 2.5 (centralized: kappa per vector to/from the server),
 Section 4.1 (AFedPG: one upload and one download per gradient).
@@ -36,28 +50,43 @@ Section 4.1 (AFedPG: one upload and one download per gradient).
 
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from algorithms.aggregation.malenia import malenia_should_stop
-from algorithms.aggregation.records import RoundRecord
-from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
+from algorithms.backends.distributed.emulate import (
+    Emulation,
+    StopEvent,
+    gradient_rng,
+    wait_until,
+)
+from algorithms.backends.distributed.runlog import RealRound
 from algorithms.oracle import Interrupted
 
 UP, DOWN = 0, 1  # message tags: agent -> server, server -> agent
 DONE, COMPUTE, ONE = 0, 1, 2  # operations of a down message
 _HEAD_UP, _HEAD_DOWN = 3, 3
+#: What every gloo wait of server mode is given: gloo turns a timed-out wait into an error
+#: on every connection of the process, so no wait may time out; ``--timeout`` is applied
+#: per agent by the server (see the module docstring).
+NO_TIMEOUT = timedelta(days=365)
+SERVER_RANK = 0
+
+
+def agent_rank(agent: int) -> int:
+    """Process rank of agent ``agent`` in server mode (the server is rank 0)."""
+    return agent + 1
 
 
 class AgentsLeftError(RuntimeError):
-    """No agent is left to compute."""
+    """No agent is left to compute, or one the method waits for is gone or silent."""
 
 
 @dataclass(frozen=True)
@@ -81,54 +110,101 @@ class GreedyArrival:
                 "simulated": 1, "n_communications": 2}
 
 
-class ServerClock:
-    """The server's real backend: broadcasts, any-source receives, agent departures."""
+class _Sender:
+    """The server's sends to one agent: a thread and a one-message mailbox.
 
-    def __init__(self, *, spec: Any, dim: int, ranks: dict[int, int], log: Any,
-                 started: float, keep: Any = None) -> None:
+    :meth:`post` never blocks: it replaces whatever message the agent has not been sent
+    yet (only the newest point matters to an agent), so a frozen agent costs one message
+    in flight and one waiting, and the server's loop never waits for it. A broken
+    connection is reported once through ``report(agent, reason)``.
+    """
+
+    def __init__(self, agent: int, report: Any) -> None:
+        self.agent = agent
+        self._report = report
+        self._cv = threading.Condition()
+        self._slot: np.ndarray | None = None
+        self._closed = False
+        self.thread = threading.Thread(target=self._run, name=f"apga-tx-{agent}", daemon=True)
+        self.thread.start()
+
+    def post(self, buf: np.ndarray) -> None:
+        with self._cv:
+            self._slot = buf
+            self._cv.notify()
+
+    def _run(self) -> None:
+        import torch
+        import torch.distributed as dist
+
+        while True:
+            with self._cv:
+                self._cv.wait_for(lambda: self._slot is not None)
+                buf, self._slot = self._slot, None
+            try:
+                dist.isend(torch.from_numpy(buf), agent_rank(self.agent), tag=DOWN).wait(
+                    NO_TIMEOUT)
+            except RuntimeError as exc:  # the agent's process is gone
+                self._report(self.agent, str(exc))
+                return
+            if int(buf[0]) == DONE:
+                return
+
+
+class ServerClock:
+    """The server's real backend: broadcasts, any-source receives, slow and departed agents."""
+
+    def __init__(self, *, spec: Any, dim: int, log: Any, started: float,
+                 offset: float = 0.0, keep: Any = None) -> None:
         self.n = spec.n
         self.kappa = spec.kappa_times()
         self.dim = dim
-        self.ranks = dict(ranks)  # agent -> process rank
-        self.alive = set(ranks)
+        self.alive = set(range(spec.n))
+        self.slow: set[int] = set()
         self.log = log
         self.timeout = float(spec.timeout)
         self.iteration = 0
         self._started = started
-        self._version = {a: -1 for a in ranks}  # greedy: the update each agent computes at
+        self._offset = offset
+        self._version = dict.fromkeys(range(spec.n), -1)  # greedy: the update each computes at
         self._update = 0
+        self.points: dict[int, np.ndarray] = {}  # greedy: the point each agent computes at
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        for a in sorted(ranks):
+        self._heard = dict.fromkeys(range(spec.n), self.now)
+        self._senders = {a: _Sender(a, self._sender_failed) for a in range(spec.n)}
+        for a in range(spec.n):
             threading.Thread(target=self._receive, args=(a,), name=f"apga-rx-{a}",
                              daemon=True).start()
-        self.keep = keep  # callable(round_id, theta, g, counts) or None (save_gradients)
+        self.keep = keep  # callable(round_id, theta, g, counts, extra) or None
 
     @property
     def now(self) -> float:
-        return time.monotonic() - self._started
+        return self._offset + time.monotonic() - self._started
 
-    shared_now = now
+    @property
+    def shared_now(self) -> float:
+        return self.now
 
     # -- messages ---------------------------------------------------------------------
-    def _send(self, agent: int, op: int, r: int, extra: float, theta: np.ndarray | None) -> bool:
-        import torch
-        import torch.distributed as dist
-
+    def post(self, agent: int, op: int, r: int, extra: float, theta: np.ndarray | None) -> bool:
+        """Queue a message to ``agent`` (never blocks); False if it has left."""
+        if agent not in self.alive:
+            return False
         buf = np.zeros(_HEAD_DOWN + self.dim)
         buf[:_HEAD_DOWN] = (op, r, extra)
         if theta is not None:
             buf[_HEAD_DOWN:] = theta
-        try:
-            dist.send(torch.from_numpy(buf), self.ranks[agent], tag=DOWN)
-            return True
-        except RuntimeError as exc:
-            self._left(agent, str(exc))
-            return False
+        self._senders[agent].post(buf)
+        return True
+
+    def _sender_failed(self, agent: int, why: str) -> None:
+        self._inbox.put((agent, None, why, self.now))  # recorded by the main thread
 
     def _left(self, agent: int, why: str, when: float | None = None) -> None:
         """Record that ``agent`` is gone (main thread only: the log has one writer)."""
         if agent in self.alive:
             self.alive.discard(agent)
+            self.slow.discard(agent)
             self.log.event(event="agent_left", agent=agent,
                            time=self.now if when is None else when,
                            iteration=self.iteration, reason=" ".join(why.split())[:200])
@@ -143,69 +219,107 @@ class ServerClock:
         while True:
             buf = torch.zeros(_HEAD_UP + self.dim, dtype=torch.float64)
             try:
-                dist.recv(buf, src=self.ranks[agent], tag=UP)
+                dist.irecv(buf, src=agent_rank(agent), tag=UP).wait(NO_TIMEOUT)
             except RuntimeError as exc:  # the agent's process is gone (or the run ended)
                 self._inbox.put((agent, None, str(exc), self.now))
                 return
             arr = buf.numpy()
-            self._inbox.put((agent, int(arr[1]), arr[_HEAD_UP:].copy(), self.now))
+            self._inbox.put((agent, (int(arr[1]), int(arr[2])), arr[_HEAD_UP:].copy(),
+                             self.now))
 
-    def _recv(self) -> tuple[int, int, np.ndarray]:
-        """The next gradient from any agent still there: (agent, round or version, g)."""
+    def _check_slow(self) -> None:
+        """Mark agents silent for more than ``--timeout`` as slow (an event, not a death)."""
+        now = self.now
+        for a in sorted(self.alive - self.slow):
+            if now - self._heard[a] > self.timeout:
+                self.slow.add(a)
+                self.log.event(event="agent_slow", agent=a, time=now, iteration=self.iteration,
+                               silent_seconds=now - self._heard[a])
+        if self.alive and self.slow >= self.alive:
+            raise AgentsLeftError(f"timeout: no agent sent a gradient in {self.timeout:g} s "
+                                  "(--timeout)")
+
+    def _recv(self, required: bool = False) -> tuple[int, int, int, np.ndarray]:
+        """The next gradient from any agent still there: (agent, round or version, k, g).
+
+        ``required``: the method waits for every agent (Malenia, synchronized), so one that
+        is gone or slow ends the run.
+        """
         while True:
+            self._check_slow()
+            if required:
+                self._require_all()
             try:
-                agent, r, g, when = self._inbox.get(timeout=self.timeout)
+                agent, head, g, when = self._inbox.get(timeout=min(1.0, self.timeout))
             except queue.Empty:
-                raise AgentsLeftError(
-                    f"timeout: no gradient arrived in {self.timeout:g} s") from None
-            if r is None:
+                continue
+            if head is None:
                 self._left(agent, g, when)
                 continue
-            if agent in self.alive:
-                return agent, r, g
+            if agent not in self.alive:
+                continue
+            self._heard[agent] = when
+            if agent in self.slow:
+                self.slow.discard(agent)
+                self.log.event(event="agent_back", agent=agent, time=when,
+                               iteration=self.iteration)
+            return agent, head[0], head[1], g
 
     def broadcast(self, op: int, r: int, extra: float, theta: np.ndarray | None) -> int:
-        """Send to every agent still there; returns how many received."""
-        return sum(self._send(a, op, r, extra, theta) for a in sorted(self.alive))
+        """Send to every agent still there (queued, never waits); returns how many."""
+        return sum(self.post(a, op, r, extra, theta) for a in sorted(self.alive))
 
-    def finish(self) -> None:
-        for a in sorted(self.alive):
-            try:
-                self._send(a, DONE, -1, 0.0, None)
-            except AgentsLeftError:
-                return
+    def finish(self, grace: float = 2.0) -> None:
+        """Tell every agent to stop; wait up to ``grace`` seconds for the messages to go
+        (an agent that is frozen does not get it: ``apga launch`` ends it)."""
+        self.broadcast(DONE, -1, 0.0, None)
+        deadline = time.monotonic() + grace
+        for a, s in self._senders.items():
+            if a in self.alive:
+                s.thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "now": self.now, "update": self._update,
+                "points": {a: p.copy() for a, p in self.points.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        self._update = int(state["update"])
+        self.points = {int(a): np.asarray(p) for a, p in state["points"].items()}
 
     # -- Algorithms 2 and 3, a synchronized round ----------------------------------------
     def aggregate(self, kind: str, theta: np.ndarray, M: int, ctx: Any) -> np.ndarray:
         r = self.iteration
         batch = int(ctx.hyper.get("batch", 1)) if kind == "synchronized" else 0
+        required = kind != "rennala"
         start = self.now
-        if kind != "rennala":
-            self._require_all(kind)
+        if required:
+            self._require_all()
         sent = self.broadcast(COMPUTE, r, batch, theta)
         counts = np.zeros(self.n, dtype=np.int64)
         sums = np.zeros((self.n, self.dim))
         unused = 0
+        last = -1
         while not self._done(kind, counts, M, batch):
-            agent, rr, g = self._recv()
+            agent, rr, _k, g = self._recv(required)
             if rr != r:  # computed at an older point, finished after its round ended
                 unused += 1
                 continue
             counts[agent] += 1
             sums[agent] += g
-            if kind != "rennala":
-                self._require_all(kind)
+            last = agent
         t_exit = self.now
         if kind == "rennala":
             g = sums.sum(axis=0) / M
         else:  # 1/n sum_i gbar_i / M_i (Malenia); the mean of agent means (synchronized)
             g = (sums / counts[:, None]).mean(axis=0)
-        record = RoundRecord(
+        record = RealRound(
             start=start, end=t_exit, kind=kind, t_exit=t_exit, counts=counts, cancelled=0,
             unused=unused, uploads=int(counts.sum()), downloads=sent,
             broadcast_time=min(float(self.kappa.max()), t_exit - start), reduce_time=0.0,
             simulated=int(counts.sum()) + unused, evaluated=int(counts.sum()) + unused,
-            iteration=r)
+            iteration=r, extra={"last_agent": last})
         ctx.rounds.append(record)
         if self.keep is not None:
             self.keep(r, np.asarray(theta, dtype=float), g, counts)
@@ -219,12 +333,16 @@ class ServerClock:
             return malenia_should_stop(counts, M)
         return bool((counts >= batch).all())
 
-    def _require_all(self, kind: str) -> None:
+    def _require_all(self) -> None:
+        what = "the method waits for every agent (Algorithm 3: M_i >= 1; a synchronized " \
+            "round: every agent's batch)"
         if len(self.alive) < self.n:
-            gone = sorted(set(self.ranks) - self.alive)
-            what = "Algorithm 3 waits for every agent (M_i >= 1)" if kind == "malenia" else \
-                "a synchronized round waits for every agent"
+            gone = sorted(set(range(self.n)) - self.alive)
             raise AgentsLeftError(f"agent {gone[0]} left and {what}; the run cannot continue")
+        if self.slow:
+            a = min(self.slow)
+            raise AgentsLeftError(f"timeout: agent {a} sent nothing for more than "
+                                  f"{self.timeout:g} s (--timeout) and {what}")
 
     # -- AFedPG's greedy pattern -----------------------------------------------------------
     def greedy(self, oracle: Any, rng: Any) -> RealGreedy:
@@ -232,7 +350,11 @@ class ServerClock:
 
 
 class RealGreedy:
-    """AsyncGreedy's interface (start, step, send) on real processes, for AFedPG."""
+    """AsyncGreedy's interface (start, step, send) on real processes, for AFedPG.
+
+    ``theta`` returned by :meth:`step` is the point the arriving gradient was computed at
+    (the one the server sent that agent), so a test can recompute it.
+    """
 
     def __init__(self, clock: ServerClock) -> None:
         self.clock = clock
@@ -242,23 +364,42 @@ class RealGreedy:
         c = self.clock
         for a in sorted(c.alive):
             c._version[a] = 0
+            c.points[a] = np.array(theta0, dtype=float)
         c.broadcast(ONE, 0, 0.0, theta0)
+
+    def resume(self) -> None:
+        """After a checkpoint: send every agent the point it was computing at."""
+        c = self.clock
+        for a in sorted(c.alive):
+            c._version[a] = c._update
+            c.post(a, ONE, c._update, 0.0, c.points[a])
 
     def step(self):
         c = self.clock
-        agent, version, g = c._recv()
+        agent, version, k, g = c._recv()
         staleness = c._update - version
+        point = c.points.get(agent)
+        if c.keep is not None:
+            counts = np.zeros(c.n, dtype=np.int64)
+            counts[agent] = 1
+            c.keep(c._update, point, g, counts, agent=agent, version=version, k=k)
         c._update += 1
         c.iteration += 1
         now = c.now
         rec = GreedyArrival(agent, self._previous, now, float(c.kappa[agent]), staleness, c.n)
         self._previous = now
-        return agent, g, None, rec
+        return agent, g, point, rec
 
     def send(self, agent: int, theta: np.ndarray) -> None:
         c = self.clock
         c._version[agent] = c._update
-        c._send(agent, ONE, c._update, 0.0, theta)
+        c.points[agent] = np.array(theta, dtype=float)
+        c.post(agent, ONE, c._update, 0.0, theta)
+
+
+def checkpoint_state(state: Any) -> Any:
+    """The method state without live objects (AFedPG's scheduler), for a checkpoint."""
+    return replace(state, scheduler=None) if hasattr(state, "scheduler") else state
 
 
 # ----------------------------------------------------------------------------- agent side
@@ -269,24 +410,20 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
     import torch.distributed as dist
 
     from algorithms.backends.distributed.problem import build_oracle
-    from algorithms.backends.distributed.signals import run_store
 
     if oracle is None:
         oracle, _ = build_oracle(spec)
-    store = run_store(spec.run_id, 0, spec.timeout)
-    store.set(f"agent{agent}", str(rank))
-    server = int(store.get("server").decode())
     emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
                     spec.seed)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
-    pending = threading.Event()
+    pending = StopEvent()
     d = oracle.dim
 
     def receive() -> None:
         while True:
             buf = torch.zeros(_HEAD_DOWN + d, dtype=torch.float64)
             try:
-                dist.recv(buf, src=server, tag=DOWN)
+                dist.irecv(buf, src=SERVER_RANK, tag=DOWN).wait(NO_TIMEOUT)
             except RuntimeError:
                 inbox.put(None)  # the server is gone
                 pending.set()
@@ -298,15 +435,20 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
                 return
 
     threading.Thread(target=receive, name="apga-agent-rx", daemon=True).start()
-    sends: collections.deque = collections.deque()
+    sends: list = []
     kappa = float(emu.kappa[agent])
 
     def take() -> np.ndarray | None:
+        """The newest message (older ones queued behind it are superseded)."""
         msg = inbox.get()
-        if inbox.empty():
-            pending.clear()
-            if not inbox.empty():  # a message landed between the test and the clear
-                pending.set()
+        while msg is not None and int(msg[0]) != DONE:
+            try:
+                msg = inbox.get_nowait()
+            except queue.Empty:
+                break
+        pending.reset()
+        if not inbox.empty():  # a message landed between the test and the reset
+            pending.set()
         return msg
 
     msg = take()
@@ -331,37 +473,52 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
                 out = np.empty(_HEAD_UP + d)
                 out[:_HEAD_UP] = (agent, r, k)
                 out[_HEAD_UP:] = g
-                if len(sends) >= 4:
-                    sends.popleft().wait()
-                sends.append(dist.isend(torch.from_numpy(out), server, tag=UP))
+                while len(sends) >= 4:
+                    sends.pop(0).wait(NO_TIMEOUT)
+                sends.append(dist.isend(torch.from_numpy(out), SERVER_RANK, tag=UP))
                 deadline = time.monotonic()
                 k += 1
         msg = take()
 
 
-def run_server(spec: Any, run_dir: Path, rank: int) -> None:
+def run_server(spec: Any, run_dir: Path, rank: int, lifecycle: Any = None) -> None:
     """The server: the method's loop with :class:`ServerClock`, records, then DONE."""
-    from algorithms.backends.distributed.loop import Driver, Keeper
+    from algorithms.backends.distributed.loop import Driver, Keeper, RunCheckpoint
     from algorithms.backends.distributed.problem import build_oracle
-    from algorithms.backends.distributed.runlog import RunLog, dump_json
-    from algorithms.backends.distributed.signals import run_store
+    from algorithms.backends.distributed.runlog import RunLog
 
     oracle, theta0 = build_oracle(spec)
-    store = run_store(spec.run_id, 0, spec.timeout)
-    store.set("server", str(rank))
-    ranks = {a: int(store.get(f"agent{a}").decode()) for a in range(spec.n)}
     log = RunLog(run_dir, spec.method, spec.seed)
-    keeper = Keeper() if spec.save_gradients else None
-    clock = ServerClock(spec=spec, dim=oracle.dim, ranks=ranks, log=log,
-                        started=time.monotonic(), keep=keeper)
-    driver = Driver(spec, oracle, clock, log)
+    ckpt = RunCheckpoint(run_dir, spec)
+    blob = ckpt.load()
+    keeper = Keeper(run_dir, spec.n, oracle.dim, blob) if spec.save_gradients else None
+    offset = float(blob["backend"]["now"]) if blob else 0.0
+    clock = ServerClock(spec=spec, dim=oracle.dim, log=log, started=time.monotonic(),
+                        offset=offset, keep=keeper)
+
+    def extra() -> dict[str, Any]:
+        return {"backend": clock.state_dict(),
+                "gradients_bytes": keeper.size() if keeper is not None else 0}
+
+    driver = Driver(spec, oracle, clock, log, checkpoint=ckpt, extra=extra,
+                    strip=checkpoint_state)
+    if lifecycle is not None:
+        lifecycle.on_stop(driver.stop)
     try:
-        driver.init(theta0)
+        if blob:
+            clock.load_state_dict(blob["backend"])
+            state = blob["state"]
+            if hasattr(state, "scheduler"):
+                sched = clock.greedy(oracle, None)
+                state = replace(state, scheduler=sched)
+                sched.resume()
+            else:
+                pass
+            driver.resume(state, blob["iteration"], blob["totals"], blob)
+        else:
+            driver.init(theta0)
         while driver.more():
             driver.step()
     finally:
         clock.finish()
-    driver.close()
-    if keeper is not None:
-        keeper.save(run_dir / "gradients.npz")
-    dump_json(run_dir / "summary.json", driver.summary(run_dir))
+    driver.finish(run_dir, oracle)

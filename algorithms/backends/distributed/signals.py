@@ -46,12 +46,20 @@ def run_store(run_id: str, restart: int, timeout: float = 300.0):
     return dist.PrefixStore(f"apga/{run_id}/{restart}/", base)
 
 
+def clone(store):
+    """A new connection to the same store (a blocking ``wait`` on one connection must not
+    hold up another thread's requests)."""
+    return store.clone()
+
+
 class StopWatcher:
     """A thread that turns the store's stop keys into events, one round after another.
 
-    Rounds end in order and every round's stop key is eventually set, so one thread
-    waiting on one key at a time suffices. It owns a cloned store connection (a blocking
-    ``wait`` must not hold up the main thread's ``add``).
+    Rounds end in order and every round's stop key is set, so one thread waiting on one
+    key at a time suffices; if a newer round is armed while it waits, the older round is
+    over for this rank (its key may already be deleted) and the thread moves on. It owns
+    its own store connection (a blocking ``wait`` must not hold up the main thread's
+    ``add``).
     """
 
     def __init__(self, store) -> None:
@@ -63,7 +71,9 @@ class StopWatcher:
 
     def arm(self, key: str) -> threading.Event:
         """An event that is set once ``key`` exists in the store."""
-        event = threading.Event()
+        from algorithms.backends.distributed.emulate import StopEvent
+
+        event = StopEvent()
         self._todo.put((key, event))
         return event
 
@@ -78,9 +88,11 @@ class StopWatcher:
                 return
             while not event.is_set() and not self._closed:
                 try:
-                    self._store.wait([key], timedelta(seconds=5))
+                    self._store.wait([key], timedelta(seconds=1))
                     event.set()
                 except Exception as exc:  # noqa: BLE001 - a timeout: look again
+                    if not self._todo.empty():  # a newer round is armed: this one is over
+                        break
                     if "timeout" not in str(exc).lower():  # the store is gone: don't spin
                         time.sleep(0.1)
 

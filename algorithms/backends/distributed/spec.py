@@ -104,6 +104,13 @@ class RunSpec:
     task:          ``run`` (the method) or ``calibrate`` (``apga calibrate``: time
                    ``iterations`` gradients per agent and as many communications, after
                    ``warmup`` untimed ones)
+    rdzv_timeout:  seconds every start-up step may take (roll call, process group)
+    checkpoint_every: rank 0 / the server checkpoints every this many iterations (and at
+                   the end, and when a signal stops the run)
+    eval_every:    MuJoCo: evaluate the policy every this many iterations on rank 0 / the
+                   server (0: only at the end); eval_episodes episodes each
+    tensorboard:   folder for TensorBoard scalars (None: none); a node's own path
+    resume:        ``apga launch --resume``: rank 0 / the server must find a checkpoint
     """
 
     method: str
@@ -129,6 +136,12 @@ class RunSpec:
     save_gradients: bool = False
     task: str = "run"
     warmup: int = 3
+    rdzv_timeout: float = 60.0
+    checkpoint_every: int = 10
+    eval_every: int = 0
+    eval_episodes: int = 10
+    tensorboard: str | None = None
+    resume: bool = False
 
     def __post_init__(self) -> None:
         checks.choice("mode", self.mode, MODES)
@@ -155,6 +168,14 @@ class RunSpec:
                  MAX_REPEATS)
         checks.choice("task", self.task, TASKS)
         _bounded("warmup", checks.count("warmup", self.warmup, minimum=0), MAX_REPEATS)
+        _bounded("rdzv-timeout", checks.positive("rdzv-timeout", self.rdzv_timeout),
+                 MAX_SECONDS, " s")
+        _bounded("checkpoint-every", checks.count("checkpoint-every", self.checkpoint_every),
+                 MAX_ITERATIONS)
+        _bounded("eval-every", checks.count("eval-every", self.eval_every, minimum=0),
+                 MAX_ITERATIONS)
+        _bounded("eval-episodes", checks.count("eval-episodes", self.eval_episodes),
+                 MAX_REPEATS)
         if self.task == "calibrate":
             _bounded("repetitions", self.iterations, MAX_REPEATS)
         for key in ("M", "M_init", "batch"):

@@ -2,18 +2,20 @@
 ``python -m algorithms.backends.distributed.worker RUN_DIR/spec.json [--role agent|server]
 [--agent I]``.
 
-It joins the process group the elastic agent prepared (gloo on CPU; the round's
-all_reduce goes over NCCL when every rank has a GPU), builds the oracle of the spec, and
-runs the method: Algorithm 1 (or AFedPG) from :mod:`algorithms.methods` with a real
-backend as its clock. Records go to the run folder (:mod:`.runlog`).
+It starts as :mod:`.startup` describes (the run's store, a roll call, the same spec on
+every process, the device, the process group: gloo, or NCCL when every rank has a GPU of
+its own), builds the oracle of the spec, and runs the method: Algorithm 1 (or AFedPG)
+from :mod:`algorithms.methods` with a real backend as its clock. Records go to the run
+folder (:mod:`.runlog`).
 
-Errors: a bad argument (ValueError) writes one line to ``RUN_DIR/errors/`` and exits 2;
-anything else writes its one-line summary and exits 1. ``apga launch`` reports the first
-line it finds.
+Errors: a bad argument (ValueError) writes one line naming the option as typed to
+``RUN_DIR/errors/`` and exits 2; anything else writes its one-line summary and exits 1.
+``apga launch`` reports the root failure of the last attempt. If the run folder cannot
+take the line, it goes to a folder of the system's temporary directory that the launcher
+reads (:func:`fallback_errors`).
 
-Restarts (AllReduce mode): torch's elastic agent restarts every rank when one dies
-(``--max-restarts``); on restart the ranks resume from ``checkpoint.pkl`` (written by
-rank 0 after every completed iteration and broadcast by it to the others).
+Restarts and ``--resume``: the ranks continue from the run's checkpoint (written by rank
+0 / the server every ``--checkpoint-every`` iterations, at the end, and on a signal).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from algorithms.backends.distributed.spec import RunSpec
@@ -29,16 +30,40 @@ from algorithms.backends.distributed.spec import RunSpec
 EXIT_BAD_INPUT = 2
 
 
-def write_error(run_dir: Path, rank: int, code: int, message: str) -> None:
-    """One line for ``apga launch`` to report (never raises)."""
+def fallback_errors(run_id: str) -> Path:
+    """Where a worker writes its error when the run folder cannot take it (full disk, a
+    folder made read-only): a folder of the system's temporary directory that
+    ``apga launch`` reads, reports and removes."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"apga-errors-{run_id}"
+
+
+def write_error(run_dir: Path, rank: int, code: int, message: str,
+                run_id: str | None = None) -> None:
+    """One line for ``apga launch`` to report (never raises): in ``RUN_DIR/errors``, else
+    in :func:`fallback_errors`, else on this process's stderr."""
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    line = " ".join(str(message).split()) or "unknown error"
+    name = f"rank{rank}-attempt{restart}.txt"
     try:
         folder = run_dir / "errors"
         folder.mkdir(exist_ok=True)
-        restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-        line = " ".join(str(message).split()) or "unknown error"
-        (folder / f"rank{rank}-attempt{restart}.txt").write_text(f"{code}\t{line}\n")
+        (folder / name).write_text(f"{code}\t{line}\n")
+        return
+    except OSError as exc:
+        why = f"{line} (could not write it to {run_dir / 'errors'}: {exc.strerror or exc})"
+    try:
+        if run_id is None:
+            raise OSError("no run id")
+        folder = fallback_errors(run_id)
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_text(f"{code}\t{why}\n")
     except OSError:
-        pass
+        try:
+            sys.stderr.write(f"apga: error: {why}\n")
+        except (OSError, ValueError):
+            pass
 
 
 def _register(run_dir: Path, rank: int, role: str, agent: int | None) -> None:
@@ -69,13 +94,41 @@ def _parse(argv: list[str]) -> tuple[Path, str, int | None]:
     return spec_path, role, agent
 
 
+def _fault(role: str, agent: int | None, rank: int, phase: str) -> None:
+    """Fault injection for the fault tests (``APGA_TEST_FAULT=WHO:PHASE[:ATTEMPT]``, WHO =
+    ``agentJ`` | ``server`` | ``rankR``): the process kills itself with SIGKILL at PHASE
+    (``start``: before the roll call, ``hello``: after it, ``group``: once the process
+    group formed), on restart ATTEMPT only if given; ``PHASE!`` raises an error instead.
+    Unset in normal runs: nothing happens."""
+    spec = os.environ.get("APGA_TEST_FAULT")
+    if not spec:
+        return
+    import signal
+
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    for item in spec.split(","):
+        who, _, rest = item.partition(":")
+        when, _, attempt = rest.partition(":")
+        me = {f"rank{rank}", "server" if role == "server" else f"agent{agent}"}
+        if who in me and when.rstrip("!") == phase and (not attempt or attempt == restart):
+            if when.endswith("!"):
+                raise RuntimeError(f"injected failure at {phase} on attempt {restart}")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from algorithms.backends.distributed.startup import Lifecycle, as_option
+
     argv = sys.argv[1:] if argv is None else argv
     rank = int(os.environ.get("RANK", "0"))
     run_dir = Path(argv[0]).parent if argv else Path(".")
+    run_id = None
+    lifecycle = Lifecycle()
+    lifecycle.install()
     try:
         spec_path, role, agent = _parse(argv)
         spec = RunSpec.load(spec_path)
+        run_id = spec.run_id
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world != spec.world_size:
             server = " + 1 server" if spec.mode == "server" else ""
@@ -87,25 +140,30 @@ def main(argv: list[str] | None = None) -> int:
             agent = rank
         _one_thread()
         _register(run_dir, rank, role, agent)
-        _init_process_group(spec)
+        _fault(role, agent, rank, "start")
+        from algorithms.backends.distributed.startup import start_process
+
+        store, device = start_process(spec, rank, role, agent,
+                                       fault=lambda phase: _fault(role, agent, rank, phase))
+        _fault(role, agent, rank, "group")
         if spec.task == "calibrate":
             from algorithms.backends.distributed.calibrate import run_calibration
 
-            run_calibration(spec, run_dir, rank, role, agent)
+            run_calibration(spec, run_dir, rank, role, agent, store)
         elif spec.mode == "allreduce":
             from algorithms.backends.distributed.loop import run_allreduce
 
-            run_allreduce(spec, run_dir, rank)
+            run_allreduce(spec, run_dir, rank, store, device, lifecycle)
         else:
             from algorithms.backends.distributed.server import run_agent, run_server
 
             if role == "server":
-                run_server(spec, run_dir, rank)
+                run_server(spec, run_dir, rank, lifecycle)
             else:
                 run_agent(spec, run_dir, rank, agent)
         return 0
     except ValueError as exc:
-        write_error(run_dir, rank, EXIT_BAD_INPUT, str(exc))
+        write_error(run_dir, rank, EXIT_BAD_INPUT, as_option(str(exc)), run_id)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
@@ -114,18 +172,25 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        write_error(run_dir, rank, 1, f"{type(exc).__name__}: {exc}")
+        from algorithms.backends.distributed.startup import StartupError
+
+        kind = "" if isinstance(exc, StartupError) or str(exc).startswith("timeout:") \
+            else f"{type(exc).__name__}: "
+        write_error(run_dir, rank, 1, f"{kind}{exc}", run_id)
         return 1
 
 
 def entry(argv: list[str]) -> None:
     """The elastic agent's entrypoint (a function, so that workers can be forked from an
-    agent that has already imported torch): runs :func:`main`, exits with its code."""
+    agent that has already imported torch): runs :func:`main`. On success it returns (torch's
+    wrapper then hands the return value to the agent, which waits for it); on failure it
+    leaves at once with the code: torch's exit handlers (the process group's teardown)
+    can wait on peers that already left, which held a failed rank for tens of seconds."""
     code = main(list(argv))
     sys.stdout.flush()
     sys.stderr.flush()
     if code:
-        raise SystemExit(code)
+        os._exit(code)
 
 
 def _one_thread() -> None:
@@ -138,16 +203,6 @@ def _one_thread() -> None:
 
     set_blas_threads(1)
     torch.set_num_threads(1)
-
-
-def _init_process_group(spec: RunSpec) -> None:
-    """gloo for CPU tensors, plus NCCL for CUDA tensors on machines with a GPU (the round's
-    all_reduce uses it when every rank has one: :func:`reduce_device`)."""
-    import torch
-    import torch.distributed as dist
-
-    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend, timeout=timedelta(seconds=spec.timeout))
 
 
 if __name__ == "__main__":  # pragma: no cover - the elastic agent runs this
