@@ -1,8 +1,10 @@
 """apga calibrate on real processes writes a cluster file that the rest of apga reads, and
 measures what it is given: on an emulated cluster (--h, --kappa) its h and kappa are the
-emulated ones plus this machine's small overheads, never less (the emulation is a floor),
-so the check holds on a loaded machine (it measured kappa = 0 there when it compared the
-machine's real speed with itself)."""
+emulated ones plus this machine's small overheads, so the check holds on a loaded machine
+(it measured kappa = 0 there when it compared the machine's real speed with itself). h is
+measured inside real rounds, gradient start to gradient start: a round's first gradient
+starts a moment after its emulated receive ends while its emulated duration runs from
+that end, so h may sit a fraction of a percent below the emulated time (FLOOR)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ KAPPA = 0.03
 #: Seconds of overhead a measurement may add to an emulated time on a loaded 2-core
 #: machine (the store ticket, a gloo message, waking a thread): small against H, KAPPA.
 SLACK = 0.02
+#: How far below the emulated h the measured one may sit (see the module docstring).
+FLOOR = 0.01
 
 
 @pytest.mark.parametrize("mode", ["allreduce", pytest.param("server", marks=pytest.mark.slow)])
@@ -40,8 +44,8 @@ def test_calibrate_measures_the_emulated_cluster_and_predict_reads_it(tmp_path, 
     cluster = read_cluster(out)
     assert cluster.n == 2
     np.testing.assert_array_equal(cluster.h, result["h"])
-    # h: at least the emulated seconds, at most SLACK more
-    assert np.all(cluster.h >= np.array(H) * (1 - 1e-9)), cluster.h
+    # h: the emulated seconds (less at most FLOOR of them), at most SLACK more
+    assert np.all(cluster.h >= np.array(H) * (1 - FLOOR)), cluster.h
     assert np.all(cluster.h <= np.array(H) + SLACK), cluster.h
     # kappa: the emulated one within the overheads (half a round's or a round trip's)
     assert np.all(np.abs(cluster.kappa - KAPPA) <= SLACK), cluster.kappa

@@ -87,7 +87,14 @@ class TimedOracle:
         self.calls: list[list] = []
         self._mujoco = hasattr(oracle, "trajectories") and hasattr(oracle, "spec")
 
+    #: Hidden from the backend, which then calls :meth:`sample_gradients` for every
+    #: gradient (timed here, trajectory and backward pass) instead of sampling the
+    #: trajectory itself (:func:`.problem.sample_gradient`).
+    HIDDEN = ("trajectories", "spec")
+
     def __getattr__(self, name: str) -> Any:
+        if name in self.HIDDEN:
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def sample_gradients(self, theta, agents, rng, should_stop=None):
