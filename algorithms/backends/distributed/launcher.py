@@ -426,9 +426,10 @@ def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
 class Progress:
     """A progress bar fed by the run's progress.json (written by rank 0 / the server)."""
 
-    def __init__(self, run_dir: Path, spec: Any, enabled: bool) -> None:
+    def __init__(self, run_dir: Path, spec: Any, enabled: bool, eta: Any = None) -> None:
         self._stop = threading.Event()
         self._thread = None
+        self._eta = eta  # (iteration, seconds) -> seconds left or None
         if not enabled:
             return
         self._path = run_dir / "progress.json"
@@ -454,6 +455,9 @@ class Progress:
                 info = f"iter {p['iteration']}  {p['time']:.1f} s" + (
                     f"  return {ret:.4g}" if ret is not None else
                     "" if J is None else f"  J {J:.4g}")
+                left = None if self._eta is None else self._eta(p["iteration"], p["time"])
+                if left is not None:
+                    info += f"  ETA {left:.1f} s"
                 bar.update(task, completed=done, info=info)
 
     def close(self) -> None:
