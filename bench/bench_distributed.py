@@ -59,7 +59,8 @@ def overhead(tmp: Path, ranks: int, iterations: int, h: float = 0.05, d: int = 3
         capture_output=True, text=True, timeout=600)
     if cal.returncode != 0:
         raise SystemExit(f"calibrate failed: {cal.stderr.strip()}")
-    return float(np.median(durations)), h, json.loads(cal.stdout)["allreduce_seconds"]
+    return (float(np.median(durations)), h,
+            json.loads(cal.stdout)["primitives"]["all_reduce_round_buffer"])
 
 
 def throughput(tmp: Path, ranks: int, repetitions: int) -> float:

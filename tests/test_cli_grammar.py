@@ -204,9 +204,14 @@ def test_launch_and_calibrate_and_validate_tables_fit_80_columns(monkeypatch, ca
     _print_table(summary)
     result = {"n": 2, "dim": 30, "mode": "allreduce", "h": [0.0123456, 0.0234567],
               "kappa": [0.00123, 0.00234], "options": {"log_sigma": 0.25},
-              "timing": "lognormal", "cv": 0.123, "output": "my.csv"}
-    _print(result, {"hosts": ["node-with-a-long-name-0", "node-1"],
-                    "times": [[0.01, 0.02], [0.02, 0.03]]})
+              "timing": "lognormal", "cv": 0.123, "output": "my.csv",
+              "cost": "my.cost.json",
+              "primitives": {"gradient_alone": [0.0111111, 0.0222222],
+                             "seconds_per_step": [0.000411, 0.000781],
+                             "all_reduce_round_buffer": 0.000321, "stop": 0.00111,
+                             "message": [0.000123, 0.000234],
+                             "ticket": {"rennala": [6e-05, 7e-05], "malenia": [0.0003, 0.0004]}}}
+    _print(result, {"hosts": ["node-with-a-long-name-0", "node-1"]})
     out = capsys.readouterr().out
     from algorithms.run.tables import console
 

@@ -17,6 +17,17 @@ Format (documented in ``docs/wallclock.md``)::
 - ``log_sigma`` (lognormal) and ``jitter`` (uniform, in [0, 1)): the model's parameter;
   an empty cell means the default (0.5).
 
+Companion cost file (``apga calibrate`` writes it next to the CSV: ``my.csv`` ->
+``my.cost.json``, :func:`cost_path`): strict JSON with what the cost model of
+:mod:`algorithms.wallclock.cost` needs and the CSV cannot hold: every agent's measured
+gradient times (the ``empirical`` timing model), trajectory lengths and step times, the
+communication primitives (all_reduce and broadcast by size and number of agents, the stop
+signal, the per-gradient ticket, per-agent messages to a server), real rounds of each
+aggregation pattern and an optional pilot. The CSV stays a complete cluster file on its
+own (h, kappa, a parametric timing model) for every command; :func:`read_cost` reads the
+companion (its top level is checked here, the rest by the cost model) and
+``read_cluster(path, empirical=True)`` gives the cluster with the ``empirical`` model.
+
 One timing model per file: the simulated clock draws every agent's durations from one
 model with one parameter (:func:`algorithms.sim.clock.make_clock`), so ``timing``,
 ``log_sigma`` and ``jitter`` must be the same on every row; a row that differs is an error
@@ -32,6 +43,7 @@ Paper: Assumption 2.5 (h_i = \\dot h_i H, kappa), Section H (per-agent kappa_i).
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -51,6 +63,14 @@ REQUIRED = ("h", "kappa")
 #: The models of :data:`algorithms.sim.timing.TIMING_MODELS` (a test keeps the two equal;
 #: ``theory`` does not import ``algorithms``).
 TIMING_MODELS = ("fixed", "exponential", "lognormal", "uniform")
+#: The model that resamples measured durations (:data:`algorithms.sim.timing.EMPIRICAL`):
+#: a ClusterSpec may use it with ``samples``; a CSV cannot hold the samples.
+EMPIRICAL = "empirical"
+#: The companion cost file: its format tag, version and size limit.
+COST_FORMAT = "apga-cost"
+COST_VERSION = 1
+COST_SUFFIX = ".cost.json"
+MAX_COST_BYTES = 256 * 2**20
 #: Which model each option column belongs to, and its default (as algorithms.sim.timing).
 OPTION_MODEL = {"log_sigma": "lognormal", "jitter": "uniform"}
 OPTION_DEFAULT = {"log_sigma": 0.5, "jitter": 0.5}
@@ -78,6 +98,8 @@ class ClusterSpec:
     agents:   optional labels, one per agent (stripped; no line breaks or NUL)
     comments: the file's comment lines (without the leading ``#``), in order
     source:   the file it was read from, if any
+    samples:  with timing ``empirical``: each agent's measured seconds per gradient (a
+              tuple of read-only arrays; the clock resamples them scaled to mean h_i)
 
     Arrays are read-only copies. :meth:`clock_kwargs` gives the arguments of
     :func:`algorithms.sim.clock.make_clock`.
@@ -90,6 +112,7 @@ class ClusterSpec:
     agents: tuple[str, ...] | None = None
     comments: tuple[str, ...] = ()
     source: str | None = None
+    samples: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
         h = _bounded("h", checks.times("h", self.h))
@@ -100,7 +123,20 @@ class ClusterSpec:
         _bounded("kappa", kappa)
         if h.size > MAX_AGENTS:
             raise ValueError(f"h: {h.size} agents exceed the limit of {MAX_AGENTS}")
-        checks.choice("timing", self.timing, TIMING_MODELS)
+        checks.choice("timing", self.timing, (*TIMING_MODELS, EMPIRICAL))
+        samples = None
+        if self.timing == EMPIRICAL:
+            if self.samples is None:
+                raise ValueError("samples: timing 'empirical' needs each agent's measured "
+                                 "seconds per gradient")
+            samples = tuple(_bounded(f"samples[{i}]", checks.times(f"samples[{i}]", t))
+                            for i, t in enumerate(self.samples))
+            checks.same_length(("samples", "h"), samples, h)
+            for arr in samples:
+                arr.setflags(write=False)
+        elif self.samples is not None:
+            raise ValueError(f"samples: only for timing 'empirical', not {self.timing!r}")
+        object.__setattr__(self, "samples", samples)
         options = {}
         for key, value in dict(self.options).items():
             if OPTION_MODEL.get(key) != self.timing:
@@ -126,28 +162,41 @@ class ClusterSpec:
         n = checks.count("n", n)
         if n > self.n:
             raise ValueError(f"n: the cluster has {self.n} agents, asked for the first {n}")
-        agents = None if self.agents is None else self.agents[:n]
-        return ClusterSpec(self.h[:n], self.kappa[:n], self.timing, dict(self.options),
-                           agents, self.comments, self.source)
+        return self.subset(range(n))
+
+    def subset(self, agents) -> ClusterSpec:
+        """The cluster of the given agents (indices, in that order)."""
+        idx = [int(i) for i in agents]
+        if not idx:
+            raise ValueError("agents: choose at least one agent")
+        labels = None if self.agents is None else tuple(self.agents[i] for i in idx)
+        samples = None if self.samples is None else tuple(self.samples[i] for i in idx)
+        return ClusterSpec(self.h[idx], self.kappa[idx], self.timing, dict(self.options),
+                           labels, self.comments, self.source, samples)
 
     def clock_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`algorithms.sim.clock.make_clock` for this cluster."""
-        return {"h": np.array(self.h), "kappa": np.array(self.kappa), "timing": self.timing,
-                **self.options}
+        out = {"h": np.array(self.h), "kappa": np.array(self.kappa), "timing": self.timing,
+               **self.options}
+        if self.samples is not None:
+            out["samples"] = [np.array(t) for t in self.samples]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (lists of floats; strict JSON: all finite)."""
         return {"n": self.n, "h": self.h.tolist(), "kappa": self.kappa.tolist(),
                 "timing": self.timing, "options": dict(self.options),
                 "agents": None if self.agents is None else list(self.agents),
-                "comments": list(self.comments), "source": self.source}
+                "comments": list(self.comments), "source": self.source,
+                "samples": None if self.samples is None else [t.tolist() for t in self.samples]}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ClusterSpec):
             return NotImplemented
         return (np.array_equal(self.h, other.h) and np.array_equal(self.kappa, other.kappa)
                 and self.timing == other.timing and dict(self.options) == dict(other.options)
-                and self.agents == other.agents and self.comments == other.comments)
+                and self.agents == other.agents and self.comments == other.comments
+                and _same_samples(self.samples, other.samples))
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking arrays: not hashable
 
@@ -160,15 +209,88 @@ def check_option(key: str, value: object) -> float:
     return x
 
 
-def read_cluster(path: str | os.PathLike, name: str = "cluster") -> ClusterSpec:
+def _same_samples(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def read_cluster(path: str | os.PathLike, name: str = "cluster", *,
+                 empirical: bool = False) -> ClusterSpec:
     """Read a cluster file; one-line ValueError naming the file (and row, line, column).
 
-    ``name`` starts every message (the CLI passes the flag's name).
+    ``name`` starts every message (the CLI passes the flag's name). With ``empirical``,
+    the cluster uses the ``empirical`` timing model with the measured samples of the
+    companion cost file (:func:`cost_path`; an error naming it when it is missing or has
+    no samples) instead of the CSV's parametric model.
     """
     path = Path(path)
     where = f"{name}: {str(path)!r}"
-    text = read_text(path, name, MAX_BYTES, "cluster file")
-    return _parse(text, where, str(path))
+    spec = _parse(read_text(path, name, MAX_BYTES, "cluster file"), where, str(path))
+    if not empirical:
+        return spec
+    cost = read_cost(cost_path(path), name)
+    samples = cost.get("gradient", {}).get("seconds") if isinstance(cost.get("gradient"),
+                                                                      dict) else None
+    cwhere = f"{name}: {str(cost_path(path))!r}"
+    if not isinstance(samples, list) or len(samples) != spec.n:
+        raise ValueError(f"{cwhere}: gradient.seconds must hold one list of samples per "
+                         f"agent ({spec.n})")
+    try:
+        return ClusterSpec(spec.h, spec.kappa, EMPIRICAL, {}, spec.agents, spec.comments,
+                           spec.source, tuple(np.asarray(t, dtype=float) for t in samples))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{cwhere}: {exc}") from None
+
+
+def cost_path(path: str | os.PathLike) -> Path:
+    """The companion cost file of a cluster file: ``my.csv`` -> ``my.cost.json``."""
+    path = Path(path)
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return path.with_name(stem + COST_SUFFIX)
+
+
+def read_cost(path: str | os.PathLike, name: str = "cluster") -> dict[str, Any]:
+    """The companion cost file as a dict (strict JSON, tag ``apga-cost``, version 1, a
+    positive agent count ``n`` and a ``mode``); the sections are checked by
+    :mod:`algorithms.wallclock.cost`. One-line ValueErrors naming the file."""
+    path = Path(path)
+    where = f"{name}: {str(path)!r}"
+    text = read_text(path, name, MAX_COST_BYTES, "cost file")
+
+    def bad_constant(c: str):
+        raise ValueError(f"{where}: {c} is not strict JSON (a missing value is null)")
+
+    try:
+        data = json.loads(text, parse_constant=bad_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict) or data.get("format") != COST_FORMAT:
+        raise ValueError(f"{where}: not an apga cost file (no \"format\": \"{COST_FORMAT}\")")
+    if data.get("version") != COST_VERSION:
+        raise ValueError(f"{where}: version {data.get('version')!r}; this apga reads "
+                         f"version {COST_VERSION}")
+    n = data.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_AGENTS:
+        raise ValueError(f"{where}: n must be a number of agents in 1..{MAX_AGENTS}")
+    if data.get("mode") not in ("allreduce", "server"):
+        raise ValueError(f"{where}: mode must be allreduce or server, got {data.get('mode')!r}")
+    data["source"] = str(path)
+    return data
+
+
+def write_cost(path: str | os.PathLike, data: Mapping[str, Any], *,
+               name: str = "cluster") -> Path:
+    """Write a companion cost file (strict JSON, atomically, never over an existing file)."""
+    path = Path(path)
+    where = f"{name}: {str(path)!r}"
+    payload = {"format": COST_FORMAT, "version": COST_VERSION,
+               **{k: v for k, v in data.items() if k not in ("format", "version", "source")}}
+    try:
+        text = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError(f"{where}: a measured value is not finite") from None
+    return _write_new(path, text, where, overwrite=False)
 
 
 def _parse(text: str, where: str, source: str) -> ClusterSpec:
@@ -321,6 +443,9 @@ def write_cluster(path: str | os.PathLike, cluster: ClusterSpec, comments: Itera
         raise ValueError(f"{name}: expected a ClusterSpec, got {type(cluster).__name__}")
     path = Path(path)
     where = f"{name}: {str(path)!r}"
+    if cluster.timing == EMPIRICAL:
+        raise ValueError(f"{where}: a CSV cannot hold the empirical model's samples; write "
+                         "the parametric fit (the samples go to the cost file, write_cost)")
     lines = [f"# {c}" if c else "#" for c in _comment_lines(cluster.comments, comments)]
     header = (["agent"] if cluster.agents is not None else []) + ["h", "kappa", "timing"]
     header += list(cluster.options)
@@ -331,6 +456,11 @@ def write_cluster(path: str | os.PathLike, cluster: ClusterSpec, comments: Itera
         cells += [repr(float(cluster.h[i])), repr(float(cluster.kappa[i])), cluster.timing]
         lines.append(",".join(cells + opts))
     text = "\n".join(lines) + "\n"
+    return _write_new(path, text, where, overwrite)
+
+
+def _write_new(path: Path, text: str, where: str, overwrite: bool) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and link it into place."""
     if path.is_dir():
         raise ValueError(f"{where}: is a directory")
     if path.exists() and not overwrite:

@@ -2,7 +2,7 @@
 
 Names are stable (CLI ``--only``, JSON keys, docs): lemma_c1, lemma_c2, unbiased_rennala,
 unbiased_malenia, rennala_bias_heterogeneous, variance_rennala, variance_malenia, prop_2_3,
-theorem_4_1, straggler, time_complexity_shape, wallclock.
+theorem_4_1, straggler, time_complexity_shape, wallclock, wallclock_real.
 """
 
 from __future__ import annotations
@@ -109,6 +109,13 @@ CHECKS: dict[str, CheckSpec] = {
             "predicted seconds per round and per run match real runs (apga launch)",
             "Lemmas C.1, C.2; Algorithm 1",
             wallclock.check_wallclock,
+        ),
+        CheckSpec(
+            "wallclock_real",
+            "a prediction from apga calibrate holds on a real-speed run (within 10%, inside "
+            "its interval)",
+            "Assumption 2.5; Algorithms 1-3; Lemmas C.1, C.2",
+            wallclock.check_wallclock_real,
         ),
     )
 }

@@ -71,7 +71,7 @@ def cluster_from_args(args: argparse.Namespace, replaced: Iterable[str] = REPLAC
 #: argparse dests whose presence turns the seconds section on (--out and --sweep-points
 #: alone are then refused: they only make sense with --sweep).
 TRIGGERS = ("cluster", "timing", "log_sigma", "jitter", "M", "M_init", "iterations", "batch",
-            "seed", "rounds", "sweep", "sweep_points", "out")
+            "seed", "rounds", "sweep", "sweep_points", "out", "alpha", "mode", "eta")
 
 
 def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,13 +88,23 @@ def add_seconds_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-sigma", default=None, help="lognormal spread (default 0.5)")
     g.add_argument("--jitter", default=None, help="uniform jitter in [0, 1) (default 0.5)")
     g.add_argument("--M", dest="M", default=None,
-                   help="batch of every round (default: Theorem 4.2)")
+                   help="batch of every round, or 'theory' (Theorem 4.2; default: each "
+                   "method's, as apga launch)")
     g.add_argument("--M-init", dest="M_init", default=None,
-                   help="batch of the first round (default: Theorem 4.2)")
+                   help="batch of the first round, or 'theory' (default: each method's)")
     g.add_argument("--batch", default=None,
                    help="Synchronized NIGT: gradients per agent per round (default 1)")
     g.add_argument("--iterations", default=None,
                    help="iterations K of the run (default: T of Theorem 4.1 per method)")
+    g.add_argument("--alpha", default=None,
+                   help="step size of the run, or 'theory' (with a calibrated cluster: how "
+                   "fast the pilot's trajectory lengths move; default: each method's)")
+    g.add_argument("--eta", default=None,
+                   help="momentum of the run, or 'theory' (reported; default: each method's)")
+    g.add_argument("--mode", default=None,
+                   help="allreduce | server: the mode of the runs (with a calibrated "
+                   "cluster; a method that does not run in it keeps its own; default: the "
+                   "file's)")
     g.add_argument("--seed", default=None, help="seed of the simulated clock (default 0)")
     g.add_argument("--rounds", default=None,
                    help="simulated rounds with random timing (default 100; fewer above "

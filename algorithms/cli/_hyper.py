@@ -53,19 +53,36 @@ def defaults_text(entries: list[tuple[Any, Any]]) -> str:
     return "; ".join(f"{value:g} ({', '.join(names)})" for value, names in groups.items())
 
 
+#: Hyperparameters the theory gives (``--M theory``: algorithms.wallclock.defaults).
+THEORETICAL = ("M", "M_init", "eta", "alpha")
+
+
+def _or_theory(parse):
+    """``parse``, or the word ``theory`` (the value then comes from Theorems 4.1/4.2)."""
+    def either(text: str):
+        return "theory" if isinstance(text, str) and text.strip() == "theory" else parse(text)
+
+    either.__name__ = getattr(parse, "__name__", "value")
+    return either
+
+
 def add_hyper_arguments(parser: argparse.ArgumentParser | Any, methods: Iterable[Any], *,
-                        batch_maximum: int | None = None) -> None:
+                        batch_maximum: int | None = None, theory: bool = False) -> None:
     """One flag per hyperparameter of ``methods`` (a parser or an argument group).
 
     ``batch_maximum`` bounds the integer ones (batches) where the command samples a round
-    in memory.
+    in memory; with ``theory``, M, M_init, eta and alpha also accept the word ``theory``.
     """
     for name, entries in collect(methods).items():
         hp = entries[0][1]
+        typ = _type(hp, batch_maximum)
+        more = ""
+        if theory and name in THEORETICAL:
+            typ, more = _or_theory(typ), " or 'theory'"
         parser.add_argument(
-            flag(name), dest=PREFIX + name, type=_type(hp, batch_maximum), default=None,
+            flag(name), dest=PREFIX + name, type=typ, default=None,
             metavar=name.upper() if len(name) > 1 else name,
-            help=f"{hp.doc} (default: {defaults_text(entries)})")
+            help=f"{hp.doc} (default: {defaults_text(entries)}{more})")
 
 
 def given(args: argparse.Namespace, spec: Any | None = None) -> dict[str, float]:

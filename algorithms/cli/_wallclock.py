@@ -9,23 +9,92 @@ predict`` with no arguments never imports it, nor the clock (numpy/scipy), nor m
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 SWEEP_VARIABLES = ("n", "eps")
 DEFAULT_SWEEP_POINTS = {"n": 50, "eps": 13}
+#: The inputs of a 'theory' value on the commands that start runs (as apga predict's).
+THEORY_FLAGS = (("--eps", "eps"), ("--L-g", "L_g"), ("--L-h", "L_h"), ("--sigma", "sigma"),
+                ("--Delta", "Delta"), ("--mu", "mu"))
+
+
+def add_theory_arguments(p) -> None:
+    """The flags a 'theory' value (``--M theory``, ...) is computed from, on ``apga launch``
+    and ``apga calibrate``: the same names and defaults as ``apga predict``'s."""
+    from algorithms.cli import _types as ty
+
+    g = p.add_argument_group(
+        "theory values (--M theory, --M-init theory, --eta theory, --alpha theory: Theorems "
+        "4.1/4.2 from these, as apga predict computes them)")
+    for flag, dest in THEORY_FLAGS:
+        g.add_argument(flag, dest=f"theory_{dest}", type=ty.real(0, low_open=True),
+                       default=None, help=f"{dest} (default "
+                       f"{'none' if dest == 'mu' else _theory_default(dest)})")
+
+
+def _theory_default(name: str) -> str:
+    from algorithms.wallclock.defaults import DEFAULTS
+
+    return f"{DEFAULTS[name]:g}"
+
+
+def run_hyper(args: argparse.Namespace, methods, n: int):
+    """(the given hyperparameters as numbers, their sources) of a launch or a calibration
+    of ``methods`` (a name or a list; every flag must belong to one of them): ``theory``
+    values replaced by Theorems 4.1/4.2's (:func:`algorithms.wallclock.defaults.resolve`,
+    for the first method that has the flag)."""
+    from algorithms.cli import _hyper
+    from algorithms.methods.registry import get
+    from algorithms.wallclock.defaults import THEORY, TheoryInputs, resolve
+
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    given = _hyper.given(args)
+    if len(methods) == 1:
+        _hyper.refuse_foreign(given, get(methods[0]))
+    known = {h.name for m in methods for h in get(m).hyper}
+    for name in given:
+        if name not in known:
+            raise ValueError(f"{name}: not a hyperparameter of {', '.join(methods)}")
+    inputs = {dest: getattr(args, f"theory_{dest}", None) for _, dest in THEORY_FLAGS}
+    if THEORY not in given.values():
+        used = [flag for flag, dest in THEORY_FLAGS if inputs[dest] is not None]
+        if used:
+            raise ValueError(f"{used[0].lstrip('-')}: only used with a 'theory' value "
+                             "(--M theory, --M-init theory, --eta theory, --alpha theory)")
+    theory = TheoryInputs(**{k: v for k, v in inputs.items() if v is not None})
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for m in methods:
+        mine = {k: v for k, v in given.items() if get(m).hyperparameter(k) is not None}
+        vals, srcs = resolve(m, mine, theory, n)
+        for k in mine:
+            values.setdefault(k, vals[k])
+            sources.setdefault(k, srcs[k])
+    return values, sources
+
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """The validated numeric options of the section (M, M_init, ... as ints or None)."""
     from algorithms import wallclock as wc
+    from algorithms.wallclock.defaults import parse
     from theory import checks
 
     def opt(name, minimum=1):
         v = getattr(args, name)
         return None if v is None else checks.count(name, v, minimum=minimum)
 
-    out = {"M": opt("M"), "M_init": opt("M_init"), "iterations": opt("iterations"),
-           "batch": opt("batch") or 1, "seed": opt("seed", 0) or 0,
-           "rounds": opt("rounds")}  # None: wallclock.default_rounds(n), set by run
+    out = {"M": parse("M", args.M, True), "M_init": parse("M_init", args.M_init, True),
+           "iterations": opt("iterations"), "batch": opt("batch"),
+           "seed": opt("seed", 0) or 0,
+           "rounds": opt("rounds"),  # None: wallclock.default_rounds(n), set by run
+           "rounds_given": args.rounds is not None,
+           "alpha": parse("alpha", getattr(args, "alpha", None), False),
+           "eta": parse("eta", getattr(args, "eta", None), False),
+           "mode": None if getattr(args, "mode", None) is None
+           else checks.choice("mode", args.mode.strip(), ("allreduce", "server"))}
+    if out["eta"] is not None and out["eta"] != "theory" and out["eta"] > 1:
+        raise ValueError(f"eta must lie in (0, 1], got {args.eta!r}")
     if out["rounds"] is not None and out["rounds"] > wc.MAX_ROUNDS:
         raise ValueError(f"rounds: {out['rounds']} exceeds the limit of {wc.MAX_ROUNDS}")
     for name in ("sweep_points", "out"):
@@ -34,6 +103,24 @@ def options(args: argparse.Namespace) -> dict[str, Any]:
     if out["iterations"] is not None and out["iterations"] > wc.MAX_ITERATIONS:
         raise ValueError(f"iterations: {out['iterations']} exceeds {wc.MAX_ITERATIONS:.0e}")
     return out
+
+
+def cost_model_for(spec):
+    """The cost model beside the cluster file (``--cluster F`` with ``F``'s .cost.json),
+    or None (flags, or a file without one)."""
+    if spec is None or spec.source is None:
+        return None
+    from theory.cluster_file import cost_path
+
+    if not cost_path(spec.source).exists():
+        return None
+    from algorithms.wallclock.cost import CostModel
+
+    model = CostModel.from_file(spec.source)
+    if model.n != spec.n:
+        raise ValueError(f"cluster: {str(cost_path(spec.source))!r} describes {model.n} "
+                         f"agents, {spec.source!r} {spec.n}")
+    return model
 
 
 def run(args: argparse.Namespace, times, build, render) -> int:
@@ -49,10 +136,20 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         from algorithms.wallclock import default_rounds
 
         opts["rounds"] = default_rounds(spec.n)
+    model = cost_model_for(spec)
+    if model is None and opts["mode"] is not None:
+        raise ValueError("mode: only with a cluster file measured by apga calibrate (its "
+                         ".cost.json beside it)")
     pred = build(args, (h, kappa, spec))
     names = None if args.methods is None else [m.strip() for m in args.methods.split(",")]
     methods = methods_for(names)
-    results = compute(spec, pred, opts, methods)
+    if model is None:
+        results = {m: entry(r, spec) for m, r in compute(spec, pred, opts, methods).items()}
+        for m, r in results.items():
+            r["hyper"], r["hyper_source"] = hyper_of(m, opts, pred, spec.n)
+    else:
+        results = compute_cost(model, pred, opts, methods)
+    rec = recommendation(spec, model, pred, opts, methods, results)
     sweep = None
     if args.sweep is not None:
         var, values = parse_sweep(args.sweep, args.sweep_points)
@@ -64,7 +161,11 @@ def run(args: argparse.Namespace, times, build, render) -> int:
         sweep = run_sweep(args, pred, sweep_spec, opts, methods)
     if args.json:
         obj = pred.to_json()
-        obj.update(to_json(results, spec, opts))
+        obj.update(to_json(results, spec, opts, model, pred))
+        obj["recommendation"] = rec["recommendation"]
+        obj["ranking"] = {k: rec[k] for k in ("ranking_gradients", "ranking_eps", "excluded",
+                                               "straggler_ratio", "message_over_gradient",
+                                               "rows", "gradients_budget")}
         if sweep is not None:
             obj["sweep"] = sweep
         from theory import jsonio
@@ -75,7 +176,8 @@ def run(args: argparse.Namespace, times, build, render) -> int:
 
     console = make_console()
     render(pred, console)
-    render_seconds(results, spec, opts, console)
+    render_seconds(results, spec, opts, console, model, pred)
+    render_recommendation(rec, console)
     if sweep is not None:
         console.print(f"sweep over {sweep['variable']} ({len(sweep['values'])} points): "
                       f"{sweep['csv']}, {sweep['png']}", highlight=False)
@@ -105,20 +207,199 @@ def methods_for(pred_methods: list[str] | None) -> tuple[str, ...]:
     return tuple(m for m in WALLCLOCK_METHODS if m in pred_methods)
 
 
+def theory_inputs(pred):
+    """The inputs of 'theory' values: the prediction's eps and constants."""
+    from algorithms.wallclock.defaults import TheoryInputs
+
+    c = pred.constants
+    return TheoryInputs(pred.eps, c.L_g, c.L_h, c.sigma, c.Delta, c.mu)
+
+
+def hyper_of(method: str, opts: dict, pred, n: int) -> tuple[dict[str, float], dict[str, str]]:
+    """(values, sources) of a method's hyperparameters from predict's flags, decided as
+    apga launch decides them (:func:`algorithms.wallclock.defaults.resolve`)."""
+    from algorithms.wallclock.defaults import resolve
+
+    given = {k: opts[k] for k in ("M", "M_init", "alpha", "eta", "batch")}
+    return resolve(method, given, theory_inputs(pred), n, strict=False)
+
+
+def batches(pred, opts: dict, n: int = 1) -> tuple[int, int, dict[str, str]]:
+    """(M, M_init, where each came from) of Rennala NIGT: the batches every method with an
+    M shares (given, 'theory', else the registry default)."""
+    values, sources = hyper_of("rennala_nigt", opts, pred, n)
+    return int(values["M"]), int(values["M_init"]), sources
+
+
 def compute(spec, pred, opts: dict, methods) -> dict:
     """MethodWallclock per method for ``spec`` with the prediction's eps and constants."""
     from algorithms.wallclock import predict_wallclock
 
     c = pred.constants
-    M = opts["M"] if opts["M"] is not None else pred.parameters.M
-    M_init = opts["M_init"] if opts["M_init"] is not None else pred.parameters.M_init
+    M, M_init, _ = batches(pred, opts, spec.n)
     return predict_wallclock(spec, methods, eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
                              sigma=c.sigma, Delta=c.Delta, mu=c.mu, M=M, M_init=M_init,
-                             iterations=opts["iterations"], batch=opts["batch"],
+                             iterations=opts["iterations"], batch=opts["batch"] or 1,
                              seed=opts["seed"], rounds=opts["rounds"])
 
 
-def to_json(results: dict, spec, opts: dict) -> dict[str, Any]:
+def entry(r, spec) -> dict[str, Any]:
+    """A MethodWallclock as a ``wallclock`` entry, with its interval: fixed times exact;
+    random times the total +- 2 std of the simulated rounds (AFedPG without a std: the
+    total itself)."""
+    out = r.to_json()
+    std = r.total_seconds_std
+    if std is None:  # AFedPG with random times: K gaps, each with the gaps' spread
+        std = math.sqrt(r.iterations) * (r.round_seconds_std or 0.0)
+    out["total_seconds_low"] = max(r.total_seconds - 2 * std, 0.0)
+    out["total_seconds_high"] = r.total_seconds + 2 * std
+    out["interval_source"] = ("fixed times: exact" if spec.timing == "fixed" else
+                              "total +- 2 std of the simulated rounds (independent rounds)")
+    out["point_source"] = "simulated clock on the cluster's h, kappa and timing model"
+    from algorithms.wallclock import pattern_of
+
+    out["mode"] = None
+    out["pattern"] = pattern_of(r.method)
+    return out
+
+
+def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
+    """Per method, the cost model's prediction (algorithms.wallclock.cost.predict_run) at
+    K = --iterations (else T of Theorem 4.1 for the method) and at T_explicit."""
+    from algorithms.wallclock import COUNTED_PATTERNS, _iterations, pattern_of
+    from algorithms.wallclock.cost import ROUNDS, predict_run
+
+    c = pred.constants
+    M, M_init, _ = batches(pred, opts, model.n)
+    batch = opts["batch"] or 1
+    out = {}
+    for m in methods:
+        pattern = pattern_of(m)
+        counts = _iterations(pattern, model.n, batch, pred.eps, c.L_g, c.L_h,
+                             c.sigma, c.Delta, c.mu, M, M_init)
+        K = counts.T if opts["iterations"] is None else opts["iterations"]
+        values, sources = hyper_of(m, opts, pred, model.n)
+        alpha = values.get("alpha")
+        kw = {"M": M, "M_init": M_init, "batch": batch, "alpha": alpha,
+              "mode": mode_for(m, opts["mode"]), "seed": opts["seed"],
+              "rounds": opts["rounds"] if opts["rounds_given"] else ROUNDS}
+        p = predict_run(model, m, K, **kw)
+        exp = None if counts.T_explicit is None else predict_run(model, m, counts.T_explicit,
+                                                                   **kw)
+        out[m] = {
+            "mode": p.mode, "pattern": pattern, "M": p.gradients,
+            "M_init": M_init if pattern in COUNTED_PATTERNS else None,
+            "round_seconds": p.round_seconds, "round_seconds_std": p.round_seconds_std,
+            "round_terms": p.terms, "gap_seconds": p.gap_seconds,
+            "init_seconds": p.init_seconds, "bound_seconds": None,
+            "bound_source": "none (a measured cost model, not Assumption 2.5's bounds)",
+            "iterations": K,
+            "iterations_source": ("given" if opts["iterations"] is not None else
+                                  f"T ({counts.source}, O-form, constant 1)"),
+            "total_seconds": p.total_seconds, "total_seconds_low": p.total_seconds_low,
+            "total_seconds_high": p.total_seconds_high,
+            "point_source": p.point_source,
+            "interval_source": ("low: lengths as measured, high: every trajectory at H "
+                                f"= {model.horizon} steps, each widened by the drift "
+                                "margin and 2 std"),
+            "lengths": p.lengths, "samples": p.source,
+            "iterations_explicit": counts.T_explicit,
+            "total_seconds_explicit": None if exp is None else exp.total_seconds,
+            "total_seconds_explicit_low": None if exp is None else exp.total_seconds_low,
+            "total_seconds_explicit_high": None if exp is None else exp.total_seconds_high,
+            "alpha": alpha, "rounds_simulated": kw["rounds"],
+            "hyper": values, "hyper_source": sources,
+            "total_rule": _rule(pattern),
+        }
+    return out
+
+
+def mode_for(method: str, mode: str | None) -> str | None:
+    """``--mode`` for a method that runs in it, else None (the method's own mode: AFedPG
+    runs in server mode only)."""
+    from algorithms.methods.registry import get
+
+    return mode if mode is not None and mode in get(method).modes else None
+
+
+def _rule(pattern: str) -> str:
+    if pattern == "greedy":
+        return "K server updates x the long-run time between two"
+    if pattern == "synchronized":
+        return "K + 1 rounds, each followed by the measured gap (Algorithm 1 lines 2, 6)"
+    return ("first round with M_init, then K rounds with M, each followed by the measured "
+            "gap (Algorithm 1 lines 2, 6)")
+
+
+def recommendation(spec, model, pred, opts: dict, methods, results) -> dict[str, Any]:
+    """The ranking and the recommendation (:mod:`algorithms.wallclock.recommend`)."""
+    import numpy as np
+
+    from algorithms.wallclock import (
+        COUNTED_PATTERNS,
+        _iterations,
+        pattern_of,
+        predict_method,
+    )
+    from algorithms.wallclock.recommend import gradients_iterations, recommend
+
+    c = pred.constants
+    M, M_init, _ = batches(pred, opts, spec.n)
+    batch = opts["batch"] or 1
+    if model is not None:
+        h = np.array([float(np.mean(x)) for x in model.samples("rennala")[0]])
+        message = float(np.median(2 * model.send + 2 * model.kappa))
+    else:
+        h = np.asarray(spec.h, dtype=float)
+        message = float(np.median(2 * spec.kappa))
+    order = np.argsort(h, kind="stable")
+    K_ref = (opts["iterations"] if opts["iterations"] is not None else
+             _iterations("rennala", spec.n, batch, pred.eps, c.L_g, c.L_h, c.sigma, c.Delta,
+                         c.mu, M, M_init).T)
+    G = M_init + K_ref * M
+    cache: dict = {}
+
+    def seconds(method: str, m: int, K: int) -> float:
+        key = (method, m, K)
+        if key not in cache:
+            agents = order[:m]
+            if model is not None:
+                from algorithms.wallclock.cost import ROUNDS, predict_run
+
+                alpha = hyper_of(method, opts, pred, m)[0].get("alpha")
+                cache[key] = predict_run(
+                    model, method, K, M=M, M_init=M_init, batch=batch, alpha=alpha,
+                    mode=mode_for(method, opts["mode"]), seed=opts["seed"],
+                    rounds=opts["rounds"] if opts["rounds_given"] else ROUNDS,
+                    agents=agents).total_seconds
+            else:
+                cache[key] = predict_method(
+                    method, spec.subset(agents), eps=pred.eps, L_g=c.L_g, L_h=c.L_h,
+                    sigma=c.sigma, Delta=c.Delta, mu=c.mu, M=M, M_init=M_init,
+                    iterations=K, batch=batch, seed=opts["seed"],
+                    rounds=opts["rounds"]).total_seconds
+        return cache[key]
+
+    def eps_iterations(method: str, m: int):
+        return _iterations(pattern_of(method), m, batch, pred.eps, c.L_g, c.L_h, c.sigma,
+                           c.Delta, c.mu, M, M_init).T_explicit
+
+    def gradients(method: str, m: int) -> int:
+        return gradients_iterations(pattern_of(method), G, M, M_init, m, batch)
+
+    def batch_of(method: str):
+        p = pattern_of(method)
+        return M if p in COUNTED_PATTERNS else None
+
+    rec = recommend(methods, h=h, message_seconds=message, seconds=seconds,
+                    eps_iterations=eps_iterations, gradients=gradients,
+                    settings=pred.setting, M=batch_of)
+    rec["gradients_budget"] = {"G": G, "rule": f"G = M_init + K M = {M_init} + {K_ref} x {M}, "
+                               "the gradients of a Rennala NIGT run of K iterations"}
+    return rec
+
+
+def to_json(results: dict, spec, opts: dict, model=None, pred=None) -> dict[str, Any]:
     """The ``wallclock`` and ``wallclock_setup`` keys of ``apga predict --json``."""
     cluster = spec.to_dict()
     if spec.n > 1000:
@@ -126,65 +407,118 @@ def to_json(results: dict, spec, opts: dict) -> dict[str, Any]:
     setup = {
         "cluster": cluster, "seed": opts["seed"], "rounds": opts["rounds"],
         "batch": opts["batch"],
-        "round_seconds": "fixed times: one simulated round, exact (docs/clock.md); random: "
-                         "mean over the simulated rounds. AFedPG: the long-run time between "
-                         "server updates, (sum_i 1/(h_i + 2 kappa_i))^-1",
-        "total_seconds": {m: r.total_rule for m, r in results.items()},
+        "cost_model": None if model is None else {"source": model.source,
+                                                  "primitives": model.primitives()},
+        "round_seconds": ("cost model: a round composed from the measured primitives its "
+                          "pattern and mode use (docs/wallclock.md)" if model is not None else
+                          "fixed times: one simulated round, exact (docs/clock.md); random: "
+                          "mean over the simulated rounds. AFedPG: the long-run time between "
+                          "server updates, (sum_i 1/(h_i + 2 kappa_i))^-1"),
+        "total_seconds": {m: r["total_rule"] for m, r in results.items()},
         "bound_seconds": "Lemma C.1 / C.2 with kappa = max_i kappa_i (fixed times only)",
     }
-    return {"wallclock": {m: r.to_json() for m, r in results.items()}, "wallclock_setup": setup}
+    if pred is not None:
+        M, M_init, src = batches(pred, opts, spec.n)
+        setup["batches"] = {"M": M, "M_init": M_init, "M_source": src["M"],
+                            "M_init_source": src["M_init"]}
+    return {"wallclock": results, "wallclock_setup": setup}
 
 
-def render_seconds(results: dict, spec, opts: dict, console) -> None:
-    """Print the seconds table under predict's table."""
+def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=None) -> None:
+    """Print the seconds table under predict's table (it fits the terminal:
+    algorithms.run.tables)."""
     from algorithms.run.tables import Column, fit
     from theory.complexity import LABELS
 
     src = f"cluster {spec.source}" if spec.source else "cluster from the flags"
-    fixed = spec.timing == "fixed"
-    timing = "fixed times (exact)" if fixed else (
-        f"{spec.timing} times, mean ± std over {opts['rounds']} simulated rounds, seed "
-        f"{opts['seed']}")
-    cols = [Column("method", "left", 10), Column("grads/round", priority=5),
-            Column("round s", priority=9), Column("± std", priority=6),
-            Column("bound s", priority=4), Column("first round s", priority=3),
-            Column("K = T", priority=7), Column("total s", priority=8),
-            Column("K = T_explicit", priority=1), Column("total s (explicit)", priority=2)]
-    rows = [[LABELS[m].replace("(Synchronized)", "Sync."), str(r.M),
-             _g(r.round_seconds), _g(r.round_seconds_std), _g(r.bound_seconds),
-             _g(r.init_seconds) if m in ("rennala_nigt", "malenia_nigt") else "-",
-             _k(r.iterations), _g(r.total_seconds), _k(r.iterations_explicit),
-             _g(r.total_seconds_explicit)]
-            for m, r in results.items()]
-    console.print(fit(console, f"predicted seconds on the simulated clock: {src}, n = "
-                      f"{spec.n}, {timing}", cols, rows))
-    kappa = "one kappa" if spec.kappa.min() == spec.kappa.max() else (
-        f"per-agent kappa_i (the rows above use kappa = max_i kappa_i = {spec.kappa.max():g})")
-    lines = [
-        f"h_i = seconds per stochastic gradient, {kappa}; bounds: Lemma C.1/C.2 with "
-        "kappa = max_i kappa_i" + ("" if fixed else " (hold for fixed times only)"),
-        "total: Rennala/Malenia NIGT = first round (M_init) + K rounds (M) (Algorithm 1 "
-        "lines 2, 6); Sync. NIGT = (K + 1) rounds of b gradients per agent; AFedPG = time "
-        "of the K-th server update" + (" (exact)" if fixed else " = K x round") + ", round = "
-        "long-run gap (sum_i 1/(h_i + 2 kappa_i))^-1",
-    ]
-    nigt = [r for m, r in results.items() if m in ("rennala_nigt", "malenia_nigt")]
-    if nigt:
-        src = {k: "given" if opts[k] is not None else "Theorem 4.2" for k in ("M", "M_init")}
-        lines.append(f"batches: M = {nigt[0].M} ({src['M']}), M_init = {nigt[0].M_init} "
-                     f"({src['M_init']}); Sync. NIGT: b = {opts['batch']} per agent")
-    if any(r.iterations_source == "given" for r in results.values()):
-        lines.append("K = T column: K given by --iterations")
+    if model is not None:
+        how = "cost model (docs/wallclock.md)"
+    elif spec.timing == "fixed":
+        how = "fixed times (exact)"
+    else:
+        how = f"{spec.timing} times, {opts['rounds']} simulated rounds, seed {opts['seed']}"
+    modes = {r.get("mode") for r in results.values()}
+    cols = [Column("method", "left", 10), Column("mode", "left", 4),
+            Column("grads", priority=5), Column("round s", priority=7),
+            Column("K", priority=6), Column("run s", priority=9),
+            Column("low-high s", priority=8)]
+    rows = []
+    for m, r in results.items():
+        rows.append([_label(m, LABELS), r.get("mode") or "-", str(r["M"]),
+                     _g(r["round_seconds"], 3), _k(r["iterations"]),
+                     _g(r["total_seconds"], 4),
+                     f"{_g(r['total_seconds_low'], 3)}-{_g(r['total_seconds_high'], 3)}"])
+    if modes == {None}:
+        cols.pop(1)
+        rows = [row[:1] + row[2:] for row in rows]
+    console.print(fit(console, f"predicted seconds: {src}, n = {spec.n}, {how}", cols, rows))
+    lines = []
+    if pred is not None:
+        M, M_init, src_b = batches(pred, opts, spec.n)
+        lines.append(f"batches: M = {M} ({src_b['M']}), M_init = {M_init} "
+                     f"({src_b['M_init']}), Sync. NIGT b = {opts['batch'] or 1} per agent: "
+                     "what apga launch runs with the same flags")
+    if any(r["iterations_source"] == "given" for r in results.values()):
+        lines.append("K: given by --iterations")
+    else:
+        lines.append("K: T of Theorem 4.1 for each method (O-form, constant 1)")
+    if model is not None:
+        first = next(iter(results.values()))
+        lines.append(f"run s: the point ({first['point_source']}); low-high: "
+                     f"{first['interval_source']}")
+        lines.append("round: computation on the clock (measured samples) + the pattern's "
+                     "communication + the calibration residual; run: rounds + gaps")
+    else:
+        lines.append("total: Rennala/Malenia NIGT = first round (M_init) + K rounds (M); "
+                     "Sync. NIGT = (K + 1) rounds; AFedPG = time of the K-th server update")
     for line in lines:
         console.print(line, highlight=False)
 
 
-def _g(x) -> str:
-    return "-" if x is None else f"{x:.6g}"
+def render_recommendation(rec: dict, console) -> None:
+    """The ranking at the same progress, and the recommended method (fits the terminal)."""
+    from algorithms.methods.registry import get
+    from algorithms.run.tables import Column, fit
+    from theory.complexity import LABELS
+
+    cols = [Column("method", "left", 10), Column("(a) K", priority=3),
+            Column("(a) s", priority=8), Column("(b) K", priority=4),
+            Column("(b) s", priority=9), Column("note", "left", 5, wrap=True)]
+    rows = []
+    for r in sorted(rec["rows"], key=lambda r: (r["seconds_eps"] is None,
+                                                r["seconds_eps"] or 0,
+                                                r["seconds_gradients"] or 0)):
+        note = "excluded" if r["excluded"] else (
+            "no explicit T" if r["iterations_eps"] is None else "")
+        rows.append([_label(r["method"], LABELS), _k(r["iterations_gradients"]),
+                     _g(r["seconds_gradients"], 4), _k(r["iterations_eps"]),
+                     _g(r["seconds_eps"], 4), note])
+    console.print(fit(console, "seconds to the same progress: (a) the same gradients, (b) "
+                      "the theory's eps", cols, rows))
+    console.print(f"(a): {rec['gradients_budget']['rule']}; (b): T_explicit iterations "
+                  "(Theorem 4.1's proof; AFedPG has no explicit constants)", highlight=False)
+    for m, why in rec["excluded"].items():
+        console.print(f"not {get(m).title}: {why}", highlight=False)
+    r = rec["recommendation"]
+    if r is None:
+        console.print(f"recommended: none ({rec.get('recommendation_reason')})",
+                      highlight=False)
+        return
+    M = f", M = {r['M']}" if r["M"] is not None else ""
+    console.print(f"recommended: {get(r['method']).title}{M}, the fastest {r['agents']} "
+                  f"agent(s), {_g(r['seconds'], 4)} s: {r['reason']}", highlight=False)
+
+
+def _label(m: str, labels: dict) -> str:
+    return labels.get(m, m).replace("(Synchronized)", "Sync.")
+
+
+def _g(x, digits: int = 6) -> str:
+    return "-" if x is None else f"{x:.{digits}g}"
 
 
 def _k(x) -> str:
-    return "-" if x is None else f"{x:.6g}" if x >= 1e7 else str(x)
+    return "-" if x is None else f"{x:.4g}" if x >= 1e7 else str(x)
 
 
 # --- sweeps ------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from algorithms.backends.distributed.spec import MAX_REPEATS
 from algorithms.cli import _types as ty
+from algorithms.cli._cluster import add_cluster_argument
 from algorithms.cli._processes import (
     add_problem_arguments,
     add_process_arguments,
     check_processes,
+    cluster_times,
     dry_run,
     problem_fields,
     processes,
@@ -27,20 +29,57 @@ HELP = "measure seconds per gradient and per communication on real processes -> 
 DESCRIPTION = """Measure this machine (or a torchrun cluster) and write a cluster file.
 
 Starts the real backend (`apga launch`'s processes, --nproc agents per node, any torchrun
-multi-node setup) and, on every agent at once, times --repetitions stochastic gradients of
---env at the given horizon (after --warmup untimed ones), then the communications of the
---mode: the round's all_reduce of d floats (allreduce) or each agent's round trip of d
-floats to the server (server). Writes a cluster file (docs/wallclock.md): h_i = agent i's
-mean seconds per gradient, kappa_i from the communications, one timing model fitted to
-the durations, and comment lines saying what was measured, where and when. Then
-`apga predict --cluster FILE` predicts runs in seconds and `apga launch --cluster FILE`
-emulates the cluster elsewhere. The raw samples (calibration.json) and the processes' logs
-go to a folder next to the file, FILE's name with -run."""
+multi-node setup) and measures every primitive a run pays (docs/wallclock.md): each
+agent's seconds per gradient of --env at the given horizon, alone and inside real rounds
+of every aggregation pattern of the --mode (with their trajectory lengths), the store
+ticket a gradient pays, the all_reduce by size and number of agents, a broadcast, the stop
+signal's latency and each agent's messages to a server. With --pilot G it also runs the
+run's own method (--method, --alpha, --M, ...; a comma list pilots each) for about G
+gradients and records how trajectory lengths move as the policy learns.
+--h/--kappa/--cluster emulate a cluster as `apga launch` does.
+
+Writes FILE (the cluster file every command reads: h_i = agent i's mean seconds per
+gradient in a round, kappa_i, one timing model fitted to the durations, comments saying
+what was measured, where and when) and beside it FILE's name with .cost.json (the cost
+model `apga predict --cluster FILE` uses: every sample, the primitives, the pilot). The
+raw samples (calibration.json) and the processes' logs go to a folder next to the file,
+FILE's name with -run."""
+
+
+MAX_PILOT = 100_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from algorithms.backends.distributed.spec import MAX_BATCH
+
     add_process_arguments(p, restarts=False)
     add_problem_arguments(p)
+    r = p.add_argument_group("the run to predict (the pilot runs it; --M also sets the "
+                             "calibration rounds' batch)")
+    r.add_argument("--method", default="rennala_nigt",
+                   help="the run's method (default rennala_nigt); with --pilot a comma list "
+                   "pilots each (those that run in --mode)")
+    from algorithms.backends.distributed.spec import real_methods
+    from algorithms.cli import _hyper
+
+    _hyper.add_hyper_arguments(r, real_methods(), batch_maximum=MAX_BATCH, theory=True)
+    r.add_argument("--pilot", type=ty.integer(0, MAX_PILOT), default=0, metavar="GRADIENTS",
+                   help="run each --method for about this many gradients (G/M iterations; "
+                   "Sync. NIGT G/(n b); AFedPG G updates) to measure how trajectory lengths "
+                   "move (default 0: no pilot)")
+    c = p.add_argument_group("emulated cluster (seconds), as apga launch")
+    c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
+    c.add_argument("--kappa", default=None, help="seconds per communication: number, list, "
+                   "sqrt or sqrt_d4")
+    c.add_argument("--timing", default=None,
+                   help="fixed | exponential | lognormal | uniform (default fixed)")
+    c.add_argument("--log-sigma", type=ty.real(0, 8), default=None, help="lognormal spread")
+    c.add_argument("--jitter", type=ty.real(0, 1, high_open=True), default=None,
+                   help="uniform jitter in [0, 1)")
+    add_cluster_argument(c)
+    from algorithms.cli._wallclock import add_theory_arguments
+
+    add_theory_arguments(p)
     m = p.add_argument_group("measurement")
     m.add_argument("--repetitions", type=ty.integer(2, MAX_REPEATS), default=30,
                    help="timed gradients per agent and timed communications (default 30)")
@@ -57,11 +96,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=argparse.SUPPRESS)  # the former name of --quiet
     m.add_argument("--dry-run", action="store_true",
                    help="check every argument and print what would be measured; start nothing")
-    e = p.add_argument_group("emulation (to check the measurement itself)")
-    e.add_argument("--h", default=None,
-                   help="emulate at least h_i seconds per gradient (list or equal|sqrt|quarter)")
-    e.add_argument("--kappa", default=None,
-                   help="emulate kappa_i seconds per communication (number, list, sqrt)")
 
 
 def _output(args, probe: bool = True) -> Path:
@@ -75,6 +109,11 @@ def _output(args, probe: bool = True) -> Path:
         raise ValueError(f"output: {str(path)!r} is a directory")
     if path.exists():
         raise ValueError(f"output: {str(path)!r} exists; choose a new file name")
+    from theory.cluster_file import cost_path
+
+    if cost_path(path).exists():
+        raise ValueError(f"output: {str(cost_path(path))!r} (its cost file) exists; choose "
+                         "a new file name")
     if probe:  # writable before anything is measured
         from algorithms.run.outputs import writable_dir
 
@@ -86,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from algorithms.backends.distributed import launcher
     from algorithms.backends.distributed.node import quiet_torch_logs
     from algorithms.backends.distributed.spec import MODES, RunSpec
+    from algorithms.methods.registry import get
     from theory import checks
 
     quiet_torch_logs()
@@ -100,13 +140,15 @@ def run(args: argparse.Namespace) -> int:
     output = _output(args, probe=not args.dry_run)
     endpoint, run_id = launcher.rendezvous(args.rdzv_endpoint, args.rdzv_id, args.nnodes)
     problem, dim, _ = problem_fields(args, n)
-    from algorithms.sim import timing as tm
-
-    h = None if args.h is None else tm.resolve_times("h", args.h, n).tolist()
-    kappa = None if args.kappa is None else tm.resolve_kappa(args.kappa, n, dim).tolist()
-    spec = RunSpec(method="rennala_nigt", mode=args.mode, n=n, iterations=reps, seed=args.seed,
+    methods = _methods(args)
+    runs_here = [m for m in methods if args.mode in get(m).modes] or [methods[0]]
+    args.method = runs_here[0]
+    spec = RunSpec(method=args.method, mode=args.mode, n=n, iterations=reps, seed=args.seed,
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
-                   rdzv_timeout=args.rdzv_timeout, h=h, kappa=kappa, **problem)
+                   rdzv_timeout=args.rdzv_timeout, hyper=_run_hyper(args, n, methods),
+                   **_emulation(args, n, dim), **problem)
+    opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
+            "pilot_methods": runs_here, "M": spec.hyper.get("M")}
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)
@@ -119,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
     args.out = str(folder)
     run_dir = launcher.run_folder(folder, "")
     spec.save(run_dir / "spec.json")
+    from algorithms.backends.distributed.calibrate import OPTIONS
+    from algorithms.backends.distributed.runlog import dump_json
+
+    dump_json(run_dir / OPTIONS, opts)
     stop = threading.Event()
     spinner = None
     if not args.quiet and sys.stderr.isatty():
@@ -141,21 +187,20 @@ def run(args: argparse.Namespace) -> int:
             return failed
         print("this node's agents were measured; the node holding rank 0 wrote the file")
         return 0
-    import numpy as np
-
     data = json.loads(data_path.read_text())
-    cluster, fit, comments = build(data, spec, args)
-    from theory.cluster_file import write_cluster
+    cluster, fit, comments, cost = build(data, spec, args)
+    from theory.cluster_file import cost_path, write_cluster, write_cost
 
     write_cluster(output, cluster, comments, name="output")
-    result = {"output": str(output), "run_dir": str(run_dir), "n": n, "dim": data["dim"],
-              "mode": spec.mode, "h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
-              "timing": fit.timing, "options": dict(fit.options), "cv": fit.cv,
-              "loglik": fit.loglik,
-              "allreduce_seconds": (float(np.median(data["comm"]))
-                                    if spec.mode == "allreduce" else None),
-              "round_seconds": (float(np.median(data["rounds"])) if data.get("rounds")
-                                else None)}
+    write_cost(cost_path(output), cost, name="output")
+    from algorithms.wallclock.cost import CostModel
+
+    model = CostModel.from_dict(cost)
+    result = {"output": str(output), "cost": str(cost_path(output)), "run_dir": str(run_dir),
+              "n": n, "dim": data["dim"], "mode": spec.mode, "h": cluster.h.tolist(),
+              "kappa": cluster.kappa.tolist(), "timing": fit.timing,
+              "options": dict(fit.options), "cv": fit.cv, "loglik": fit.loglik,
+              "primitives": model.primitives()}
     if args.json:
         from theory import jsonio
 
@@ -167,78 +212,104 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _methods(args) -> list[str]:
+    """--method: one name, or with --pilot a comma list (each a registry method)."""
+    from algorithms.methods.registry import get
+
+    names = [m.strip() for m in str(args.method).split(",") if m.strip()]
+    if not names:
+        raise ValueError(f"method: give a method name, got {args.method!r}")
+    if len(names) > 1 and not args.pilot:
+        raise ValueError("method: a list of methods only with --pilot (each is piloted)")
+    for m in names:
+        get(m)
+    return list(dict.fromkeys(names))
+
+
+def _run_hyper(args, n: int, methods: list[str]) -> dict:
+    """The run's hyperparameters given on the command line, checked against the methods
+    ('theory' values resolved as apga launch and apga predict resolve them)."""
+    from algorithms.cli._wallclock import run_hyper
+
+    return run_hyper(args, methods, n)[0]
+
+
+def _emulation(args, n: int, dim) -> dict:
+    """RunSpec fields of an emulated cluster (--h/--kappa/--timing or --cluster)."""
+    from algorithms.cli._cluster import cluster_from_args
+
+    cluster = cluster_from_args(args)
+    if cluster is not None:
+        if cluster.n != n:
+            raise ValueError(f"cluster: {cluster.source} describes {cluster.n} agents, the "
+                             f"calibration has {n}")
+        return {"h": cluster.h.tolist(), "kappa": cluster.kappa.tolist(),
+                "timing": cluster.timing, "timing_options": dict(cluster.options)}
+    h, kappa, timing, options = cluster_times(args, n, dim)
+    return {"h": h, "kappa": kappa, "timing": timing, "timing_options": options}
+
+
 def build(data: dict, spec, args):
-    """(ClusterSpec, TimingFit, comment lines) from a run's calibration.json."""
+    """(ClusterSpec, TimingFit, comment lines, cost file content) from a calibration.json."""
     import socket
 
-    import numpy as np
-
-    from algorithms.wallclock.calibration import (
-        fit_timing,
-        kappa_from_allreduce,
-        kappa_from_round_trips,
-        kappa_from_rounds,
-    )
+    from algorithms.wallclock.calibration import cluster_from_cost, cost_from_calibration
     from theory.cluster_file import ClusterSpec
 
-    times = data["times"]
-    fit = fit_timing(times)
-    h = np.array([float(np.mean(t)) for t in times])
-    if data["mode"] == "allreduce":
-        reduce_only = kappa_from_allreduce(data["comm"], data["n"])
-        how = (f"all_reduce of a round's {data['dim']}+{4 * data['n'] + 1} float64: median "
-               f"{2 * reduce_only[0]:.4g} s")
-        if data.get("rounds"):
-            k = kappa_from_rounds(data["rounds"], h, data["round_M"])
-            kappa = np.full(data["n"], k)
-            how = ("kappa = half of what real AggregateRennala rounds (M = "
-                   f"{data['round_M']}, {len(data['rounds'])} rounds) cost beyond their "
-                   "computation on the clock with these h_i (the clock adds kappa to receive "
-                   f"and kappa to reduce); the {how}")
-        else:
-            kappa = reduce_only
-            how = f"kappa = half the median {how}"
-    else:
-        kappa = kappa_from_round_trips(data["comm"])
-        how = f"kappa_i = half agent i's median round trip of {data['dim'] + 3} float64"
+    measured = {"host": socket.gethostname(), "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                "command": "apga " + " ".join(sys.argv[1:]), "torch": data["torch"],
+                "repetitions": data["repetitions"], "warmup": data["warmup"],
+                "seed": data.get("seed", 0)}
+    cost = cost_from_calibration(data, measured)
+    cluster, fit = cluster_from_cost(cost)
     labels = [f"agent{i}@{host}" for i, host in enumerate(data["hosts"])]
     env = spec.env if spec.env != "tabular" else (
         f"tabular {spec.tabular['env']} S={spec.tabular['S']} A={spec.tabular['A']}")
+    how = ("kappa = the median all_reduce of a round's buffer among all agents"
+           if spec.mode == "allreduce" else
+           f"kappa_i = half agent i's median round trip of {data['dim'] + 3} float64 to the "
+           "server")
+    emulated = " (emulated cluster)" if data.get("emulated") else ""
     comments = [
-        f"measured by apga calibrate on {socket.gethostname()} at "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}",
+        f"measured by apga calibrate on {socket.gethostname()} at {measured['time']}",
         f"env {env}, horizon {data['horizon']}, d = {data['dim']} parameters, "
-        f"{data['n']} agents ({spec.mode} mode), torch {data['torch']}",
-        f"h = mean of {data['repetitions']} gradients per agent after {data['warmup']} "
-        "warm-up ones, every agent computing at once"
-        + (" (each with its store ticket)" if spec.mode == "allreduce" else ""),
+        f"{data['n']} agents ({spec.mode} mode){emulated}, torch {data['torch']}",
+        f"h = mean seconds per gradient ({cost['gradient']['source']}, "
+        f"{data['repetitions']} per agent after {data['warmup']} warm-up ones)",
         how,
         f"timing {fit.timing} fitted to the pooled t/h_i (coefficient of variation "
         f"{fit.cv:.3g}; fixed below 0.05, else the largest likelihood)",
-        "command: apga " + " ".join(sys.argv[1:]),
+        "cost model (every sample and primitive): the .cost.json file beside this one",
+        "command: " + measured["command"],
     ]
-    cluster = ClusterSpec(h, kappa, fit.timing, dict(fit.options), tuple(labels))
-    return cluster, fit, comments
+    cluster = ClusterSpec(cluster.h, cluster.kappa, fit.timing, dict(fit.options),
+                          tuple(labels))
+    return cluster, fit, comments, cost
 
 
 def _print(result: dict, data: dict) -> None:
-    import numpy as np
+    from algorithms.run.tables import Column, console, print_table
 
-    from algorithms.run.tables import Column, print_table
-
+    p = result["primitives"]
     cols = [Column("agent", "left", 9), Column("host", "left", 2),
-            Column("h (s/gradient)", priority=8), Column("std", priority=5),
-            Column("kappa (s)", priority=7)]
-    rows = [[str(i), data["hosts"][i], f"{h:.4g}", f"{np.std(data['times'][i]):.3g}",
-             f"{k:.4g}"]
+            Column("h (s/gradient)", priority=8), Column("alone", priority=4),
+            Column("s/step", priority=3), Column("kappa (s)", priority=7)]
+    rows = [[str(i), data["hosts"][i], f"{h:.4g}", f"{p['gradient_alone'][i]:.4g}",
+             f"{p['seconds_per_step'][i]:.3g}", f"{k:.4g}"]
             for i, (h, k) in enumerate(zip(result["h"], result["kappa"], strict=True))]
     print_table(f"apga calibrate: {result['n']} agents, d = {result['dim']}, "
                 f"{result['mode']} mode", cols, rows)
+    out = console()
+    ticket = ", ".join(f"{k} {1e3 * max(v):.3g}" for k, v in p["ticket"].items())
+    out.print(f"all_reduce of a round {1e3 * p['all_reduce_round_buffer']:.3g} ms, stop "
+              f"signal {1e3 * p['stop']:.3g} ms, message {1e3 * max(p['message']):.3g} ms"
+              + (f", ticket (ms) {ticket}" if ticket else ""), highlight=False)
     opts = ", ".join(f"{k} = {v:.3g}" for k, v in result["options"].items())
-    print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
-          f"coefficient of variation {result['cv']:.3g}")
-    print(f"cluster file written to {result['output']} "
-          f"(use: apga predict --cluster {result['output']})")
+    out.print(f"timing model: {result['timing']}{f' ({opts})' if opts else ''}; "
+              f"coefficient of variation {result['cv']:.3g}", highlight=False)
+    out.print(f"cluster file written to {result['output']}, cost model to "
+              f"{result['cost']} (use: apga predict --cluster {result['output']})",
+              highlight=False)
 
 
 def _spin(stop: threading.Event, n: int, reps: int) -> None:

@@ -57,7 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=" | ".join(runs["allreduce"]) + "; server mode also "
                    + " | ".join(x for x in runs["server"] if x not in runs["allreduce"])
                    + " (default %(default)s)")
-    _hyper.add_hyper_arguments(m, real_methods(), batch_maximum=MAX_BATCH)
+    _hyper.add_hyper_arguments(m, real_methods(), batch_maximum=MAX_BATCH, theory=True)
+    from algorithms.cli._wallclock import add_theory_arguments
+
+    add_theory_arguments(p)
     add_problem_arguments(p)
     c = p.add_argument_group("emulated cluster (seconds)")
     c.add_argument("--h", default=None, help="seconds per gradient: list or equal|sqrt|quarter")
@@ -86,6 +89,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=argparse.SUPPRESS)  # the former name of --quiet
     b.add_argument("--save-gradients", action="store_true",
                    help="also write gradients.npz (every aggregated gradient and its point)")
+    b.add_argument("--predict-from", default=None, metavar="FILE",
+                   help="a cluster file apga calibrate measured here (with its .cost.json): "
+                   "an ETA from its cost model, and predicted vs actual in summary.json "
+                   "(the run itself is at real speed; docs/wallclock.md)")
     b.add_argument("--dry-run", action="store_true",
                    help="check every argument and print the run it would start; start nothing")
     b.add_argument("--resume", action="store_true",
@@ -124,9 +131,9 @@ def _spec(args: argparse.Namespace, run_id: str):
     checks.count("max-restarts", args.max_restarts, minimum=0)
     check_processes(args, n)
     spec = get(args.method)
-    hyper = _hyper.given(args)
-    _hyper.refuse_foreign(hyper, spec)
-    spec.resolve(hyper)
+    from algorithms.cli._wallclock import run_hyper
+
+    hyper, _ = run_hyper(args, args.method, n)  # 'theory' values as apga predict has them
     iterations, budget = args.iterations, args.time
     if iterations is None and budget is None:
         iterations = 100
@@ -170,6 +177,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("resume: give the run's folder with --out")
     if args.dry_run:
         return dry_run(args, spec, endpoint)
+    from algorithms.wallclock import eta
+
+    prediction = eta.launch_prediction(spec, args.predict_from)
     folder = launcher.RunFolder(args.out, f"{spec.method}-{spec.mode}", resume=args.resume)
     try:
         run_dir = folder.path
@@ -182,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"out: cannot write the run's files in {str(run_dir)!r} "
                              f"({exc.strerror or exc})") from None
         progress = launcher.Progress(run_dir, spec,
-                                     enabled=not args.quiet and sys.stderr.isatty())
+                                     enabled=not args.quiet and sys.stderr.isatty(),
+                                     eta=lambda k, t: eta.eta(prediction, k, t,
+                                                              spec.iterations))
         started = time.monotonic()
         try:
             code = launcher.start(spec, run_dir, processes(args), endpoint)
@@ -191,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             return _interrupted(run_dir, stop)
         finally:
             progress.close()
-        return _report(args, spec, run_dir, code, time.monotonic() - started)
+        return _report(args, spec, run_dir, code, time.monotonic() - started, prediction)
     finally:
         folder.close()
 
@@ -248,7 +260,8 @@ def _interrupted(run_dir: Path, stop) -> int:
     return 128 + int(stop.signum)
 
 
-def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
+def _report(args, spec, run_dir: Path, code: int, wall: float,
+            prediction: dict | None = None) -> int:
     summary_path = run_dir / "summary.json"
     if code != 0 or not summary_path.exists():
         failed = report_failure(run_dir, code, run_id=spec.run_id, spec=spec)
@@ -267,6 +280,11 @@ def _report(args, spec, run_dir: Path, code: int, wall: float) -> int:
         sys.stderr.write(f"apga: error: the run finished but its summary {summary_path} is "
                          f"unreadable ({type(exc).__name__})\n")
         return 1
+    from algorithms.backends.distributed.runlog import dump_json
+    from algorithms.wallclock.eta import compare
+
+    summary["prediction"] = compare(prediction, float(summary["wall_seconds"]))
+    dump_json(summary_path, summary)  # predicted vs actual, kept with the run
     summary["run_dir"] = str(run_dir)
     if args.json:
         from theory import jsonio
@@ -306,4 +324,11 @@ def _print_table(s: dict) -> None:
         print(f"  ... {s['events_total'] - len(s['events'])} more in events.jsonl")
     if s.get("policy"):
         print(f"policy: {s['policy']} (load it with algorithms.mujoco.saved.load_policy)")
+    p = s.get("prediction") or {}
+    if p.get("total_seconds") is not None:
+        where = "inside" if p["inside_interval"] else "outside"
+        print(f"predicted {p['total_seconds']:.4g} s [{p['total_seconds_low']:.4g}, "
+              f"{p['total_seconds_high']:.4g}] ({p['source']}), actual "
+              f"{p['actual_seconds']:.4g} s: predicted/actual {p['ratio']:.3g}, {where} the "
+              "interval")
     print(f"records, rounds and summary written to {s['run_dir']}/")

@@ -87,6 +87,7 @@ class SimClock:
     kappa: per-agent communication times kappa_i, shape (n,).
     fail_at, join_at: per-agent failure and join times (inf / 0 when unused).
     timing, options: the duration model and its options (:mod:`algorithms.sim.timing`).
+    empirical: the measured samples of the ``empirical`` model (None otherwise).
     rng: the clock's own Generator (timing randomness only).
     """
 
@@ -100,8 +101,10 @@ class SimClock:
         seed: int,
         fail_at: np.ndarray,
         join_at: np.ndarray,
+        empirical: tm.EmpiricalSamples | None = None,
     ) -> None:
         self._h = h
+        self.empirical = empirical
         self.n = int(kappa.size)
         self.kappa = kappa
         self.timing = timing
@@ -189,7 +192,8 @@ class SimClock:
     def durations(self, key: int, h: np.ndarray, agents: np.ndarray, k: np.ndarray) -> np.ndarray:
         """Durations of agents' k-th computations (k = 0, 1, ...) in the round of ``key``."""
         agents = np.asarray(agents, dtype=np.int64)
-        return tm.durations(self.timing, self.options, h[agents], key, agents, k)
+        return tm.durations(self.timing, self.options, h[agents], key, agents, k,
+                            self.empirical)
 
     def finish_after(self, key: int, h: np.ndarray, s: np.ndarray, count: int) -> np.ndarray:
         """Finish time of the ``count``-th computation of every agent started at s (inf: never).
@@ -313,6 +317,8 @@ class SimClock:
                 "fail_at": self.fail_at.tolist(),
                 "join_at": self.join_at.tolist(),
             }
+            if self.empirical is not None:
+                config["samples"] = self.empirical.to_lists()
         return {
             "config": config,
             "now": self.now,
@@ -342,6 +348,7 @@ class SimClock:
             seed=cfg["seed"],
             fail_at=np.asarray(cfg["fail_at"]),
             join_at=np.asarray(cfg["join_at"]),
+            samples=cfg.get("samples"),
             **cfg["options"],
         )
         clock.load_state_dict(state)
@@ -357,6 +364,7 @@ def make_clock(
     n: int | None = None,
     fail_at=None,
     join_at=None,
+    samples=None,
     cluster: Any = None,
     **timing_options: float,
 ) -> SimClock:
@@ -371,11 +379,15 @@ def make_clock(
         ``sqrt``, ``quarter``; needs ``n``), a (T, n) array of h_{t,i} or a callable
         ``t -> h_t`` (Theorem 4.3). ``inf`` marks an agent that never returns.
     kappa: communication time: a float (Assumption 2.5) or per-agent kappa_i (Section H).
-    timing: ``fixed`` | ``exponential`` | ``lognormal`` | ``uniform`` (mean h_i).
+    timing: ``fixed`` | ``exponential`` | ``lognormal`` | ``uniform`` | ``empirical``
+        (mean h_i).
     seed: seed of the clock's own Generator.
     n: number of agents (needed with a profile name or a callable h).
     fail_at: per-agent times from which the agent never returns a gradient (default inf).
     join_at: per-agent times before which the agent does not take part (default 0).
+    samples: with ``timing="empirical"``, each agent's measured durations
+        (:class:`algorithms.sim.timing.EmpiricalSamples` or one sequence per agent); the
+        clock resamples them, scaled to mean h_i (a time-varying h rescales them too).
     timing_options: ``log_sigma`` (lognormal), ``jitter`` (uniform).
     """
     if cluster is not None:
@@ -384,9 +396,21 @@ def make_clock(
             raise ValueError("cluster: give a ClusterSpec or h, kappa and timing, not both")
         h, kappa, timing = np.array(cluster.h), np.array(cluster.kappa), cluster.timing
         timing_options = dict(cluster.options)
+        if getattr(cluster, "samples", None) is not None:
+            if samples is not None:
+                raise ValueError("samples: the cluster has its own; give one or the other")
+            samples = [np.array(t) for t in cluster.samples]
     if h is None:
         raise ValueError("h: give the computation times h (or a cluster)")
     options = tm.check_options(timing, timing_options)
+    empirical = None
+    if timing == tm.EMPIRICAL:
+        if samples is None:
+            raise ValueError("samples: timing 'empirical' needs each agent's measured "
+                             "durations")
+        empirical = tm.EmpiricalSamples(samples)
+    elif samples is not None:
+        raise ValueError(f"samples: only for timing 'empirical', not {timing!r}")
     seed = checks.count("seed", seed, minimum=0)
     if callable(h):
         if n is None:
@@ -410,8 +434,11 @@ def make_clock(
     kappa_arr = tm.resolve_kappa(kappa, n)
     fail = _per_agent("fail_at", fail_at, n, np.inf)
     join = _per_agent("join_at", join_at, n, 0.0)
+    if empirical is not None and empirical.n != n:
+        raise ValueError(f"length mismatch: samples has {empirical.n} agents, n is {n}")
     return SimClock(
-        h_spec, kappa_arr, timing=timing, options=options, seed=seed, fail_at=fail, join_at=join
+        h_spec, kappa_arr, timing=timing, options=options, seed=seed, fail_at=fail,
+        join_at=join, empirical=empirical,
     )
 
 
@@ -466,7 +493,7 @@ def _buckets(K: np.ndarray):
 
 def seeded_clock(
     h=None, kappa=0.0, seed: int = 0, *, timing: str = "fixed", cluster: Any = None,
-    **timing_options: float
+    samples=None, **timing_options: float
 ) -> tuple[SimClock, np.random.Generator]:
     """(clock, oracle Generator) of run seed ``seed``: one seed, two independent streams.
 
@@ -478,5 +505,5 @@ def seeded_clock(
     """
     clock_seq, oracle_seq = np.random.SeedSequence(seed).spawn(2)
     clock = make_clock(h, kappa, timing=timing, seed=int(clock_seq.generate_state(1)[0]),
-                       cluster=cluster, **timing_options)
+                       cluster=cluster, samples=samples, **timing_options)
     return clock, np.random.default_rng(oracle_seq)

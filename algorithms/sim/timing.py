@@ -20,6 +20,11 @@ bits, whatever order it asks in. Distributions (all with mean h_i):
 - ``lognormal``:   d = h_i exp(s z - s^2/2), z = Phi^{-1}(u); option ``log_sigma`` s (0.5,
                    at most 8: beyond, almost every duration is negligible)
 - ``uniform``:     d = h_i (1 + w (2u - 1)); option ``jitter`` w in [0, 1) (0.5)
+- ``empirical``:   d = h_i x_{i,j}, j = floor(u L_i): a draw, with replacement, of agent
+                   i's measured samples t_{i,1..L_i} divided by their mean (x = t / mean t,
+                   so the draw has mean h_i); the samples come from ``apga calibrate``
+                   (:class:`EmpiricalSamples`; no flag gives them, so ``--timing`` offers
+                   the four models above)
 
 With random timing Assumption 2.5 ("at most h_i seconds") does not hold; the Lemma C.1
 and C.2 bounds are guaranteed with ``fixed`` timing only.
@@ -37,6 +42,12 @@ from theory import checks
 from theory.clusters import PROFILES, profile  # re-exported: one implementation of Section H
 
 TIMING_MODELS = ("fixed", "exponential", "lognormal", "uniform")
+#: Resampling of measured durations (:class:`EmpiricalSamples`); needs the samples.
+EMPIRICAL = "empirical"
+#: Every model the clock accepts: the parametric ones and ``empirical``.
+ALL_TIMING = (*TIMING_MODELS, EMPIRICAL)
+#: Samples per agent kept for the empirical model (a measurement is tens to thousands).
+MAX_SAMPLES = 100_000
 #: Largest lognormal spread: at s = 8 the median duration is already e^-32 ~ 1e-14 h_i.
 MAX_LOG_SIGMA = 8.0
 DEFAULT_OPTIONS = {
@@ -44,6 +55,7 @@ DEFAULT_OPTIONS = {
     "fixed": {},
     "lognormal": {"log_sigma": 0.5},
     "uniform": {"jitter": 0.5},
+    "empirical": {},
 }
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -97,9 +109,80 @@ def resolve_kappa(kappa, n: int, d: int | None = None) -> np.ndarray:
     return resolve_times("kappa", kappa, n, allow_zero=True)
 
 
+class EmpiricalSamples:
+    """Per-agent measured durations, kept as ratios to their mean, for the ``empirical`` model.
+
+    ``samples[i]`` are agent i's measured seconds (finite, > 0, at least one,
+    at most :data:`MAX_SAMPLES`); :attr:`ratios` holds ``t / mean(t)`` per agent, padded
+    into one (n, L) table with :attr:`lengths` L_i. A draw with uniform u in (0, 1) picks
+    ratio ``j = floor(u L_i)`` (u < 1, so j < L_i): every sample has probability 1/L_i, and
+    the drawn duration ``h_i x`` has mean h_i whatever h_i the clock uses (a time-varying h
+    rescales the measured shape).
+
+    Paper: Assumption 2.5 (h_i); Theorem 4.3 (h_{t,i} that vary with t).
+    """
+
+    def __init__(self, samples) -> None:
+        rows = []
+        if isinstance(samples, EmpiricalSamples):
+            samples = samples.samples
+        try:
+            agents = list(samples)
+        except TypeError:
+            raise ValueError("samples: expected one list of durations per agent") from None
+        if not agents:
+            raise ValueError("samples: no agent")
+        for i, t in enumerate(agents):
+            arr = checks.times(f"samples[{i}]", t)
+            if arr.size > MAX_SAMPLES:
+                raise ValueError(f"samples[{i}]: {arr.size} samples exceed the limit of "
+                                 f"{MAX_SAMPLES}")
+            rows.append(arr)
+        self.samples = tuple(rows)
+        for r in self.samples:
+            r.setflags(write=False)
+        self.lengths = np.array([r.size for r in rows], dtype=np.int64)
+        table = np.ones((len(rows), int(self.lengths.max())))
+        for i, r in enumerate(rows):
+            table[i, : r.size] = r / r.mean()
+        table.setflags(write=False)
+        self.ratios = table
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    def means(self) -> np.ndarray:
+        """Each agent's mean measured duration (the h_i the samples describe)."""
+        return np.array([float(r.mean()) for r in self.samples])
+
+    def draw(self, agents: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Ratios of the draws u (uniform in (0, 1)) for ``agents`` (broadcasting).
+
+        Notes
+        -----
+        .. math:: x = t_{i, j} / \\bar t_i, \\quad j = \\lfloor u L_i \\rfloor
+        """
+        agents = np.asarray(agents, dtype=np.int64)
+        L = self.lengths[agents]
+        j = np.minimum((u * L).astype(np.int64), L - 1)
+        return self.ratios[agents, j]
+
+    def to_lists(self) -> list[list[float]]:
+        return [r.tolist() for r in self.samples]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EmpiricalSamples):
+            return NotImplemented
+        return len(self.samples) == len(other.samples) and all(
+            np.array_equal(a, b) for a, b in zip(self.samples, other.samples, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def check_options(timing: str, options: Mapping[str, float]) -> dict[str, float]:
     """Validate the options of a timing model; returns them merged with the defaults."""
-    checks.choice("timing", timing, TIMING_MODELS)
+    checks.choice("timing", timing, ALL_TIMING)
     merged = dict(DEFAULT_OPTIONS[timing])
     for key, value in options.items():
         if key not in merged:
@@ -150,17 +233,20 @@ def durations(
     key: int,
     agents: np.ndarray,
     k: np.ndarray,
+    empirical: EmpiricalSamples | None = None,
 ) -> np.ndarray:
     """Durations of computations ``(agents, k)`` (broadcasting), given each agent's h.
 
     ``h`` is broadcast against ``agents``/``k`` (pass ``h[agents]``); u is
-    :func:`counter_uniform` of ``(key, agents, k)``.
+    :func:`counter_uniform` of ``(key, agents, k)``; ``empirical`` holds the samples of
+    the ``empirical`` model.
 
     Notes
     -----
     fixed :math:`d = h`; exponential :math:`d = -h \\log u`; lognormal
     :math:`d = h\\,e^{s z - s^2/2}`, :math:`z = \\Phi^{-1}(u)`; uniform
-    :math:`d = h(1 + w(2u - 1))`. Every model has :math:`\\mathbb{E}[d] = h`.
+    :math:`d = h(1 + w(2u - 1))`; empirical :math:`d = h\\,x_{i,\\lfloor u L_i\\rfloor}`
+    (:meth:`EmpiricalSamples.draw`). Every model has :math:`\\mathbb{E}[d] = h`.
 
     Paper: Assumption 2.5 (fixed h_i is the worst case the analysis allows); the random
     models are ours, for robustness checks around h_i.
@@ -180,5 +266,10 @@ def durations(
         return h * np.exp(s * ndtri(u) - 0.5 * s * s)
     if timing == "uniform":
         return h * (1.0 + options["jitter"] * (2.0 * u - 1.0))
-    checks.choice("timing", timing, TIMING_MODELS)
+    if timing == EMPIRICAL:
+        if empirical is None:
+            raise ValueError("timing: empirical needs the measured samples (apga calibrate's "
+                             "cost file)")
+        return h * empirical.draw(agents, u)
+    checks.choice("timing", timing, ALL_TIMING)
     raise AssertionError("unreachable")

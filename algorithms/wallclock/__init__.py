@@ -50,6 +50,16 @@ from theory.lemmas import malenia_collect_time_bound, rennala_collect_time_bound
 from theory.parameters import batch_sizes, global_batch_sizes
 
 WALLCLOCK_METHODS = ("rennala_nigt", "malenia_nigt", "sync_nigt", "afedpg")
+#: Patterns whose rounds end at a count (Algorithms 2 and 3): a first round of M_init.
+COUNTED_PATTERNS = ("rennala", "malenia")
+
+
+def pattern_of(method: str) -> str:
+    """The aggregation pattern of a registry method (``MethodSpec.pattern``): what its
+    round does, hence how it is timed (never the method's name)."""
+    from algorithms.methods.registry import get
+
+    return get(method).pattern
 #: Gradients one simulated round may hold (the clock keeps ~3 arrays of that length).
 MAX_ROUND_GRADIENTS = 2_000_000
 #: Server updates simulated at most to measure the spread of AFedPG's gaps.
@@ -135,15 +145,16 @@ def round_seconds(method: str, cluster: ClusterSpec, M: int = 1, *, batch: int =
     if rounds > MAX_ROUNDS:
         raise ValueError(f"rounds: {rounds} exceeds the limit of {MAX_ROUNDS}")
     seed = checks.count("seed", seed, minimum=0)
-    if method == "afedpg":
-        return _greedy_seconds(cluster, seed, rounds)
-    if method == "sync_nigt":
+    pattern = pattern_of(method)
+    if pattern == "greedy":
+        return _greedy_seconds(cluster, seed, rounds, method)
+    if pattern == "synchronized":
         per_round = cluster.n * checks.count("batch", batch)
         plan = _synchronized_plan(checks.count("batch", batch))
     else:
         per_round = checks.count("M", M)
-        plan = _plan(method)
-    _check_round_size(method, "batch" if method == "sync_nigt" else "M", per_round)
+        plan = _plan(pattern)
+    _check_round_size(method, "batch" if pattern == "synchronized" else "M", per_round)
     clock = _clock(cluster, seed)
     d = np.empty(rounds)
     for r in range(rounds):
@@ -191,7 +202,8 @@ def run_timeline(method: str, cluster: ClusterSpec, iterations: int, *, M: int =
     clock, _ = seeded_clock(kw.pop("h"), kw.pop("kappa"), checks.count("run_seed", run_seed, 0),
                             **kw)
     ends = np.empty(K + 1)
-    if method == "afedpg":
+    pattern = pattern_of(method)
+    if pattern == "greedy":
         from algorithms.aggregation import AsyncGreedy
 
         sched = AsyncGreedy(_PlanOnlyOracle(), clock, np.random.default_rng(0))
@@ -202,11 +214,11 @@ def run_timeline(method: str, cluster: ClusterSpec, iterations: int, *, M: int =
             sched.send(agent, np.zeros(0))
             ends[t] = clock.now
     else:
-        if method == "sync_nigt":
+        if pattern == "synchronized":
             plan, sizes = _synchronized_plan(checks.count("batch", batch)), (0, 0)
             _check_round_size(method, "batch", cluster.n * batch)
         else:
-            plan, sizes = _plan(method), (checks.count("M_init", M_init), checks.count("M", M))
+            plan, sizes = _plan(pattern), (checks.count("M_init", M_init), checks.count("M", M))
             _check_round_size(method, "M_init", sizes[0])
             _check_round_size(method, "M", sizes[1])
         for t in range(K + 1):
@@ -264,11 +276,12 @@ def round_bound(method: str, cluster: ClusterSpec, M: int = 1, *, batch: int = 1
     Paper: Lemmas C.1, C.2 (fixed times, Assumption 2.5); text after Theorem 4.2.
     """
     kappa = float(cluster.kappa.max())
-    if method == "rennala_nigt":
+    pattern = pattern_of(method)
+    if pattern == "rennala":
         return rennala_collect_time_bound(cluster.h, M, kappa).total, "Lemma C.1"
-    if method == "malenia_nigt":
+    if pattern == "malenia":
         return malenia_collect_time_bound(cluster.h, M, kappa).total, "Lemma C.2"
-    if method == "sync_nigt":
+    if pattern == "synchronized":
         return (2 * kappa + checks.count("batch", batch) * float(cluster.h.max()),
                 "2 kappa + b max_i h_i (text after Theorem 4.2)")
     return None, "none (no per-update lemma for AFedPG)"
@@ -299,23 +312,24 @@ def predict_method(method: str, cluster: ClusterSpec, *, eps: float, L_g: float 
         iterations = checks.count("iterations", iterations)
         if iterations > MAX_ITERATIONS:
             raise ValueError(f"iterations: {iterations} exceeds {MAX_ITERATIONS:.0e}")
-    if method in ("rennala_nigt", "malenia_nigt"):  # name the batch that is too large
+    pattern = pattern_of(method)
+    if pattern in COUNTED_PATTERNS:  # name the batch that is too large
         _check_round_size(method, "M_init", M_init)
         _check_round_size(method, "M", M)
-    counts = _iterations(method, cluster.n, batch, eps, L_g, L_h, sigma, Delta, mu, M, M_init)
+    counts = _iterations(pattern, cluster.n, batch, eps, L_g, L_h, sigma, Delta, mu, M, M_init)
     K = counts.T if iterations is None else iterations
     k_source = f"T ({counts.source}, O-form, constant 1)" if iterations is None else "given"
     seed_round, seed_init = (int(s.generate_state(1)[0])
                              for s in np.random.SeedSequence(seed).spawn(2))
     per = round_seconds(method, cluster, M, batch=batch, seed=seed_round, rounds=rounds)
     bound, bound_src = round_bound(method, cluster, M, batch=batch)
-    if method in ("rennala_nigt", "malenia_nigt"):
+    if pattern in COUNTED_PATTERNS:
         init = round_seconds(method, cluster, M_init, seed=seed_init, rounds=rounds)
         rule = "first round with M_init, then K rounds with M (Algorithm 1 lines 2, 6)"
 
         def total(k):
             return init.mean + k * per.mean, math.sqrt(init.std**2 + k * per.std**2)
-    elif method == "sync_nigt":
+    elif pattern == "synchronized":
         init = per
         rule = "K + 1 synchronized rounds (Algorithm 1 lines 2, 6; b gradients per agent)"
 
@@ -333,9 +347,9 @@ def predict_method(method: str, cluster: ClusterSpec, *, eps: float, L_g: float 
             return k * per.mean, None
     t_K, s_K = total(K)
     t_exp = None if counts.T_explicit is None else total(counts.T_explicit)[0]
-    gradients = per.gradients if method != "afedpg" else 1
+    gradients = per.gradients if pattern != "greedy" else 1
     return MethodWallclock(
-        method, gradients, M_init if method in ("rennala_nigt", "malenia_nigt") else None,
+        method, gradients, M_init if pattern in COUNTED_PATTERNS else None,
         per.mean, per.std, init.mean, bound, bound_src, K, k_source, t_K, s_K,
         counts.T_explicit, t_exp, per.samples.size, rule)
 
@@ -366,10 +380,10 @@ def _clock(cluster: ClusterSpec, seed: int):
     return make_clock(**cluster.clock_kwargs(), seed=seed)
 
 
-def _plan(method: str):
+def _plan(pattern: str):
     from algorithms.aggregation import plan_malenia, plan_rennala
 
-    return plan_rennala if method == "rennala_nigt" else plan_malenia
+    return plan_rennala if pattern == "rennala" else plan_malenia
 
 
 def _synchronized_plan(batch: int):
@@ -393,7 +407,8 @@ class _PlanOnlyOracle:
         return np.zeros((len(agents), 0))
 
 
-def _greedy_seconds(cluster: ClusterSpec, seed: int, rounds: int) -> RoundSeconds:
+def _greedy_seconds(cluster: ClusterSpec, seed: int, rounds: int,
+                    method: str = "afedpg") -> RoundSeconds:
     """AFedPG: mean = the long-run gap (sum_i 1/(h_i + 2 kappa_i))^{-1} (renewal-reward:
     exact for every timing model with mean h_i); std and samples = gaps between server
     updates simulated on the greedy clock after one warm-up update per agent (empty, std
@@ -403,7 +418,7 @@ def _greedy_seconds(cluster: ClusterSpec, seed: int, rounds: int) -> RoundSecond
     n = cluster.n
     mean = 1.0 / float(np.sum(1.0 / (cluster.h + 2 * cluster.kappa)))
     if 2 * n > MAX_GREEDY_UPDATES:
-        return RoundSeconds("afedpg", mean, None, np.empty(0), 1)
+        return RoundSeconds(method, mean, None, np.empty(0), 1)
     updates = min(n * (rounds + 1), MAX_GREEDY_UPDATES)
     clock = _clock(cluster, seed)
     sched = AsyncGreedy(_PlanOnlyOracle(), clock, np.random.default_rng(0))
@@ -415,14 +430,14 @@ def _greedy_seconds(cluster: ClusterSpec, seed: int, rounds: int) -> RoundSecond
         t[u] = rec.arrival
         sched.send(agent, theta)
     gaps = np.diff(t[n - 1:])  # after every agent's first update (the warm-up)
-    return RoundSeconds("afedpg", mean, float(gaps.std()), gaps, 1)
+    return RoundSeconds(method, mean, float(gaps.std()), gaps, 1)
 
 
-def _iterations(method, n, batch, eps, L_g, L_h, sigma, Delta, mu, M, M_init
+def _iterations(pattern, n, batch, eps, L_g, L_h, sigma, Delta, mu, M, M_init
                 ) -> IterationCounts:
-    if method == "sync_nigt":
+    if pattern == "synchronized":
         return sync_iterations(n, batch, eps, L_g, L_h, sigma, Delta, mu=mu)
-    if method == "afedpg":
+    if pattern == "greedy":
         return afedpg_updates(n, eps)
     return nigt_iterations(eps, L_g, L_h, sigma, Delta, M, M_init, mu=mu)
 

@@ -1,14 +1,23 @@
-"""From measured seconds to a cluster file: h_i, kappa_i and one timing model.
+"""From what ``apga calibrate`` measured to a cluster file and its cost file.
 
-``apga calibrate`` times every agent's stochastic gradients and the run's communications
-on the real backend (:mod:`algorithms.backends.distributed.calibrate`); this module turns those
-samples into a :class:`theory.cluster_file.ClusterSpec`. Pure numpy (no torch).
+``apga calibrate`` times, on the real backend (:mod:`algorithms.backends.distributed.calibrate`),
+every agent's gradients alone, with their store ticket and inside real rounds of each
+aggregation pattern, and the communications; this module turns those raw samples
+(``calibration.json``) into the companion cost file that :mod:`algorithms.wallclock.cost`
+reads (:func:`cost_from_calibration`) and the cluster file every command reads
+(:func:`cluster_from_cost`: h_i, kappa_i, one parametric timing model). Pure numpy.
 
-Computation, agent i: ``h_i`` is the mean of its measured seconds per gradient (Assumption
-2.5's h_i is the time of one g_H at the run's horizon; we report the mean, the quantity
-the simulated clock's timing models are parametrised by). The timing model is one for the
-whole file (the clock draws every agent from one model, :func:`algorithms.sim.clock.make_clock`),
-fitted to the pooled ratios x = t / h_i, which all have mean 1:
+Gradient samples of a pattern, agent i: inside a round the k-th gradient's duration is
+the time from its start to the start of the (k+1)-th (computation, any emulated wait, the
+clerk's hand-off, in server mode the upload), so every sample is what a round pays per
+gradient; a round's last gradient has no successor and counts by its own duration (at
+least its emulated one). The cluster file's h_i is agent i's mean over the rounds of the
+``rennala`` pattern (the samples the ``empirical`` model resamples), else over the
+gradients alone.
+
+The parametric timing model is one for the whole file (the clock draws every agent from
+one model, :func:`algorithms.sim.clock.make_clock`), fitted to the pooled ratios
+x = t / h_i, which all have mean 1:
 
 - ``fixed`` when their coefficient of variation is below :data:`FIXED_CV` (5%): the
   spread is then too small to matter for a round;
@@ -17,23 +26,20 @@ fitted to the pooled ratios x = t / h_i, which all have mean 1:
   parametrisation of :func:`algorithms.sim.timing.durations` with mean 1) and ``uniform``
   (x ~ U[1 - w, 1 + w], w = max |x - 1|, capped below 1).
 
-Communication: in AllReduce mode a round communicates once, by one all_reduce of the
-round's buffer, while the clock charges kappa_i to receive the point and kappa to reduce
-(Lemma C.1: t + 2 kappa). A real round also pays for its stop signal and its bookkeeping,
-so kappa (the same for every agent) is half of what measured real AggregateRennala rounds
-cost beyond their computation on the clock (:func:`kappa_from_rounds`); half the median
-all_reduce alone (:func:`kappa_from_allreduce`) is the fallback without such rounds. In
-server mode kappa_i is half agent i's median round trip of one d-vector to the server
-and back.
+The cluster file's kappa_i (one vector between agent i and the others, for the commands
+that read only the CSV): in AllReduce mode the median all_reduce of a round's buffer among
+all n agents (the round's one communication), in server mode half agent i's median round
+trip of one d-vector to the server and back. The cost model uses the primitives
+themselves, not kappa.
 
-Paper: Assumption 2.5 (h_i, kappa), Lemma C.1 (t + 2 kappa), Section H (per-agent kappa_i).
+Paper: Assumption 2.5 (h_i = dot h_i H, kappa), Section H (per-agent kappa_i).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -86,33 +92,225 @@ def fit_timing(samples: Sequence[Sequence[float]]) -> TimingFit:
     return TimingFit(best, options, cv, loglik)
 
 
-def kappa_from_allreduce(seconds: Sequence[float], n: int) -> np.ndarray:
-    """kappa_i = half the median all_reduce time, every agent (see module doc)."""
-    return np.full(n, 0.5 * float(np.median(np.asarray(seconds, dtype=float))))
+def _median(x) -> float | None:
+    x = np.asarray(x, dtype=float)
+    return float(np.median(x)) if x.size else None
 
 
-def kappa_from_rounds(durations: Sequence[float], h: Sequence[float], M: int) -> float:
-    r"""kappa from real AggregateRennala rounds: half of what a round costs beyond computing.
+def _clock_seed(seed: int) -> int:
+    """The timing seed of run seed ``seed`` (as ``seeded_clock`` and the emulation derive it)."""
+    clock_seq, _ = np.random.SeedSequence(seed).spawn(2)
+    return int(clock_seq.generate_state(1)[0])
 
-    Notes
-    -----
-    .. math:: \kappa = \tfrac12 \max\{\operatorname{median}_r D_r - t^*(h, M), 0\}
 
-    with :math:`D_r` the measured rounds and :math:`t^*` the exit time of Algorithm 2 on
-    the simulated clock with fixed times h and kappa = 0 (Lemma C.1's t); the clock then
-    adds kappa to receive the point and kappa to reduce, which together give back the
-    measured round at this M.
+class _Emulated:
+    """The emulated duration of agent i's k-th gradient of round r (0 without emulation),
+    recomputed as the backend draws it (:mod:`algorithms.backends.distributed.emulate`)."""
 
-    Paper: Lemma C.1 (round = t + 2 kappa).
+    def __init__(self, emulated: dict | None, seed: int) -> None:
+        self.h = None if not emulated or emulated.get("h") is None else np.asarray(
+            emulated["h"], dtype=float)
+        self.kappa = None if not emulated or emulated.get("kappa") is None else np.asarray(
+            emulated["kappa"], dtype=float)
+        self.timing = (emulated or {}).get("timing", "fixed")
+        self.options = (emulated or {}).get("options") or {}
+        self._rng = np.random.default_rng(_clock_seed(seed))
+        self._keys: list[int] = []
+
+    def duration(self, r: int, i: int, k: int) -> float:
+        if self.h is None:
+            return 0.0
+        from algorithms.sim import timing as tm
+
+        while len(self._keys) <= r:
+            self._keys.append(int(self._rng.integers(0, 2**63 - 1)))
+        opts = tm.check_options(self.timing, self.options)
+        return float(tm.durations(self.timing, opts, self.h[i:i + 1], self._keys[r],
+                                  np.array([i]), np.array([k]))[0])
+
+    def upload(self, i: int) -> float:
+        return 0.0 if self.kappa is None else float(self.kappa[i])
+
+
+def pattern_samples(calls: Sequence[Sequence[Any]], agent: int, emulated: _Emulated,
+                    server: bool) -> tuple[list[float], list[float], dict[int, list[int]]]:
+    """(seconds per gradient, their lengths, lengths by round) of one agent's timed calls.
+
+    A call is ``[phase, round, k, start, end, completed, length]``. Within a round, the
+    k-th completed gradient lasts until the (k+1)-th starts; the last one of a round lasts
+    max(its own duration, its emulated one) (+ kappa_i in server mode, the upload it waits
+    before sending).
     """
-    from algorithms.aggregation import plan_rennala
-    from algorithms.sim.clock import make_clock
+    by_round: dict[int, dict[int, list]] = {}
+    for c in calls:
+        by_round.setdefault(int(c[1]), {})[int(c[2])] = c
+    seconds, lengths, per_round = [], [], {}
+    for r in sorted(by_round):
+        row = by_round[r]
+        for k in sorted(row):
+            c = row[k]
+            if not c[5]:
+                continue
+            nxt = row.get(k + 1)
+            if nxt is not None:
+                t = float(nxt[3]) - float(c[3])
+            else:
+                t = max(float(c[4]) - float(c[3]), emulated.duration(r, agent, k))
+                if server:
+                    t += emulated.upload(agent)
+            if t > 0:
+                seconds.append(t)
+                lengths.append(float(c[6]))
+                per_round.setdefault(r, []).append(int(c[6]))
+    return seconds, lengths, per_round
 
-    record = plan_rennala(make_clock(np.asarray(h, dtype=float), 0.0), int(M))
-    extra = float(np.median(np.asarray(durations, dtype=float))) - record.t_exit
-    return 0.5 * max(extra, 0.0)
+
+def step_fit(seconds: Sequence[float], lengths: Sequence[float]) -> tuple[float, float, str]:
+    """(fixed seconds c0, seconds per step c1, how) of t = c0 + c1 L for one agent.
+
+    Least squares when the lengths vary (relative spread above 5% and at least 5
+    samples) and both coefficients come out >= 0; otherwise proportional,
+    :math:`c_0 = 0, c_1 = \\bar t / \\bar L` (every trajectory as long: the split between
+    a fixed part and a per-step part cannot be told apart).
+
+    Paper: Assumption 2.5 (h_i = \\dot h_i H: time per state transition times the length).
+    """
+    t = np.asarray(seconds, dtype=float)
+    L = np.asarray(lengths, dtype=float)
+    if t.size == 0 or L.size != t.size or not np.all(L > 0):
+        raise ValueError("lengths: one positive trajectory length per measured gradient")
+    if t.size >= 5 and L.std() > 0.05 * L.mean():
+        c1, c0 = np.polyfit(L, t, 1)
+        if c0 >= 0 and c1 > 0:
+            return float(c0), float(c1), "least squares"
+    return 0.0, float(t.mean() / L.mean()), "proportional"
 
 
-def kappa_from_round_trips(seconds: Sequence[Sequence[float]]) -> np.ndarray:
-    """kappa_i = half agent i's median round trip to the server and back."""
-    return np.array([0.5 * float(np.median(np.asarray(t, dtype=float))) for t in seconds])
+def _split_server_calls(calls: Sequence, patterns: dict) -> dict[str, list]:
+    """Server mode: an agent's calls, split by the round ids each pattern used."""
+    out: dict[str, list] = {p: [] for p in patterns}
+    for c in calls:
+        for p, entry in patterns.items():
+            if entry["first_round"] <= int(c[1]) < entry["last_round"]:
+                out[p].append(c)
+                break
+    return out
+
+
+def _rounds(rounds: list[dict] | None) -> dict[str, list[float]]:
+    """Durations, exits (t_exit - start), reduces (end - t_exit) and gaps between rounds."""
+    rounds = rounds or []
+    out: dict[str, list[float]] = {"rounds": [], "exits": [], "reduces": [], "gaps": []}
+    for j, r in enumerate(rounds):
+        out["rounds"].append(float(r["end"] - r["start"]))
+        out["exits"].append(float(r["t_exit"] - r["start"]))
+        out["reduces"].append(float(r["end"] - r["t_exit"]))
+        if j:
+            out["gaps"].append(float(r["start"] - rounds[j - 1]["end"]))
+    return out
+
+
+def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """The cost file's content (:mod:`algorithms.wallclock.cost` reads it) from a run's
+    ``calibration.json``; ``measured`` says where, when and how (host, time, command)."""
+    n, mode = int(data["n"]), data["mode"]
+    server = mode == "server"
+    emulated = _Emulated(data.get("emulated"), int(data.get("seed", 0)))
+    pure_s, pure_L = [], []
+    for i in range(n):
+        s, L, _ = pattern_samples(data["pure"][i], i, _Emulated(None, 0), False)
+        pure_s.append(s)
+        pure_L.append(L)
+    patterns: dict[str, Any] = {}
+    for p, entry in (data.get("patterns") or {}).items():
+        if server:
+            calls = [_split_server_calls(data["calls"][i]["server"], data["patterns"])[p]
+                     for i in range(n)]
+        else:
+            calls = [data["calls"][i][p] for i in range(n)]
+        per = [pattern_samples(calls[i], i, emulated, server) for i in range(n)]
+        patterns[p] = {"method": entry["method"], "hyper": entry["hyper"],
+                       "iterations": entry["iterations"],
+                       "seconds": [x[0] for x in per], "lengths": [x[1] for x in per],
+                       **_rounds(entry["rounds"])}
+    pilots = []
+    for entry in data.get("pilots") or []:
+        if server:
+            calls = [_split_server_calls(data["calls"][i]["server"], {"p": entry})["p"]
+                     for i in range(n)]
+        else:
+            calls = [data["calls"][i][entry["key"]] for i in range(n)]
+        per = [pattern_samples(calls[i], i, emulated, server) for i in range(n)]
+        by_round: dict[int, list[int]] = {}
+        for x in per:
+            for r, Ls in x[2].items():
+                by_round.setdefault(r, []).extend(Ls)
+        pilots.append({"method": entry["method"], "hyper": entry["hyper"],
+                       "iterations": entry["iterations"],
+                       "lengths": [float(np.mean(by_round[r])) for r in sorted(by_round)],
+                       "seconds": [x[0] for x in per], "lengths_all": [x[1] for x in per],
+                       **_rounds(entry["rounds"])})
+    main = patterns.get("rennala")
+    seconds = main["seconds"] if main and all(main["seconds"]) else pure_s
+    lengths = main["lengths"] if main and all(main["seconds"]) else pure_L
+    fits = []
+    for i in range(n):
+        pool_s = list(seconds[i]) + [x for p in pilots for x in p["seconds"][i]]
+        pool_L = list(lengths[i]) + [x for p in pilots for x in p["lengths_all"][i]]
+        fits.append(step_fit(pool_s, pool_L))
+    coll = data["collectives"]
+    points = [{"agents": p["agents"], "floats": p["floats"], "seconds": _median(p["seconds"]),
+               "samples": p["seconds"]} for p in coll["all_reduce"] if p["seconds"]]
+    bc = coll.get("broadcast") or {}
+    return {
+        "mode": mode, "n": n, "dim": int(data["dim"]), "env": data["env"],
+        "round_buffer_per_agent": int(data.get("round_buffer_per_agent", 4)),
+        "horizon": int(data["horizon"]), "measured": measured,
+        "emulated": data.get("emulated"),
+        "gradient": {
+            "seconds": [list(map(float, s)) for s in seconds],
+            "source": "rennala rounds" if seconds is not pure_s else "gradients alone",
+            "lengths": [list(map(float, L)) for L in lengths],
+            "pure_seconds": pure_s, "pure_lengths": pure_L,
+            "fixed_seconds": [f[0] for f in fits], "step_seconds": [f[1] for f in fits],
+            "step_fit": [f[2] for f in fits],
+        },
+        "ticket": ({kind: {"seconds": [t[kind] for t in data["ticket"]]}
+                    for kind in data["ticket"][0]} if data.get("ticket") else None),
+        "all_reduce": points,
+        "broadcast": ({"agents": bc["agents"], "floats": bc["floats"],
+                       "seconds": _median(bc["seconds"]), "samples": bc["seconds"]}
+                      if bc.get("seconds") else None),
+        "stop": ({"seconds": data["stop"]} if data.get("stop") else None),
+        "messages": {"floats": int(data["dim"]) + 3, "round_trip": data["messages"]},
+        "patterns": patterns,
+        "pilots": pilots,
+    }
+
+
+def cluster_from_cost(cost: dict[str, Any]):
+    """(ClusterSpec, TimingFit) of the cluster file: h_i = mean of the gradient samples
+    (without the emulated upload a server-mode agent waits after each), kappa_i as the
+    module docstring says, the parametric model fitted to the samples."""
+    from theory.cluster_file import ClusterSpec
+
+    seconds = cost["gradient"]["seconds"]
+    n = cost["n"]
+    upload = np.zeros(n)
+    emulated = cost.get("emulated") or {}
+    if cost["mode"] == "server" and emulated.get("kappa") is not None:
+        # a server-mode gradient's samples include the emulated upload the agent waits
+        # before sending it; h_i is the computation alone
+        upload = np.asarray(emulated["kappa"], dtype=float)
+    seconds = [np.maximum(np.asarray(t, dtype=float) - upload[i], 1e-9)
+               for i, t in enumerate(seconds)]
+    fit = fit_timing(seconds)
+    h = np.array([float(np.mean(t)) for t in seconds])
+    if cost["mode"] == "allreduce":
+        per = int(cost.get("round_buffer_per_agent", 4))
+        full = [p["seconds"] for p in cost["all_reduce"]
+                if p["agents"] == n and p["floats"] == cost["dim"] + per * n + 1]
+        kappa = np.full(n, full[0] if full else 0.0)
+    else:
+        kappa = np.array([0.5 * float(np.median(t)) for t in cost["messages"]["round_trip"]])
+    return ClusterSpec(h, kappa, fit.timing, dict(fit.options)), fit

@@ -1,4 +1,4 @@
-"""From measured durations to a cluster file's timing model and kappa
+"""From what calibrate measured to a cluster file and its cost file
 (algorithms.wallclock.calibration).
 
 The likelihoods are checked against scipy.stats (an independent implementation); the model
@@ -10,10 +10,12 @@ from scipy import stats
 
 from algorithms.wallclock.calibration import (
     FIXED_CV,
+    _Emulated,
+    cluster_from_cost,
+    cost_from_calibration,
     fit_timing,
-    kappa_from_allreduce,
-    kappa_from_round_trips,
-    kappa_from_rounds,
+    pattern_samples,
+    step_fit,
 )
 
 
@@ -60,22 +62,97 @@ def test_likelihoods_match_scipy():
     assert fit.loglik["uniform"] == pytest.approx(stats.uniform(1 - w, 2 * w).logpdf(x).mean())
 
 
-def test_kappa_by_hand():
-    # half the median all_reduce, every agent: median(1, 2, 10) = 2 -> 1
-    np.testing.assert_array_equal(kappa_from_allreduce([1.0, 2.0, 10.0], 3), [1.0, 1.0, 1.0])
-    # half each agent's median round trip
-    np.testing.assert_array_equal(kappa_from_round_trips([[2.0, 4.0, 6.0], [1.0, 1.0]]),
-                                  [2.0, 0.5])
-
-
 @pytest.mark.parametrize("bad", [[[0.1]], [[0.1, -1.0]], [[0.1, float("nan")]], [[]]])
 def test_too_few_or_bad_samples_name_the_agent(bad):
     with pytest.raises(ValueError, match="samples: agent 0"):
         fit_timing(bad)
 
 
-def test_kappa_from_rounds_by_hand():
-    """h = (1, 2, 4), M = 10: Algorithm 2 exits at t = 6 (6 + 3 + 1 gradients); rounds of
-    median 7 s leave 1 s for two communications: kappa = 0.5 (and 0 if nothing is left)."""
-    assert kappa_from_rounds([6.9, 7.0, 8.0], [1.0, 2.0, 4.0], 10) == pytest.approx(0.5)
-    assert kappa_from_rounds([5.0], [1.0, 2.0, 4.0], 10) == 0.0
+def _call(r, k, start, end, done=True, length=30, phase="p"):
+    return [phase, r, k, start, end, done, length]
+
+
+def test_pattern_samples_by_hand():
+    # round 0: gradients start at 0.0, 1.5, 2.5 (the third ends at 3.0); round 1: one
+    # gradient 10.0 -> 10.4, then one from 10.5, interrupted. A gradient lasts until the
+    # next starts (10.5 - 10.0); a round's last one lasts its own duration (at least its
+    # emulated one).
+    calls = [_call(0, 0, 0.0, 1.0, length=20), _call(0, 1, 1.5, 2.4, length=10),
+             _call(0, 2, 2.5, 3.0), _call(1, 0, 10.0, 10.4), _call(1, 1, 10.5, 10.6, False)]
+    s, L, per_round = pattern_samples(calls, 0, _Emulated(None, 0), server=False)
+    np.testing.assert_allclose(s, [1.5, 1.0, 0.5, 0.5])
+    assert L == [20, 10, 30, 30] and per_round == {0: [20, 10, 30], 1: [30]}
+    # emulated h = 0.9 s (fixed) for agent 0: the lone gradients last at least 0.9 s; in
+    # server mode each also waits its upload kappa = 0.25 s
+    emu = _Emulated({"h": [0.9], "kappa": [0.25], "timing": "fixed", "options": {}}, 0)
+    s, _, _ = pattern_samples(calls, 0, emu, server=True)
+    np.testing.assert_allclose(s, [1.5, 1.0, 0.9 + 0.25, 0.5])
+
+
+def test_step_fit_by_hand():
+    # t = 0.002 + 0.001 L exactly: least squares recovers both
+    L = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    c0, c1, how = step_fit(0.002 + 0.001 * L, L)
+    assert how == "least squares"
+    assert c0 == pytest.approx(0.002) and c1 == pytest.approx(0.001)
+    # equal lengths (tabular: always H): proportional, c1 = mean t / mean L
+    assert step_fit([0.3, 0.5], [30, 30]) == (0.0, pytest.approx(0.4 / 30), "proportional")
+    with pytest.raises(ValueError, match="lengths"):
+        step_fit([0.1], [0])
+
+
+def _calibration(n=2, mode="allreduce"):
+    """A calibration.json by hand: agent i's gradients alone take 1 ms (i = 0) and 2 ms
+    (i = 1); inside rennala rounds 1.5 and 2.5 ms."""
+    def pure(i, dt):
+        return [_call(0, k, k * dt, (k + 1) * dt) for k in range(4)]
+
+    def rounds(i, dt):
+        return [_call(r, k, 100 * r + k * dt, 100 * r + (k + 1) * dt) for r in range(2)
+                for k in range(3)]
+
+    rr = [{"start": 0.0, "t_exit": 0.01, "end": 0.011}, {"start": 0.012, "t_exit": 0.02,
+                                                         "end": 0.0215}]
+    return {
+        "mode": mode, "n": n, "dim": 30, "env": "tabular", "horizon": 30,
+        "repetitions": 4, "warmup": 1, "seed": 0, "emulated": None, "hosts": ["a", "b"],
+        "pure": [pure(0, 0.001), pure(1, 0.002)],
+        "ticket": [{"rennala": [1e-4, 3e-4], "malenia": [5e-4]},
+                   {"rennala": [2e-4], "malenia": [6e-4, 8e-4]}],
+        "collectives": {"all_reduce": [{"agents": 2, "floats": 39, "seconds": [0.3e-3, 0.1e-3,
+                                                                               0.2e-3]},
+                                       {"agents": 2, "floats": 1, "seconds": [0.1e-3]}],
+                        "broadcast": {"agents": 2, "floats": 39, "seconds": [0.2e-3]}},
+        "stop": [[], [0.001, 0.003, 0.002]],
+        "messages": [[], [0.004, 0.002, 0.006]],
+        "patterns": {"rennala": {"method": "rennala_nigt", "hyper": {"M": 8},
+                                 "iterations": 1, "rounds": rr, "first_round": 0}},
+        "calls": [{"rennala": rounds(0, 0.0015)}, {"rennala": rounds(1, 0.0025)}],
+        "pilot": None, "torch": "x",
+    }
+
+
+def test_cost_file_and_cluster_file_by_hand():
+    cost = cost_from_calibration(_calibration(), {"host": "h"})
+    g = cost["gradient"]
+    assert g["source"] == "rennala rounds"
+    np.testing.assert_allclose([np.mean(s) for s in g["seconds"]], [0.0015, 0.0025])
+    np.testing.assert_allclose([np.mean(s) for s in g["pure_seconds"]], [0.001, 0.002])
+    rp = cost["patterns"]["rennala"]
+    np.testing.assert_allclose(rp["rounds"], [0.011, 0.0095])
+    np.testing.assert_allclose(rp["exits"], [0.01, 0.008])
+    np.testing.assert_allclose(rp["gaps"], [0.001])
+    assert cost["ticket"]["malenia"]["seconds"] == [[5e-4], [6e-4, 8e-4]]
+    assert cost["all_reduce"][0]["seconds"] == pytest.approx(0.2e-3)  # the median
+    cluster, fit = cluster_from_cost(cost)
+    np.testing.assert_allclose(cluster.h, [0.0015, 0.0025])
+    # kappa: the median all_reduce of the round's buffer (30 + 4 x 2 + 1 floats), 2 agents
+    np.testing.assert_allclose(cluster.kappa, [0.2e-3, 0.2e-3])
+    assert fit.timing == "fixed"  # every sample equal to its agent's mean
+    # server mode: kappa_i = half agent i's median round trip
+    srv = _calibration(mode="server")
+    srv["messages"] = [[0.002, 0.004], [0.006]]
+    srv["calls"] = [{"server": c["rennala"]} for c in srv["calls"]]
+    srv["patterns"]["rennala"]["last_round"] = 5
+    cluster, _ = cluster_from_cost(cost_from_calibration(srv, {}))
+    np.testing.assert_allclose(cluster.kappa, [0.0015, 0.003])

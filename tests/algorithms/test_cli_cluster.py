@@ -121,13 +121,13 @@ def test_text_output_has_the_seconds_table(capsys, h124, monkeypatch):
     code, out, _ = run(capsys, "predict", "--cluster", str(h124), "--M", "10", "--iterations",
                        "3")
     assert code == 0
-    for word in ("predicted seconds on the simulated clock", "Rennala NIGT", "first round",
-                 "K = T_explicit", "M_init", "AFedPG", "K given by --iterations"):
+    for word in ("predicted seconds: cluster", "Rennala NIGT", "low-high s", "(b) K",
+                 "M_init", "AFedPG", "K: given by --iterations", "recommended:"):
         assert word in out
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()]
     sync = next(r for r in rows if r and r[0] == "Sync. NIGT")
-    # grads/round 3, round 5 s, std 0, bound 5 s, no first round, K = 3, total (3 + 1) x 5 s
-    assert sync[1:8] == ["3", "5", "0", "5", "-", "3", "20"]
+    # grads/round 3, round 5 s, K = 3, total (3 + 1) x 5 s, fixed times: the interval is it
+    assert sync[1:6] == ["3", "5", "3", "20", "20-20"]
 
 
 def test_docs_worked_example(capsys):
@@ -177,7 +177,8 @@ def test_sweep_over_eps_and_extended_profile(capsys, tmp_path):
     assert code == 0, err
     assert strict_json(out)["sweep"]["values"] == [8, 9, 10, 11, 12]  # beyond --n 10
     code, out, err = run(capsys, "predict", "--json", "--h", "1,2", "--kappa", "0.1",
-                         "--sweep", "eps=0.01..0.1", "--sweep-points", "3", "--out", str(tmp_path))
+                         "--sweep", "eps=0.01..0.1", "--sweep-points", "3", "--out", str(tmp_path),
+                         "--M", "theory", "--M-init", "theory")
     assert code == 0, err
     s = strict_json(out)["sweep"]
     assert s["values"] == pytest.approx([0.01, 0.1**1.5, 0.1])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from algorithms.aggregation import plan_malenia, plan_rennala
+from algorithms.sim import timing as tm
 from algorithms.sim.clock import SimClock, make_clock
 
 
@@ -133,3 +134,84 @@ def test_timeline_independent_of_oracle_rng():
         recs.append([aggregate_rennala(np.zeros(3), 10, oracle, c, rng)[1].to_dict()
                      for _ in range(3)])
     assert recs[0] == recs[1]
+
+
+# --- the empirical timing model: measured samples resampled per agent -------------------
+def _empirical_clock(seed=3, h=(2.0, 4.0), samples=((1.0, 2.0, 3.0), (5.0, 15.0))):
+    return make_clock(list(h), 0.0, timing="empirical", samples=[list(s) for s in samples],
+                      seed=seed)
+
+
+def test_empirical_durations_are_the_samples_picked_by_the_counter_uniforms():
+    # by hand: agent 0's ratios are (1, 2, 3)/2, agent 1's (5, 15)/10; the j-th sample is
+    # picked by j = floor(u L_i) with u the counter uniform of (key, agent, k)
+    c = _empirical_clock()
+    key = 12345
+    ks = np.arange(6)
+    for i, (h, ratios) in enumerate(((2.0, [0.5, 1.0, 1.5]), (4.0, [0.5, 1.5]))):
+        u = tm.counter_uniform(key, np.full(6, i), ks)
+        j = np.floor(u * len(ratios)).astype(int)
+        expect = [h * ratios[x] for x in j]
+        got = c.durations(key, c.h_at(), np.full(6, i), ks)
+        assert got.tolist() == expect
+
+
+def test_empirical_rounds_are_seeded_and_exact():
+    a, b = _empirical_clock(seed=7), _empirical_clock(seed=7)
+    ra = [plan_rennala(a, 9).to_dict() for _ in range(5)]
+    rb = [plan_rennala(b, 9).to_dict() for _ in range(5)]
+    assert ra == rb  # same seed: the same rounds, bit for bit
+    other = [plan_rennala(_empirical_clock(seed=8), 9).to_dict() for _ in range(5)]
+    assert other != ra
+    # every duration is one of the samples scaled to h_i: arrivals are sums of them
+    c = _empirical_clock(seed=7)
+    key = c.new_key()
+    a_, _k, t = c.arrivals(key, c.h_at(), np.zeros(2), 30.0)
+    for i, allowed in ((0, {1.0, 2.0, 3.0}), (1, {2.0, 6.0})):
+        gaps = np.diff(np.concatenate([[0.0], t[a_ == i]]))
+        assert set(np.round(gaps, 12)) <= allowed
+
+
+def test_empirical_draws_every_sample_equally_often_with_mean_h():
+    samples = [[1.0, 2.0, 6.0, 7.0], [0.3, 0.9]]
+    c = make_clock([3.0, 1.0], 0.0, timing="empirical", samples=samples, seed=0)
+    d = c.durations(99, c.h_at(), np.repeat([0, 1], 40_000), np.tile(np.arange(40_000), 2))
+    d0, d1 = d[:40_000], d[40_000:]
+    # agent 0: ratios (1, 2, 6, 7)/4 times h = 3: each value 1/4 of the time
+    vals, counts = np.unique(d0, return_counts=True)
+    np.testing.assert_allclose(vals, [0.75, 1.5, 4.5, 5.25])
+    np.testing.assert_allclose(counts / 40_000, 0.25, atol=0.01)
+    assert abs(d0.mean() - 3.0) < 0.05 and abs(d1.mean() - 1.0) < 0.02
+
+
+def test_empirical_follows_a_time_varying_h_and_survives_checkpoints():
+    rows = np.array([[1.0, 1.0], [2.0, 2.0]])
+    c = make_clock(rows, 0.0, timing="empirical", samples=[[1.0, 3.0], [2.0, 2.0]], seed=1)
+    r0 = plan_rennala(c, 4)
+    snap = c.state_dict()
+    after = _two_rounds(c)
+    assert snap["config"]["samples"] == [[1.0, 3.0], [2.0, 2.0]]
+    assert _two_rounds(SimClock.from_state_dict(snap)) == after
+    # agent 1's samples are equal: every duration is exactly h_1 (1 then 2)
+    assert r0.counts[1] >= 1
+    assert plan_rennala(make_clock(rows, 0.0, timing="empirical", samples=[[5.0], [5.0]]),
+                        2).t_exit == 1.0
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"timing": "empirical"}, "samples: timing 'empirical' needs"),
+    ({"timing": "fixed", "samples": [[1.0], [1.0]]}, "samples: only for timing 'empirical'"),
+    ({"timing": "empirical", "samples": [[1.0]]}, "length mismatch: samples has 1 agents"),
+    ({"timing": "empirical", "samples": [[1.0], [0.0]]}, r"samples\[1\] must be > 0"),
+    ({"timing": "empirical", "samples": [[1.0], []]}, r"samples\[1\] must not be empty"),
+    ({"timing": "empirical", "samples": [[1.0], [float("nan")]]}, "NaN"),
+    ({"timing": "empirical", "samples": 3}, "one list of durations per agent"),
+])
+def test_empirical_bad_input_names_samples(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        make_clock([1.0, 2.0], 0.0, **kwargs)
+
+
+def test_empirical_without_samples_is_refused_by_durations():
+    with pytest.raises(ValueError, match="empirical needs the measured samples"):
+        tm.durations("empirical", {}, np.ones(1), 1, np.zeros(1), np.zeros(1))

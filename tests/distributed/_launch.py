@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms.backends.distributed.pids import alive  # noqa: F401 - used by the tests
+
 LAUNCH_TIMEOUT = 240.0
 #: Seconds a launch may take to start its processes on a busy 2-core machine.
 STARTUP = 120.0
@@ -127,18 +129,6 @@ def pid_of(run_dir: Path, name: str) -> int:
 
 def pids(run_dir: Path) -> list[int]:
     return [json.loads(p.read_text())["pid"] for p in (run_dir / "pids").glob("*.json")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def recomputed_gradient(run_dir: Path, r: int, theta: np.ndarray, counts: np.ndarray,

@@ -326,3 +326,16 @@ def test_resources_stay_bounded_with_cheap_gradients(tmp_path):
     both = sum(1 for r in rr if min(r["counts"]) > 0)
     assert both >= len(rr) // 10, "one agent took every ticket"
     assert (out / "summary.json").stat().st_size < 20_000
+
+
+def test_summary_holds_the_prediction_against_the_actual_seconds(tmp_path):
+    """An emulated launch (h = 60/120 ms, large against this machine's overheads) predicts
+    itself from the simulated clock of its seed; summary.json has both numbers."""
+    s = run(tmp_path / "run", "--h", "0.06,0.12", "--kappa", "0.01", "--M", "4",
+            "--M-init", "4", "--iterations", "5")
+    p = s["prediction"]
+    assert p["source"].startswith("simulated clock") and p["actual_seconds"] == s[
+        "wall_seconds"]
+    assert p["inside_interval"] and p["error"] < 0.15
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["prediction"] == p

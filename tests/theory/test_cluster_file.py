@@ -1,6 +1,8 @@
 """Cluster files: good files read exactly, every bad file is one line naming file and row."""
 
+import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,3 +227,66 @@ def test_labels_and_comments_that_cannot_be_written_are_refused(tmp_path):
     c = ClusterSpec([1.0, 2.0], [0.0, 0.0], agents=(" #1, \"x\" ", ""))
     assert c.agents == ('#1, "x"', "")  # stripped; quoted on write
     assert read_cluster(write_cluster(tmp_path / "d.csv", c)).agents == c.agents
+
+
+# --- the companion cost file and the empirical model ------------------------------------
+def test_cost_path_and_round_trip(tmp_path):
+    assert cf.cost_path("a/my.csv") == Path("a/my.cost.json")
+    assert cf.cost_path("noext") == Path("noext.cost.json")
+    p = cf.write_cost(tmp_path / "c.cost.json", {"n": 2, "mode": "server", "x": [1.5]})
+    d = cf.read_cost(p)
+    assert (d["format"], d["version"], d["n"], d["x"], d["source"]) == (
+        "apga-cost", 1, 2, [1.5], str(p))
+    with pytest.raises(ValueError, match="exists; refusing to overwrite"):
+        cf.write_cost(p, {"n": 2, "mode": "server"})
+    with pytest.raises(ValueError, match="not finite"):
+        cf.write_cost(tmp_path / "nan.cost.json", {"n": 1, "mode": "server", "x": math.nan})
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("", "not JSON"),
+    ("[1]", "not an apga cost file"),
+    ('{"format": "apga-cost", "version": 2}', "version 2; this apga reads version 1"),
+    ('{"format": "apga-cost", "version": 1, "n": 0, "mode": "server"}', "n must be"),
+    ('{"format": "apga-cost", "version": 1, "n": 2, "mode": "ring"}', "mode must be"),
+    ('{"format": "apga-cost", "version": 1, "n": 2, "mode": "server", "x": NaN}',
+     "NaN is not strict JSON"),
+])
+def test_bad_cost_files_are_one_line_errors(tmp_path, text, msg):
+    p = tmp_path / "b.cost.json"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=msg):
+        cf.read_cost(p)
+    (tmp_path / "bin.cost.json").write_bytes(b"\x00\x01")
+    with pytest.raises(ValueError, match="binary file"):
+        cf.read_cost(tmp_path / "bin.cost.json")
+
+
+def test_read_cluster_with_the_empirical_model(tmp_path):
+    csv = cf.write_cluster(tmp_path / "m.csv", cf.ClusterSpec([0.2, 0.4], [0.0, 0.0]))
+    with pytest.raises(ValueError, match=r"m\.cost\.json'?: no such file"):
+        cf.read_cluster(csv, empirical=True)
+    cf.write_cost(cf.cost_path(csv), {"n": 2, "mode": "allreduce",
+                                      "gradient": {"seconds": [[0.1, 0.3], [0.4]]}})
+    c = cf.read_cluster(csv, empirical=True)
+    assert c.timing == "empirical" and [s.tolist() for s in c.samples] == [[0.1, 0.3], [0.4]]
+    assert c.clock_kwargs()["samples"][0].tolist() == [0.1, 0.3]
+    assert cf.read_cluster(csv).timing == "fixed"  # the CSV alone: its own model
+    sub = c.subset([1])
+    assert sub.h.tolist() == [0.4] and [s.tolist() for s in sub.samples] == [[0.4]]
+    from algorithms.sim.clock import make_clock
+
+    clock = make_clock(**c.clock_kwargs(), seed=1)
+    d = clock.durations(clock.new_key(), clock.h_at(), [0] * 50, list(range(50)))
+    assert set(np.round(d, 12)) <= {0.1, 0.3}  # h = 0.2, ratios 0.5 and 1.5
+    with pytest.raises(ValueError, match="cannot hold the empirical model's samples"):
+        cf.write_cluster(tmp_path / "e.csv", c)
+    with pytest.raises(ValueError, match="samples: timing 'empirical' needs"):
+        cf.ClusterSpec([1.0], [0.0], "empirical")
+    with pytest.raises(ValueError, match="samples: only for timing 'empirical'"):
+        cf.ClusterSpec([1.0], [0.0], "fixed", samples=([1.0],))
+    cf.write_cost(cf.cost_path(tmp_path / "short.csv"), {"n": 2, "mode": "allreduce",
+                                                         "gradient": {"seconds": [[0.1]]}})
+    cf.write_cluster(tmp_path / "short.csv", cf.ClusterSpec([0.2, 0.4], [0.0, 0.0]))
+    with pytest.raises(ValueError, match="one list of samples per agent"):
+        cf.read_cluster(tmp_path / "short.csv", empirical=True)

@@ -22,6 +22,7 @@ STABLE = [
     "straggler",
     "time_complexity_shape",
     "wallclock",
+    "wallclock_real",
 ]
 
 

@@ -1,26 +1,43 @@
-"""``apga calibrate`` on the ranks: time gradients and communications as a run does them.
+"""``apga calibrate`` on the ranks: measure every primitive a run pays, as a run pays it.
 
-Computation: every agent computes ``iterations`` stochastic gradients at theta_0 (after
-``warmup`` untimed ones), all agents at once as in a run (they share the machine's cores
-as they will then). In AllReduce mode each timed gradient includes the store ticket
-Algorithm 2's count costs a real round.
+What is measured (each rank runs the same phases in the same order, so the collectives
+line up; times in seconds, ``time.perf_counter``):
 
-Communication: AllReduce mode times ``iterations`` all_reduces of a round's buffer
-(d + 10n + 1 float64, :mod:`.allreduce`), each after a barrier, and keeps for each the
-slowest rank's time (a round ends when the last rank has it); then ``iterations`` real
-AggregateRennala rounds with M = 4n at theta_0 (the backend's own code), whose durations
-beyond their gradients give the per-round cost :mod:`algorithms.wallclock.calibration` turns into
-kappa. Server mode times, agent by agent, round trips of one (d + 3)-float64 message to
-the server and back.
+1. **Gradients, alone** (``pure``): every agent computes ``repetitions`` stochastic
+   gradients at theta_0 back to back (after ``warmup`` untimed ones), all agents at once;
+   each with its trajectory length (MuJoCo episodes end early; tabular ones have H steps).
+2. **The ticket** (AllReduce mode): the same, each gradient registered with the store
+   through a clerk thread as a round registers it (Algorithm 2's counter ticket;
+   Algorithm 3's sequence number and replay of the arrivals); the clerk times every
+   registration.
+3. **Communications**: the all_reduce of a round's buffer and of other sizes, within
+   groups of the first m agents for m = 2, 4, ..., n (AllReduce mode; in server mode the
+   agents' group), each after a barrier, keeping the slowest rank's time; a broadcast of
+   the round's buffer; the stop signal's latency (rank 0 sets a stop key while the others
+   compute with the real stop watcher; each notes when it noticed); per agent, a
+   message of d + 3 floats to agent 0's peer (AllReduce mode) or the server and back.
+   Emulated times (``--h``/``--kappa``/``--cluster``) are paid as the backend pays them.
+4. **Rounds of each aggregation pattern** the mode runs (read from the method registry:
+   ``MethodSpec.pattern`` and ``modes``): the backend's own loop (:class:`.loop.Driver`)
+   runs the registry method of that pattern for ``repetitions`` iterations with a step
+   size of 1e-9 (theta stays at theta_0), and every gradient call is timed in place
+   (:class:`TimedOracle`), so the per-agent samples include what a round adds to a
+   gradient (the clerk, the watcher, the store's thread on the same cores).
+5. **The pilots** (optional): the run's own method(s) and hyperparameters, each for about
+   ``pilot`` gradients (:func:`pilot_iterations`), recording how trajectory lengths move
+   as theta moves.
 
 Every rank sends its samples to rank 0 (the server in server mode), which writes
-``calibration.json`` in the run folder; :mod:`algorithms.wallclock.calibration` turns it into a
-cluster file.
+``calibration.json`` in the run folder; :mod:`algorithms.wallclock.calibration` turns it
+into a cluster file and its companion cost file.
+
+Paper: Assumption 2.5 (h_i = dot h_i H, kappa), Algorithms 1-3, Section H.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import json
 import socket
 import time
 from pathlib import Path
@@ -31,141 +48,514 @@ import numpy as np
 from algorithms.backends.distributed.allreduce import STATS
 from algorithms.backends.distributed.emulate import Emulation, gradient_rng, wait_until
 from algorithms.backends.distributed.runlog import dump_json
+from algorithms.oracle import Interrupted
+
+#: Calibration rounds use M = 4 gradients per agent unless the pilot gives M.
+ROUND_GRADIENTS_PER_AGENT = 4
+#: Step size of the pattern rounds: theta moves 1e-9 per iteration, i.e. stays at theta_0.
+STILL_ALPHA = 1e-9
+#: Buffer sizes (float64 count) timed for the all_reduce besides the round's own.
+EXTRA_FLOATS = (1, 1024, 65536)
+#: Repetitions of each extra size (the round's own buffer gets ``repetitions``).
+EXTRA_REPS = 10
+#: Name of the options file the command writes next to spec.json.
+OPTIONS = "calibrate.json"
 
 
-def _time_gradients(spec, oracle, theta, agent: int, ticket=None) -> list[float]:
-    """Seconds per gradient, back to back; with ``ticket`` each gradient is also registered
-    through a clerk thread, as a round registers it (the reply overlaps the next one).
-    With emulated times (``spec.h``, to check the calibration itself) each gradient takes
-    at least h_i, as in a run."""
-    from algorithms.backends.distributed.signals import Clerk
+def options(run_dir: Path) -> dict[str, Any]:
+    """The calibration's options (written by ``apga calibrate`` next to spec.json)."""
+    path = run_dir / OPTIONS
+    return json.loads(path.read_text()) if path.exists() else {}
 
-    clerk = Clerk() if ticket is not None else None
-    h = spec.h_times()
-    out = []
-    for k in range(spec.warmup + spec.iterations):
+
+class TimedOracle:
+    """An oracle that times every ``sample_gradients`` call and keeps its trajectory length.
+
+    Each call appends ``[phase, round, k, start, end, completed, length]`` to
+    :attr:`calls`; round and k are read from the call's Generator
+    (:func:`gradient_rng` seeds it with ``(stream, seed, agent, round, k)``), so a call is
+    placed in its round without touching the backend. The gradient is the inner oracle's:
+    for MuJoCo the same two steps as ``MujocoOracle.sample_gradients`` (trajectories, then
+    g_H), so the length is known.
+    """
+
+    def __init__(self, oracle: Any, horizon: int) -> None:
+        self.inner = oracle
+        self.dim = oracle.dim
+        self.horizon = int(horizon)
+        self.phase = "pure"
+        self.calls: list[list] = []
+        self._mujoco = hasattr(oracle, "trajectories") and hasattr(oracle, "spec")
+
+    #: Hidden from the backend, which then calls :meth:`sample_gradients` for every
+    #: gradient (timed here, trajectory and backward pass) instead of sampling the
+    #: trajectory itself (:func:`.problem.sample_gradient`).
+    HIDDEN = ("trajectories", "spec")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.HIDDEN:
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def sample_gradients(self, theta, agents, rng, should_stop=None):
+        r, k = _round_and_k(rng)
         t0 = time.perf_counter()
-        start = time.monotonic()
-        oracle.sample_gradients(theta, np.array([agent]), gradient_rng(spec.seed, agent, 0, k))
-        if h is not None:
-            wait_until(start + float(h[agent]), None)
-        if clerk is not None:
-            clerk.submit(ticket)
-            clerk.take()
-        if k >= spec.warmup:
-            out.append(time.perf_counter() - t0)
-    if clerk is not None:
-        clerk.take(wait_for=0)
-        clerk.close()
-    return out
+        try:
+            if self._mujoco:
+                from algorithms.mujoco.gradient import gradient_samples
+
+                traj = self.inner.trajectories(theta, agents, rng, should_stop)
+                out = gradient_samples(self.inner.spec, np.asarray(theta, np.float64), traj,
+                                       self.inner.gamma)
+                length = int(traj.lengths[0])
+            else:
+                out = self.inner.sample_gradients(theta, agents, rng, should_stop)
+                length = self.horizon
+        except Interrupted:
+            self.calls.append([self.phase, r, k, t0, time.perf_counter(), False, None])
+            raise
+        self.calls.append([self.phase, r, k, t0, time.perf_counter(), True, length])
+        return out
 
 
-def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int | None,
-                    store: Any) -> None:
+def _round_and_k(rng) -> tuple[int, int]:
+    try:
+        entropy = rng.bit_generator.seed_seq.entropy
+        return int(entropy[3]), int(entropy[4])
+    except (AttributeError, IndexError, TypeError):
+        return -1, -1
+
+
+def _horizon(spec) -> int:
+    if spec.env == "tabular":
+        return int(spec.tabular.get("H", 1))
+    if spec.env == "synthetic":
+        return 1
+    return int(spec.horizon)
+
+
+# ----------------------------------------------------------------------------- phases
+def _pure(spec, timed: TimedOracle, theta, agent: int, emu: Emulation) -> None:
+    """Phase 1: back-to-back gradients at theta_0 (emulated durations as a round pays them:
+    the k-th ends at max(previous end + d_k, its real end)); warm-up calls are dropped."""
+    timed.phase = "pure"
+    deadline = time.monotonic()
+    for k in range(spec.warmup + spec.iterations):
+        timed.sample_gradients(theta, np.array([agent]), gradient_rng(spec.seed, agent, 0, k))
+        deadline = max(deadline + emu.duration(0, agent, k), time.monotonic())
+        wait_until(deadline, None)
+        timed.calls[-1][4] = time.perf_counter()  # the end of the emulated duration
+        deadline = time.monotonic()
+    timed.calls = [c for c in timed.calls if c[2] >= spec.warmup]
+
+
+def _ticket(spec, timed: TimedOracle, theta, agent: int, store, kind: str) -> list[float]:
+    """Phase 2: gradients registered through a clerk as a round of ``kind`` registers them
+    (Rennala: one counter ticket; Malenia: a sequence number, the arrival published under
+    it and the arrivals before it replayed, as :mod:`.allreduce` does); returns each
+    registration's seconds as the clerk saw them (every agent registering at once)."""
+    from algorithms.backends.distributed.signals import Clerk, MaleniaExit
+
+    timed.phase = f"ticket-{kind}"
+    clerk = Clerk()
+    service: list[tuple[int, float]] = []
+    prefix = f"calib/{kind}/"
+    replay = MaleniaExit(spec.n, 10**12)  # never exits: every arrival is replayed
+
+    def register(k: int) -> None:
+        t0 = time.perf_counter()
+        if kind == "rennala":
+            store.add(prefix + "n", 1)
+        else:
+            seq = int(store.add(prefix + "s", 1))
+            store.set(f"{prefix}a{seq}", str(agent))
+            replay.advance(store, prefix, seq - 1)
+            replay.advance(store, prefix, seq)
+        service.append((k, time.perf_counter() - t0))
+
+    total = spec.warmup + spec.iterations
+    for k in range(total):
+        timed.sample_gradients(theta, np.array([agent]), gradient_rng(spec.seed, agent, 1, k))
+        clerk.submit(lambda k=k: register(k))
+        clerk.take()
+    deadline = time.monotonic() + spec.timeout
+    while len(service) < total and time.monotonic() < deadline:
+        time.sleep(0.001)
+    clerk.take(wait_for=0)
+    clerk.close()
+    timed.calls = [c for c in timed.calls if c[2] >= spec.warmup]
+    return [t for k, t in sorted(service) if k >= spec.warmup]
+
+
+def _all_reduce(spec, d: int, group, members: list[int], rank: int, kappa: float,
+                floats: int, reps: int) -> list[float]:
+    """Slowest-rank seconds of ``reps`` all_reduces of ``floats`` float64 in ``group``
+    (each after a barrier; an emulated upload of kappa first, as a round's return)."""
     import torch
     import torch.distributed as dist
 
-    from algorithms.backends.distributed.problem import build_oracle
-
-    oracle, theta = build_oracle(spec)
-    d, n = oracle.dim, spec.n
-    if spec.mode == "allreduce":
+    buf = torch.zeros(floats, dtype=torch.float64)
+    out = []
+    inside = rank in members
+    for k in range(min(spec.warmup, 3) + reps):
         dist.barrier()
-        times = _time_gradients(spec, oracle, theta, agent, lambda: store.add("calib/n", 1))
-        dist.barrier()
-        buf = torch.zeros(d + len(STATS) * n + 1, dtype=torch.float64)
-        comm = []
-        kappa = float(spec.kappa_times()[agent])
-        for k in range(spec.warmup + spec.iterations):
-            dist.barrier()
+        t = 0.0
+        if inside:
             t0 = time.perf_counter()
-            wait_until(time.monotonic() + kappa, None)  # an emulated upload, as a round's
-            dist.all_reduce(buf)
-            if k >= spec.warmup:
-                comm.append(time.perf_counter() - t0)
-        rounds = _rennala_rounds(spec, oracle, theta, agent, store)
-        root = 0
-    else:
-        root = 0  # the server (server.SERVER_RANK)
+            wait_until(time.monotonic() + kappa, None)
+            dist.all_reduce(buf, group=group)
+            t = time.perf_counter() - t0
+        worst = torch.tensor([t], dtype=torch.float64)
+        dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+        if k >= min(spec.warmup, 3):
+            out.append(float(worst[0]))
+    return out
+
+
+def _collectives(spec, d: int, rank: int, agent_ranks: list[int], kappa: np.ndarray,
+                 agent: int | None) -> dict[str, Any]:
+    """Phase 3 (collective part): all_reduce by size and group, broadcast of a buffer."""
+    import torch
+    import torch.distributed as dist
+
+    n = len(agent_ranks)
+    my_kappa = float(kappa[agent]) if agent is not None else 0.0
+    run_floats = d + len(STATS) * n + 1
+    groups = sorted({m for m in (2 ** j for j in range(1, 32)) if m < n} | ({n} if n > 1
+                                                                               else set()))
+    points = []
+    for m in groups:
+        members = agent_ranks[:m]
+        group = dist.new_group(members)
+        for floats in sorted({run_floats, *EXTRA_FLOATS}):
+            reps = spec.iterations if floats == run_floats else min(spec.iterations, EXTRA_REPS)
+            secs = _all_reduce(spec, d, group, members, rank, my_kappa, floats, reps)
+            points.append({"agents": m, "floats": floats, "seconds": secs})
+    bcast = []
+    group = dist.new_group(agent_ranks) if n > 1 else None
+    buf = torch.zeros(run_floats, dtype=torch.float64)
+    for k in range(min(spec.warmup, 3) + spec.iterations):
         dist.barrier()
-        times = [] if role == "server" else _time_gradients(spec, oracle, theta, agent)
-        dist.barrier()
-        comm = _round_trips(spec, d, role, root)
-    sample = {"agent": agent, "role": role, "host": socket.gethostname(), "times": times,
-              "comm": comm, "rounds": rounds if spec.mode == "allreduce" else None}
-    gathered = [None] * dist.get_world_size() if rank == root else None
-    dist.gather_object(sample, gathered, dst=root)
-    if rank != root:
-        return
-    agents = sorted((g for g in gathered if g["role"] != "server"), key=lambda g: g["agent"])
-    if spec.mode == "allreduce":
-        comm_out: Any = np.max([g["comm"] for g in agents], axis=0).tolist()
-    else:
-        comm_out = next(g["comm"] for g in gathered if g["role"] == "server")
-    dump_json(run_dir / "calibration.json", {
-        "mode": spec.mode, "n": n, "dim": d, "env": spec.env,
-        "horizon": spec.tabular.get("H") if spec.env == "tabular" else spec.horizon,
-        "repetitions": spec.iterations, "warmup": spec.warmup,
-        "times": [g["times"] for g in agents], "comm": comm_out,
-        "rounds": next((g["rounds"] for g in gathered if g["rounds"]), None),
-        "round_M": ROUND_GRADIENTS_PER_AGENT * n,
-        "hosts": [g["host"] for g in agents], "torch": torch.__version__,
-    })
+        t = 0.0
+        if n > 1 and rank in agent_ranks:
+            t0 = time.perf_counter()
+            dist.broadcast(buf, src=agent_ranks[0], group=group)
+            t = time.perf_counter() - t0
+        worst = torch.tensor([t], dtype=torch.float64)
+        dist.all_reduce(worst, op=dist.ReduceOp.MAX)
+        if k >= min(spec.warmup, 3):
+            bcast.append(float(worst[0]))
+    return {"all_reduce": points, "broadcast": {"agents": n, "floats": run_floats,
+                                                "seconds": bcast if n > 1 else []}}
 
 
-#: Calibration rounds use M = 4 gradients per agent (a round long against its overheads,
-#: short enough for many repetitions).
-ROUND_GRADIENTS_PER_AGENT = 4
+def _stop_latency(spec, timed: TimedOracle, theta, agent: int, rank: int, base) -> list[float]:
+    """Phase 3 (stop signal): rank 0 sets a stop key while the other agents compute with
+    the real watcher polled between steps; each notes when it stopped (same-host clocks:
+    ``time.time``). Returns, on every rank, this agent's latencies (empty on rank 0)."""
+    import torch.distributed as dist
 
-
-def _rennala_rounds(spec, oracle, theta, agent: int, store) -> list[float]:
-    """Durations of real AggregateRennala rounds (the backend's own code, real speed) with
-    M = 4 n at theta_0: what a round costs beyond its gradients (stop signal, all_reduce)."""
-    from types import SimpleNamespace
-
-    from algorithms.backends.distributed.allreduce import AllReduceClock
     from algorithms.backends.distributed.signals import StopWatcher, clone
 
-    watcher = StopWatcher(clone(store))
-    clock = AllReduceClock(agent=agent, n=spec.n, oracle=oracle, store=store, watcher=watcher,
-                           emulation=Emulation(spec.h_times(), spec.kappa_times()),
-                           seed=spec.seed, started=time.monotonic(), timeout=spec.timeout)
-    ctx = SimpleNamespace(rounds=[], hyper={})
-    M = ROUND_GRADIENTS_PER_AGENT * spec.n
-    for _ in range(spec.warmup + spec.iterations):
-        clock.aggregate("rennala", theta, M, ctx)
+    store = dist.PrefixStore("calib-stop/", base)
+    watcher = StopWatcher(dist.PrefixStore("calib-stop/", clone(base)))
+    out = []
+    timed.phase = "stop"
+    for j in range(min(spec.warmup, 3) + spec.iterations):
+        key = f"stop{j}"
+        event = watcher.arm(key)
+        dist.barrier()
+        if agent == 0:
+            time.sleep(0.002 + 0.001 * (j % 3))  # others are mid-trajectory
+            store.set(key, repr(time.time()))
+        else:
+            k = 0
+            while not event.is_set():
+                try:
+                    timed.sample_gradients(theta, np.array([agent]),
+                                           gradient_rng(spec.seed, agent, 2, k),
+                                           event.is_set)
+                except Interrupted:
+                    break
+                k += 1
+            noticed = time.time()
+            if j >= min(spec.warmup, 3):
+                out.append(noticed - float(store.get(key).decode()))
+        event.wait(spec.timeout)
     watcher.close()
-    return [r.duration for r in ctx.rounds[spec.warmup:]]
+    timed.calls.clear()
+    return out
 
 
-def _round_trips(spec, d: int, role: str, root: int) -> list[list[float]]:
-    """Server: per agent, round-trip seconds of one message; agents: echo. Sequential, so
-    one agent's transfer does not share the link with another's."""
+def _round_trips(spec, store, d: int, role: str, root: int, kappa: np.ndarray,
+                 agent: int | None, peer_of) -> list[list[float]]:
+    """Phase 3 (messages): the root sends d + 3 floats to each agent in turn, which sends
+    them back (emulated: the agent waits kappa_i to receive and kappa_i to send, as in a
+    run). Returns, on the root, each agent's round trips (agent 0 itself: none in
+    AllReduce mode, where the root is agent 0)."""
     import torch
     import torch.distributed as dist
 
     buf = torch.zeros(d + 3, dtype=torch.float64)
-    reps = spec.warmup + spec.iterations
-    kappa = spec.kappa_times()  # emulated seconds per message each way (checks)
-    if role != "server":
-        me = int(os.environ.get("RANK", "1")) - 1
-        for _ in range(reps):
-            dist.recv(buf, src=root, tag=7)
-            wait_until(time.monotonic() + float(kappa[me]), None)
-            dist.send(buf, root, tag=8)
-        return []
-    from algorithms.backends.distributed.server import agent_rank
-
-    out = []
+    reps = min(spec.warmup, 3) + spec.iterations
+    me = dist.get_rank()
+    out: list[list[float]] = []
     for a in range(spec.n):
-        peer = agent_rank(a)
-        trips = []
-        for k in range(reps):
-            t0 = time.perf_counter()
-            wait_until(time.monotonic() + float(kappa[a]), None)
-            dist.send(buf, peer, tag=7)
-            dist.recv(buf, src=peer, tag=8)
-            if k >= spec.warmup:
-                trips.append(time.perf_counter() - t0)
-        out.append(trips)
+        peer = peer_of(a)
+        dist.barrier()
+        if peer == root:  # AllReduce mode: agent 0 is the root, no message to itself
+            out.append([])
+            continue
+        if me == peer:
+            for _ in range(reps):
+                dist.recv(buf, src=root, tag=7)
+                wait_until(time.monotonic() + float(kappa[a]), None)
+                wait_until(time.monotonic() + float(kappa[a]), None)
+                dist.send(buf, root, tag=8)
+        elif me == root:
+            trips = []
+            for k in range(reps):
+                t0 = time.perf_counter()
+                dist.send(buf, peer, tag=7)
+                dist.recv(buf, src=peer, tag=8)
+                if k >= min(spec.warmup, 3):
+                    trips.append(time.perf_counter() - t0)
+            out.append(trips)
     return out
+
+
+def pattern_methods(mode: str) -> dict[str, str]:
+    """The aggregation patterns a mode runs and one registry method of each (the first,
+    in registry order, whose ``modes`` include ``mode``), e.g. rennala -> rennala_nigt."""
+    from algorithms.methods.registry import REGISTRY
+
+    out: dict[str, str] = {}
+    for name, m in REGISTRY.items():
+        if mode in m.modes and m.pattern not in out:
+            out[m.pattern] = name
+    return out
+
+
+def pilot_iterations(method: str, hyper: dict, n: int, gradients: int) -> int:
+    """Iterations of a pilot of about ``gradients`` gradients (at least 2): G / M for
+    Rennala and Malenia NIGT, G / (n b) for Synchronized NIGT, G server updates for AFedPG,
+    so that every method's lengths are seen over as many trajectories."""
+    from algorithms.methods.registry import get
+
+    spec = get(method)
+    values, _ = spec.resolve(hyper)
+    per = {"synchronized": n * int(values.get("batch", 1)), "greedy": 1}.get(
+        spec.pattern, int(values.get("M", 1)))
+    return max(2, -(-int(gradients) // per))
+
+
+def _pilots(spec, opts: dict, mode: str) -> list[str]:
+    """The methods piloted in this mode (``--pilot N`` with ``--method A,B``)."""
+    from algorithms.methods.registry import get
+
+    if not opts.get("pilot"):
+        return []
+    return [m for m in opts.get("pilot_methods") or [spec.method] if mode in get(m).modes]
+
+
+def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
+    from algorithms.methods.registry import get
+
+    mspec = get(method)
+    names = {h.name for h in mspec.hyper}
+    if pilot:
+        hyper = {k: v for k, v in spec.hyper.items() if k in names}
+        iterations = pilot_iterations(method, hyper, spec.n, int(opts["pilot"]))
+    else:
+        M = int(opts.get("M") or ROUND_GRADIENTS_PER_AGENT * spec.n)
+        given = {"alpha": STILL_ALPHA, "M": M, "M_init": M,
+                 "batch": spec.hyper.get("batch")}
+        hyper = {k: v for k, v in given.items() if k in names and v is not None}
+        iterations = spec.iterations
+    return dataclasses.replace(spec, method=method, hyper=hyper, iterations=iterations,
+                               time=None, task="run", save_gradients=False, restarts=0)
+
+
+# ----------------------------------------------------------------------------- modes
+def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int | None,
+                    store: Any) -> None:
+    """One rank's calibration (see the module docstring); rank 0 / the server writes
+    ``calibration.json``."""
+    import torch.distributed as dist
+
+    from algorithms.backends.distributed.problem import build_oracle
+
+    opts = options(run_dir)
+    oracle, theta = build_oracle(spec)
+    timed = TimedOracle(oracle, _horizon(spec))
+    kappa = spec.kappa_times()
+    emu = Emulation(spec.h_times(), kappa, spec.timing, spec.timing_options, spec.seed)
+    d, n = oracle.dim, spec.n
+    sample: dict[str, Any] = {"agent": agent, "role": role, "host": socket.gethostname()}
+    if spec.mode == "allreduce":
+        root = 0
+        agent_ranks = list(range(n))
+        dist.barrier()
+        _pure(spec, timed, theta, agent, emu)
+        sample["pure"] = _calls(timed)
+        dist.barrier()
+        sample["ticket"] = {}
+        for kind in ("rennala", "malenia"):
+            sample["ticket"][kind] = _ticket(spec, timed, theta, agent, store, kind)
+            _calls(timed)
+            dist.barrier()
+        sample["collectives"] = _collectives(spec, d, rank, agent_ranks, kappa, agent)
+        sample["stop"] = (_stop_latency(spec, timed, theta, agent, rank, store) if n > 1
+                          else [])
+        sample["messages"] = _round_trips(spec, store, d, role, root, kappa, agent,
+                                          lambda a: a)
+        sample.update(_allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent,
+                                          store))
+    else:
+        from algorithms.backends.distributed.server import SERVER_RANK, agent_rank
+
+        root = SERVER_RANK
+        dist.barrier()
+        ranks = {a: agent_rank(a) for a in range(n)}
+        agent_ranks = [ranks[a] for a in range(n)]
+        if role != "server":
+            _pure(spec, timed, theta, agent, emu)
+            sample["pure"] = _calls(timed)
+        dist.barrier()
+        sample["collectives"] = _collectives(spec, d, rank, agent_ranks, kappa, agent)
+        sample["messages"] = _round_trips(spec, store, d, role, root, kappa, agent,
+                                          lambda a: ranks[a])
+        sample.update(_server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent,
+                                       ranks, d))
+    gathered = [None] * dist.get_world_size() if rank == root else None
+    dist.gather_object(sample, gathered, dst=root)
+    if rank != root:
+        return
+    import torch
+
+    agents = sorted((g for g in gathered if g["role"] != "server"), key=lambda g: g["agent"])
+    head = next(g for g in gathered if g["role"] == ("server" if spec.mode == "server"
+                                                      else "agent") and
+                (spec.mode == "server" or g["agent"] == 0))
+    dump_json(run_dir / "calibration.json", {
+        "mode": spec.mode, "n": n, "dim": d, "env": spec.env, "horizon": _horizon(spec),
+        "round_buffer_per_agent": len(STATS),
+        "repetitions": spec.iterations, "warmup": spec.warmup,
+        "emulated": {"h": spec.h, "kappa": spec.kappa, "timing": spec.timing,
+                     "options": spec.timing_options} if spec.emulated or spec.kappa else None,
+        "hosts": [g["host"] for g in agents],
+        "pure": [g["pure"] for g in agents],
+        "ticket": [g.get("ticket") for g in agents] if spec.mode == "allreduce" else None,
+        "collectives": head["collectives"],
+        "stop": [g.get("stop", []) for g in agents] if spec.mode == "allreduce" else None,
+        "messages": head["messages"],
+        "patterns": head["patterns"],
+        "calls": [g["calls"] for g in agents],
+        "pilots": head.get("pilots") or [],
+        "torch": torch.__version__,
+        "seed": spec.seed,
+    })
+
+
+def _calls(timed: TimedOracle) -> list[list]:
+    out, timed.calls = timed.calls, []
+    return out
+
+
+def _driver_run(spec_p, oracle, backend, log_dir: Path | None, theta0):
+    """Run one method's loop (the launch's Driver) and return its rounds (rank 0 / server)."""
+    from algorithms.backends.distributed.loop import Driver
+    from algorithms.backends.distributed.runlog import RunLog
+
+    log = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = RunLog(log_dir, spec_p.method, spec_p.seed)
+    driver = Driver(spec_p, oracle, backend, log)
+    driver.init(theta0)
+    while driver.more():
+        driver.step()
+    driver.close()
+    if log is None:
+        return None
+    from algorithms.backends.distributed.runlog import read_rounds
+
+    return read_rounds(log_dir)
+
+
+def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent, base
+                        ) -> dict[str, Any]:
+    """Phases 4 and 5 in AllReduce mode: real rounds of every pattern, then the pilot."""
+    import torch.distributed as dist
+
+    from algorithms.backends.distributed.allreduce import AllReduceClock
+    from algorithms.backends.distributed.signals import StopWatcher, clone
+
+    runs = [(p, m, False) for p, m in pattern_methods("allreduce").items()]
+    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "allreduce")]
+    patterns: dict[str, Any] = {}
+    calls: dict[str, Any] = {}
+    pilots = []
+    for j, (pattern, method, is_pilot) in enumerate(runs):
+        spec_p = _pattern_spec(spec, method, opts, is_pilot)
+        prefix = f"calib-{j}/"
+        store = dist.PrefixStore(prefix, base)
+        watcher = StopWatcher(dist.PrefixStore(prefix, clone(base)))
+        emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
+                        spec.seed)
+        clock = AllReduceClock(agent=agent, n=spec.n, oracle=timed, store=store,
+                               watcher=watcher, emulation=emu, seed=spec.seed,
+                               started=time.monotonic(), timeout=spec.timeout)
+        timed.phase = pattern
+        dist.barrier()
+        rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}"
+                             if rank == 0 else None, theta)
+        watcher.close()
+        dist.barrier()
+        entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
+                 "rounds": rounds, "first_round": 0, "key": pattern}
+        if is_pilot:
+            pilots.append(entry)
+        else:
+            patterns[pattern] = entry
+        calls[pattern] = _calls(timed)
+    return {"patterns": patterns, "pilots": pilots, "calls": calls}
+
+
+def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks, d
+                     ) -> dict[str, Any]:
+    """Phases 4 and 5 in server mode: the server runs each pattern's loop in one session
+    (greedy first, then the round patterns, each starting past the round ids used so
+    far); the agents run the launch's agent loop with the timed oracle until told DONE."""
+    from algorithms.backends.distributed import server as srv
+
+    if role != "server":
+        timed.phase = "server"
+        srv.run_agent(spec, run_dir, rank, agent, oracle=timed)
+        return {"calls": {"server": _calls(timed)}}
+    from algorithms.backends.distributed.runlog import RunLog
+
+    order = sorted(pattern_methods("server").items(), key=lambda pm: pm[0] != "greedy")
+    runs = [(p, m, False) for p, m in order]
+    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "server")]
+    (run_dir / "server-events").mkdir(exist_ok=True)
+    log = RunLog(run_dir / "server-events", spec.method, spec.seed)
+    clock = srv.ServerClock(spec=spec, dim=d, log=log, started=time.monotonic())
+    patterns: dict[str, Any] = {}
+    pilots = []
+    try:
+        for pattern, method, is_pilot in runs:
+            spec_p = _pattern_spec(spec, method, opts, is_pilot)
+            first = clock._update = clock.iteration  # AFedPG's versions continue from here
+            rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}", theta)
+            clock.iteration = max(clock.iteration, clock._update) + 2  # past stale ids
+            entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
+                     "rounds": rounds, "first_round": first, "last_round": clock.iteration,
+                     "key": pattern}
+            if is_pilot:
+                pilots.append(entry)
+            else:
+                patterns[pattern] = entry
+    finally:
+        clock.finish()
+    return {"patterns": patterns, "pilots": pilots, "calls": {}}

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from algorithms.backends.distributed.node import first_error
+from algorithms.backends.distributed.pids import alive
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ class _Launch:
                 h[0].stop_restarts()
         self._kill_workers(signal.SIGTERM)
         deadline = time.monotonic() + SIGNAL_GRACE
-        while time.monotonic() < deadline and any(_alive(p) for p in self._pids()):
+        while time.monotonic() < deadline and any(alive(p) for p in self._pids()):
             time.sleep(0.05)
         self._kill_workers(signal.SIGKILL)
         for t in self.threads:
@@ -300,18 +301,6 @@ class _Launch:
 RDZV_SLACK = 5.0
 #: Seconds to wait for torch's agents to wind down after their workers are gone.
 STOP_JOIN = 5.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def start(spec: Any, run_dir: Path, procs: Processes, endpoint: str) -> int:
@@ -437,9 +426,10 @@ def launch_json(out: str | Path, *args: str, timeout: float = 900.0) -> dict:
 class Progress:
     """A progress bar fed by the run's progress.json (written by rank 0 / the server)."""
 
-    def __init__(self, run_dir: Path, spec: Any, enabled: bool) -> None:
+    def __init__(self, run_dir: Path, spec: Any, enabled: bool, eta: Any = None) -> None:
         self._stop = threading.Event()
         self._thread = None
+        self._eta = eta  # (iteration, seconds) -> seconds left or None
         if not enabled:
             return
         self._path = run_dir / "progress.json"
@@ -465,6 +455,9 @@ class Progress:
                 info = f"iter {p['iteration']}  {p['time']:.1f} s" + (
                     f"  return {ret:.4g}" if ret is not None else
                     "" if J is None else f"  J {J:.4g}")
+                left = None if self._eta is None else self._eta(p["iteration"], p["time"])
+                if left is not None:
+                    info += f"  ETA {left:.1f} s"
                 bar.update(task, completed=done, info=info)
 
     def close(self) -> None:

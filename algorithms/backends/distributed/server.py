@@ -406,14 +406,16 @@ def checkpoint_state(state: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- agent side
-def run_agent(spec: Any, run_dir: Path, rank: int, agent: int) -> None:
-    """An agent: compute at the latest point received until told otherwise."""
+def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = None) -> None:
+    """An agent: compute at the latest point received until told otherwise (``oracle``:
+    one already built, e.g. ``apga calibrate``'s timed one; default: the spec's)."""
     import torch
     import torch.distributed as dist
 
     from algorithms.backends.distributed.problem import build_oracle
 
-    oracle, _ = build_oracle(spec)
+    if oracle is None:
+        oracle, _ = build_oracle(spec)
     emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
                     spec.seed)
     inbox: queue.SimpleQueue = queue.SimpleQueue()

@@ -39,6 +39,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from algorithms.backends.distributed.pids import alive
 from algorithms.backends.distributed.spec import RunSpec
 
 #: RunSpec fields that may differ between nodes (a node's own paths).
@@ -222,7 +223,7 @@ def start_process(spec: RunSpec, rank: int, role: str, agent: int | None, fault:
                                 world_size=world, timeout=timedelta(seconds=timeout))
     except RuntimeError as exc:
         gone = [process_name(spec, r) for r, h in hellos.items()
-                if h["host"] == socket.gethostname() and not _alive(h["pid"])]
+                if h["host"] == socket.gethostname() and not alive(h["pid"])]
         who = f"{', '.join(gone)} died while the processes connected" if gone else \
             "a process did not connect"
         raise StartupError(f"rdzv-timeout: the run could not start: {who} "
@@ -235,20 +236,6 @@ def start_process(spec: RunSpec, rank: int, role: str, agent: int | None, fault:
     except Exception:  # noqa: BLE001 - someone is gone; AllReduce fails at its first round
         pass
     return store, device
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 # ----------------------------------------------------------------------------- signals

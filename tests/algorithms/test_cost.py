@@ -1,0 +1,198 @@
+"""The cost model (algorithms.wallclock.cost): rounds composed from measured primitives,
+against hand computations for each method and mode."""
+
+import numpy as np
+import pytest
+
+from algorithms.wallclock.cost import CostModel, predict_run, round_cost
+
+
+def _cost(mode="allreduce", rounds=None, lengths=None, horizon=30, pilot=None,
+          seconds=((1.0,) * 6, (2.0,) * 6), step=None):
+    """A cost file by hand: agent 0 takes 1 s per gradient, agent 1 2 s (every sample
+    equal: fixed times), all_reduce of the round's buffer 0.1 s, ticket 0.05 s, stop
+    0.2 s, a message 0.1 s (round trip 0.2 s), 0.01 s between rounds."""
+    n = len(seconds)
+    L = lengths or [[horizon] * len(s) for s in seconds]
+    pat = {"method": "x", "hyper": {"M": 3, "batch": 1}, "iterations": 1,
+           "seconds": [list(s) for s in seconds], "lengths": L, "rounds": rounds or [],
+           "exits": [], "gaps": [0.01, 0.01]}
+    pats = {p: dict(pat) for p in ("rennala", "malenia", "synchronized", "greedy")}
+    mean = [float(np.mean(s)) for s in seconds]
+    return {
+        "format": "apga-cost", "version": 1, "mode": mode, "n": n, "dim": 30,
+        "horizon": horizon, "env": "tabular",
+        "gradient": {"seconds": pat["seconds"], "lengths": L,
+                     "pure_seconds": pat["seconds"], "pure_lengths": L,
+                     "fixed_seconds": [0.0] * n,
+                     "step_seconds": step or [m / float(np.mean(x))
+                                              for m, x in zip(mean, L, strict=True)]},
+        "ticket": {"rennala": {"seconds": [[0.05]] * n},
+                   "malenia": {"seconds": [[0.05]] * n}},
+        "all_reduce": [{"agents": 2, "floats": 1, "seconds": 0.05},
+                       {"agents": 2, "floats": 30 + 4 * 2 + 1, "seconds": 0.1},
+                       {"agents": 2, "floats": 1039, "seconds": 0.2}],
+        "stop": {"seconds": [[]] + [[0.1, 0.2, 0.3]] * (n - 1)},
+        "messages": {"floats": 33, "round_trip": [[0.2, 0.2]] * n},
+        "patterns": pats, "pilots": [pilot] if pilot else [],
+    }
+
+
+def model(**kw):
+    return CostModel.from_dict(_cost(**kw))
+
+
+def test_allreduce_rounds_by_hand():
+    m = model()
+    # Rennala, M = 3: finishes a0 1, 2, 3; a1 2. Each agent's clerk registers 0.05 s after
+    # a finish: 1.05 (a0), 2.05 (a0), 2.05 (a1) -> the 3rd at 2.05; then the stop signal
+    # (median of the others' latencies, 0.2) and one all_reduce (0.1): 2.35 s.
+    r = round_cost(m, "rennala_nigt", M=3)
+    assert r.mean == pytest.approx(2.35) and r.std == pytest.approx(0.0, abs=1e-12)
+    assert (r.pattern, r.mode, r.gap, r.terms["residual"]) == ("rennala", "allreduce",
+                                                               0.01, 0.0)
+    # Malenia, M = 4, n = 2: exit when sum_i 1/M_i <= 1 (n^2 >= M sum_i 1/M_i). In
+    # registration order 1.05 a0, 2.05 a0, 2.05 a1 (1/2 + 1), 3.05 a0 (1/3 + 1), 4.05 a0
+    # (1/4 + 1), 4.05 a1 (1/4 + 1/2 <= 1): exit 4.05 + 0.2 + 0.1 = 4.35.
+    assert round_cost(m, "malenia_nigt", M=4).mean == pytest.approx(4.35)
+    # Synchronized NIGT, b = 1: the slowest agent (2 s) + one all_reduce; no ticket, no stop
+    r = round_cost(m, "sync_nigt")
+    assert r.mean == pytest.approx(2.1) and set(r.terms) == {"computation", "all_reduce",
+                                                             "residual"}
+    assert round_cost(m, "sync_nigt", batch=3).mean == pytest.approx(6.1)
+    # one agent: no stop, the all_reduce of one agent is free (nothing emulated)
+    assert round_cost(m, "rennala_nigt", M=3, agents=[0]).mean == pytest.approx(3.05)
+
+
+def test_server_rounds_by_hand():
+    m = model(mode="server")
+    # a message: half the 0.2 s round trip = 0.1 s. The server sends theta to a0 then a1:
+    # a0 holds it at 0.1, a1 at 0.2; each gradient arrives one message later. Rennala M = 3:
+    # arrivals a0 1.2, 2.2, 3.2; a1 2.3 -> 2.3 s.
+    r = round_cost(m, "rennala_nigt", M=3)
+    assert r.mean == pytest.approx(2.3) and r.mode == "server"
+    assert round_cost(m, "sync_nigt").mean == pytest.approx(0.2 + 2.0 + 0.1)
+    # AFedPG: agent i cycles receive 0.1 + compute h_i + send 0.1: one update every
+    # 1 / (1/1.2 + 1/2.2) s in the long run (renewal-reward)
+    g = round_cost(m, "afedpg")
+    assert g.pattern == "greedy" and g.gradients == 1
+    assert g.mean == pytest.approx(1 / (1 / 1.2 + 1 / 2.2), rel=0.02)
+    # an AllReduce file predicts server mode from its messages too, and vice versa
+    assert round_cost(model(), "rennala_nigt", M=3, mode="server").mean == pytest.approx(2.3)
+    with pytest.raises(ValueError, match="mode: afedpg runs in server mode"):
+        round_cost(m, "afedpg", mode="allreduce")
+
+
+def test_residual_is_what_the_calibration_rounds_took_beyond_the_composed_round():
+    # the calibration's rennala rounds (M = 3) took 2.35 + 0.4 s (the first is dropped)
+    m = model(rounds=[9.0, 2.75, 2.75, 2.75])
+    r = round_cost(m, "rennala_nigt", M=3)
+    assert r.terms["residual"] == pytest.approx(0.4) and r.mean == pytest.approx(2.75)
+    # the residual is per round: it is added at another M too (M = 5: a0 4.05, a1 4.05)
+    assert round_cost(m, "rennala_nigt", M=5).mean == pytest.approx(4.05 + 0.3 + 0.4)
+
+
+def test_all_reduce_interpolates_in_floats_and_agents():
+    m = model()
+    assert m.all_reduce_seconds(39, 2) == pytest.approx(0.1)
+    assert m.all_reduce_seconds(539, 2) == pytest.approx(0.15)  # halfway 39 .. 1039
+    assert m.all_reduce_seconds(2039, 2) == pytest.approx(0.3)  # the last slope beyond
+    assert m.all_reduce_seconds(39, 4) == pytest.approx(0.3)  # ring: (4 - 1)/(2 - 1)
+    assert m.all_reduce_seconds(39, 1) == 0.0
+
+
+def test_run_totals_follow_algorithm_1():
+    m = model()
+    p = predict_run(m, "rennala_nigt", 10, M=3, M_init=5)
+    # M_init round (4.35 + 0.01 gap), then 10 rounds of (2.35 + 0.01); tabular: H steps
+    assert p.init_seconds == pytest.approx(4.05 + 0.3 + 0.01)
+    assert p.total_seconds == pytest.approx(4.36 + 10 * 2.36)
+    assert p.point_source.startswith("every trajectory has H steps")
+    # fixed times, lengths cannot move: the interval is the drift margin around the point
+    assert p.total_seconds_low == pytest.approx(p.total_seconds * 0.95)
+    assert p.total_seconds_high == pytest.approx(p.total_seconds * 1.05)
+    s = predict_run(m, "sync_nigt", 10)
+    assert s.total_seconds == pytest.approx(11 * (2.1 + 0.01))
+
+
+def test_lengths_move_the_prediction_between_measured_and_the_horizon():
+    # MuJoCo-like: trajectories of 10 steps measured (0.1 s per step: 1 s and 2 s per
+    # gradient at 10 and 20 steps), H = 40: at H every gradient is 4x (a0) and 2x (a1)
+    L = [[10] * 6, [20] * 6]
+    m = model(lengths=L, horizon=40, step=[0.1, 0.1])
+    low = predict_run(m, "sync_nigt", 4)
+    assert low.total_seconds == pytest.approx(5 * 2.11)
+    assert low.point_source == "lengths as measured (no pilot)"
+    assert low.total_seconds_high == pytest.approx(5 * (4.1 + 0.01) * 1.05)
+    # a pilot: mean lengths 15, 17, 19 over 3 iterations at alpha 0.1: from 15 (its first
+    # iteration) to 18 (the mean of its second half) over the distance of its first half,
+    # 1 x 0.1; a run at alpha 0.05 covers it in 2 iterations: 15, 16.5, 18, 18, 18 (times
+    # 1/15 the measured mean length, 15, pooled over the agents)
+    pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
+             "lengths": [15.0, 17.0, 19.0]}
+    mp = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
+    p = predict_run(mp, "sync_nigt", 4, alpha=0.05)
+    assert p.point_source.startswith("pilot trend (sync_nigt): mean length 15 -> 18")
+    # iteration t: a1's gradient (the slowest) 2 L_t/15 s, + the all_reduce 0.1 + gap 0.01
+    expect = sum(2 * x / 15 + 0.11 for x in (15, 16.5, 18, 18, 18))
+    assert p.total_seconds == pytest.approx(expect, rel=1e-9)
+    assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high
+    # the trend is the pilot's method's: another method keeps the lengths as measured
+    other = predict_run(mp, "rennala_nigt", 4, M=3, M_init=3, alpha=0.05)
+    assert other.point_source.startswith("lengths as measured (the pilot ran sync_nigt")
+    assert other.total_seconds == predict_run(m, "rennala_nigt", 4, M=3, M_init=3).total_seconds
+
+
+@pytest.mark.parametrize("bad, msg", [
+    ({"n": 0}, "n must be"),
+    ({"mode": "ring"}, "mode: unknown value"),
+    ({"gradient": None}, "gradient: missing"),
+    ({"patterns": {"lazy": {}}}, "unknown pattern 'lazy'"),
+    ({"all_reduce": [{"agents": 2}]}, r"all_reduce\[0\]: needs agents, floats, seconds"),
+])
+def test_bad_cost_files_name_the_key(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        CostModel.from_dict({**_cost(), **bad})
+
+
+def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
+    # the pilot of the test above: lengths 15, 16.5, then 18 for the rest of K = 10^9
+    # iterations (T_explicit-sized runs): no K-long arrays
+    L = [[10] * 6, [20] * 6]
+    pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
+             "lengths": [15.0, 17.0, 19.0]}
+    m = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
+
+    def c(x):
+        return 2 * x / 15 + 0.11
+
+    K = 10**9
+    p = predict_run(m, "sync_nigt", K, alpha=0.05)
+    assert p.total_seconds == pytest.approx(c(15) + c(16.5) + (K - 1) * c(18), rel=1e-9)
+    assert p.lengths["point_last"] == 18.0
+    # a slow ramp (alpha 1e-8: the ramp takes 10^7 iterations): the moving part by a
+    # trapezoid, against the arithmetic series
+    K, m_ramp = 2 * 10**7, 10**7
+    p = predict_run(m, "sync_nigt", K, alpha=1e-8)
+    ramp = m_ramp * c(15) + (2 / 15) * (3 / m_ramp) * m_ramp * (m_ramp + 1) / 2
+    exact = c(15) + ramp + (K - m_ramp) * c(18)
+    assert p.total_seconds == pytest.approx(exact, rel=1e-6)
+
+
+def test_pilots_of_equal_steps_are_pooled():
+    # Rennala and Malenia NIGT pilots at M = 3: plateaus 18 and 22 (means of their second
+    # halves) -> 20 for either method at M = 3; a Synchronized NIGT run keeps its own (none)
+    pilots = [{"method": "rennala_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
+               "lengths": [15.0, 17.0, 19.0]},
+              {"method": "malenia_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
+               "lengths": [15.0, 21.0, 23.0]}]
+    d = _cost(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
+    d["pilots"] = pilots
+    m = CostModel.from_dict(d)
+    for method in ("rennala_nigt", "malenia_nigt"):
+        p = predict_run(m, method, 30, M=3, M_init=3, alpha=0.1)
+        assert p.lengths["point_last"] == 20.0
+        assert p.point_source.startswith("pilot trend (rennala_nigt, malenia_nigt)")
+    other = predict_run(m, "rennala_nigt", 30, M=5, M_init=5, alpha=0.1)
+    assert other.point_source.startswith("lengths as measured (the pilot ran")
+    assert predict_run(m, "sync_nigt", 30, alpha=0.1).lengths["point_last"] == 15.0
