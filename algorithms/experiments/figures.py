@@ -10,11 +10,15 @@ Paper: Section 6 (Figure 1), Appendix H (Figures 2-9).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from algorithms.sim.timing import resolve_kappa, resolve_times
 from theory import checks
+
+if TYPE_CHECKING:
+    from theory.cluster_file import ClusterSpec
 
 #: Horizon H of each Appendix H task (1024 for tasks the paper does not list).
 PAPER_H = {"Humanoid-v4": 512, "Reacher-v4": 1024, "Walker2d-v4": 1024, "Hopper-v4": 1024}
@@ -53,6 +57,13 @@ class Scenario:
         """
         n = checks.count("n", n)
         return resolve_times("h", self.h, n), resolve_kappa(self.kappa, n, d)
+
+    def cluster(self, n: int, d: int) -> ClusterSpec:
+        """The scenario's cluster of n agents (fixed times; :meth:`times`) as the one cluster
+        value the simulated clock reads."""
+        from theory.cluster_file import ClusterSpec
+
+        return ClusterSpec(*self.times(n, d))
 
 
 EQUAL = Scenario("equal", "h_i = 1, kappa_i = 0", "equal", 0.0)

@@ -27,13 +27,16 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from algorithms.experiments.figures import EXPERIMENTS, Experiment, Panel, Scenario, paper_H
 from algorithms.methods.base import TUNE_SEED_OFFSET
 from theory import checks
+
+if TYPE_CHECKING:
+    from theory.cluster_file import ClusterSpec
 
 ALPHA_PAPER = tuple(2.0**-k for k in range(10, 0, -1))
 M_PAPER = (20, 30, 50)
@@ -133,6 +136,13 @@ class PanelPlan:
     max_time: float
     timing: str = "fixed"
     options: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def cluster(self) -> ClusterSpec:
+        """The panel's cluster (h_i, kappa_i, timing model and options) as one value."""
+        from theory.cluster_file import ClusterSpec
+
+        return ClusterSpec(self.h, self.kappa, self.timing, dict(self.options))
 
 
 @dataclass(frozen=True)
@@ -327,7 +337,8 @@ def plan(
     planned = []
     for p in chosen:
         H, d = _horizon(p.env_id, b), dims(p.env_id, e.heterogeneous)
-        h, kappa = p.scenario.times(e.n, d)
+        c = p.scenario.cluster(e.n, d)
+        h, kappa = c.h, c.kappa
         T = simulated_time(h, kappa, G)
         planned.append(PanelPlan(p, H, h, kappa, d, T, *timing))
         if H != paper_H(p.env_id):

@@ -154,7 +154,7 @@ def run_one(
     from algorithms.run import run_method
     from algorithms.sim.clock import make_clock
 
-    clock = make_clock(pp.h, pp.kappa, timing=pp.timing, seed=seed, **dict(pp.options))
+    clock = make_clock(cluster=pp.cluster, seed=seed)
     theta0 = theta0_for(oracle, seed, perturb)
     ev = GridEvaluator(oracle, clock, pp.max_time, budget.eval_points, budget.eval_episodes,
                        seed, theta0)

@@ -84,11 +84,7 @@ def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, A
                 "source": f"cost model {cluster_file}", "point_source": p.point_source}
     if spec.emulated:
         from algorithms.wallclock import run_timeline
-        from theory.cluster_file import ClusterSpec
-
-        cluster = ClusterSpec(spec.h, spec.kappa_times(), spec.timing,
-                              dict(spec.timing_options))
-        tl = run_timeline(spec.method, cluster, K, M=M, M_init=M_init, batch=batch,
+        tl = run_timeline(spec.method, spec.cluster(), K, M=M, M_init=M_init, batch=batch,
                           run_seed=spec.seed)
         total = float(tl.ends[-1])
         init = float(tl.ends[0])

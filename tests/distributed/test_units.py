@@ -196,3 +196,36 @@ def test_the_last_record_is_read_from_the_end_of_the_csv(tmp_path):
         log.append(IterationRecord(t, 0.5 * t, t, t, t, 0.0, float("nan"), 1.0), [])
     last = log.last_record()
     assert last.iteration == 2 and last.time == 1.0 and np.isnan(last.J)
+
+
+# -- one cluster value ----------------------------------------------------------------------
+def test_a_run_spec_gives_one_cluster_value_that_the_emulation_and_the_eta_read():
+    from algorithms.backends.distributed.emulate import Emulation, clock_seed
+    from algorithms.backends.distributed.spec import RunSpec
+    from algorithms.sim import timing as tm
+    from theory.cluster_file import ClusterSpec
+
+    spec = RunSpec(method="rennala_nigt", mode="allreduce", n=3, h=[0.5, 1.0, 2.0],
+                   kappa=[0.0, 0.25, 0.5], timing="lognormal",
+                   timing_options={"log_sigma": 1.2}, iterations=5, seed=7)
+    assert spec.cluster() == ClusterSpec([0.5, 1.0, 2.0], [0.0, 0.25, 0.5], "lognormal",
+                                         {"log_sigma": 1.2})
+    emu = Emulation.of(spec)
+    assert emu.options == {"log_sigma": 1.2} and emu.kappa.tolist() == [0.0, 0.25, 0.5]
+    # round keys drawn as the clock of the run seed draws them; durations the clock's
+    key = int(np.random.default_rng(clock_seed(7)).integers(0, 2**63 - 1))
+    want = tm.durations("lognormal", {"log_sigma": 1.2}, np.array([2.0]), key,
+                        np.array([2]), np.array([4]))[0]
+    assert emu.duration(0, 2, 4) == want and want != 2.0
+    real = RunSpec(method="rennala_nigt", mode="allreduce", n=2, iterations=5)
+    assert real.cluster() is None
+    assert Emulation.of(real).duration(0, 1, 0) == 0.0
+    assert Emulation.of(real).kappa.tolist() == [0.0, 0.0]
+
+
+def test_an_experiment_panel_is_one_cluster_value():
+    from algorithms.experiments.figures import SQRT_SQRT
+
+    c = SQRT_SQRT.cluster(4, 16)
+    assert c.h.tolist() == pytest.approx([1.0, 2**0.5, 3**0.5, 2.0], abs=0)
+    assert c.kappa.tolist() == c.h.tolist() and c.timing == "fixed"

@@ -388,8 +388,8 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
     opts = options(run_dir)
     oracle, theta = build_oracle(spec)
     timed = TimedOracle(oracle, _horizon(spec))
-    kappa = spec.kappa_times()
-    emu = Emulation(spec.h_times(), kappa, spec.timing, spec.timing_options, spec.seed)
+    emu = Emulation.of(spec)
+    kappa = emu.kappa
     d, n = oracle.dim, spec.n
     sample: dict[str, Any] = {"agent": agent, "role": role, "host": socket.gethostname()}
     if spec.mode == "allreduce":
@@ -501,8 +501,7 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent, base
         prefix = f"calib-{j}/"
         store = dist.PrefixStore(prefix, base)
         watcher = StopWatcher(dist.PrefixStore(prefix, clone(base)))
-        emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
-                        spec.seed)
+        emu = Emulation.of(spec)
         clock = AllReduceClock(agent=agent, n=spec.n, oracle=timed, store=store,
                                watcher=watcher, emulation=emu, seed=spec.seed,
                                started=time.monotonic(), timeout=spec.timeout)

@@ -27,10 +27,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from algorithms.sim import timing as tm
+
+if TYPE_CHECKING:
+    from algorithms.backends.distributed.spec import RunSpec
 
 #: Salt that keeps the gradient streams apart from the clock's streams of the same seed.
 _GRADIENT_STREAM = 0x47524144  # "GRAD"
@@ -71,6 +75,16 @@ class Emulation:
         self.seed = int(seed)
         self._rng = np.random.default_rng(clock_seed(seed))
         self._keys: list[int] = []
+
+    @classmethod
+    def of(cls, spec: RunSpec) -> Emulation:
+        """The emulation of a run: its cluster (:meth:`RunSpec.cluster`; real speed when
+        none) and its seed."""
+        cluster = spec.cluster()
+        if cluster is None:
+            return cls(None, spec.kappa_times(), spec.timing, dict(spec.timing_options),
+                       spec.seed)
+        return cls(cluster.h, cluster.kappa, cluster.timing, dict(cluster.options), spec.seed)
 
     def key(self, round_id: int) -> int:
         """Key of round ``round_id`` (0 = the M_init round): the clock's ``new_key`` sequence."""

@@ -434,8 +434,7 @@ def run_allreduce(spec: RunSpec, run_dir: Path, rank: int, store: Any,
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     oracle, theta0 = build_oracle(spec)
     watcher = StopWatcher(clone(store))
-    emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
-                    spec.seed)
+    emu = Emulation.of(spec)
     writer = rank == 0
     log = RunLog(run_dir, spec.method, spec.seed) if writer else None
     ckpt = RunCheckpoint(run_dir, spec) if writer else None

@@ -416,8 +416,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
 
     if oracle is None:
         oracle, _ = build_oracle(spec)
-    emu = Emulation(spec.h_times(), spec.kappa_times(), spec.timing, spec.timing_options,
-                    spec.seed)
+    emu = Emulation.of(spec)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     pending = StopEvent()
     d = oracle.dim

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from theory import checks
+
+if TYPE_CHECKING:
+    from theory.cluster_file import ClusterSpec
 
 MODES = ("allreduce", "server")
 TASKS = ("run", "calibrate")
@@ -211,6 +214,17 @@ class RunSpec:
 
     def kappa_times(self) -> np.ndarray:
         return np.zeros(self.n) if self.kappa is None else np.asarray(self.kappa, dtype=float)
+
+    def cluster(self) -> ClusterSpec | None:
+        """The emulated cluster as the one cluster value the simulated clock, the predictions
+        and the emulation all read (h_i, kappa_i, timing model and options); None at the
+        machine's real speed (no ``--h``)."""
+        if self.h is None:
+            return None
+        from theory.cluster_file import ClusterSpec
+
+        return ClusterSpec(self.h_times(), self.kappa_times(), self.timing,
+                           dict(self.timing_options))
 
     # -- files -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
