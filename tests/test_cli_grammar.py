@@ -226,3 +226,13 @@ def test_launch_and_calibrate_and_validate_tables_fit_80_columns(monkeypatch, ca
                           if re.search("[\u2500-\u257f]", line))
         assert table and _widths(table) <= 80
     assert not math.isnan(summary["wall_seconds"])
+
+
+def test_validate_help_names_every_registered_check(capsys):
+    """The help's list of stable names is the registry's, not an older copy."""
+    from validation.registry import CHECKS
+
+    assert main(["validate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    missing = [name for name in CHECKS if name not in text]
+    assert not missing, f"validate --help does not name {missing}"

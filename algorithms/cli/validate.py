@@ -12,13 +12,15 @@ from algorithms.cli import _types as ty
 COMMAND = "validate"
 ORDER = 60
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "validation"
-HELP = "check the paper's claims (lemmas, unbiasedness, variance, Prop. 2.3, Thm 4.1, shape)"
+HELP = ("check the paper's claims (lemmas, unbiasedness, variance, Prop. 2.3, Thm 4.1, shape, "
+        "predicted seconds)")
 DESCRIPTION = """Check the paper's claims by measurement and print a table of verdicts.
 
 Checks (stable names): lemma_c1, lemma_c2, unbiased_rennala, unbiased_malenia,
 rennala_bias_heterogeneous, variance_rennala, variance_malenia, prop_2_3, theorem_4_1,
-straggler, time_complexity_shape. --quick (default) is CI-sized (about a minute);
---full uses ~10x more replicates, seeds and iterations. Writes <out>/report.md,
+straggler, time_complexity_shape, wallclock, wallclock_real (--list: what each checks).
+--quick (default) is CI-sized (about 4 minutes on a 2-core machine); --full uses ~10x
+more replicates, seeds and iterations. Writes <out>/report.md,
 <out>/report.json and <out>/time_complexity_shape.png; the report's header names the
 command that ran. Default out: runs/validate/<mode>[-seed<s>][-<checks>], one folder per
 request. --write-docs writes the committed report instead (docs/validation, or
