@@ -210,6 +210,13 @@ def _run(args: argparse.Namespace) -> int:
         # algorithms.run.Interrupted says where the last checkpoint is and how to resume.
         detail = str(exc).splitlines()[0] if str(exc) else ""
         sys.stderr.write(f"apga: interrupted{'; ' + detail if detail else ''}\n")
+        sys.stderr.flush()
+        # The one line is the whole report: background threads that die with the run (a
+        # process pool's queue feeder writing to a pipe its ended workers closed) must not
+        # print tracebacks after it while the interpreter shuts down.
+        if sys.stderr is sys.__stderr__:  # the process's own stderr (not a test's capture)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
         return 130
     except ModuleNotFoundError as exc:
         # torch, gymnasium and mujoco are extras: the calculator installs without them
