@@ -46,7 +46,7 @@ from algorithms.blas import set_blas_threads
 from algorithms.experiments.planning import ETA, Budget, PanelPlan, Plan
 from algorithms.experiments.tuning import config_key, search
 from algorithms.methods.base import tuning_grid
-from theory import checks
+from theory import checks, jsonio
 
 #: run files keep at most this many records (evenly thinned; the first, the last at or
 #: before T and the last are always kept): the verdicts read the evaluation curve
@@ -330,31 +330,18 @@ def _inadequacy(plan: Plan, p: int, method: str) -> Callable[[dict], int | None]
 
 
 # ----------------------------------------------------------------------------- files
-def _nan_to_none(x: float) -> float | None:
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
-def _strict(x: Any) -> Any:
-    if isinstance(x, float):
-        return _nan_to_none(x)
-    if isinstance(x, dict):
-        return {k: _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    return x
-
-
 def run_to_json(res: Any, plan_id: str, task: Task) -> dict[str, Any]:
-    """A finished run as strict JSON (NaN/inf as null)."""
-    return {
+    """A finished run as strict JSON (:func:`theory.jsonio.strict`: NaN/inf as null with a
+    ``*_reason``), the same dict in memory as in its file."""
+    return jsonio.strict({
         "plan_id": plan_id,
         "task": [task.panel, task.method, task.phase, task.config, task.seed],
         "method": res.method,
         "hyper": res.hyper,
         "hyper_source": res.hyper_source,
-        "records": [[_nan_to_none(float(v)) for v in r.__dict__.values()] for r in res.records],
-        "meta": _strict({k: v for k, v in res.meta.items() if k != "panel"}),
-    }
+        "records": [[float(v) for v in r.__dict__.values()] for r in res.records],
+        "meta": {k: v for k, v in res.meta.items() if k != "panel"},
+    })
 
 
 def run_from_json(blob: Mapping[str, Any]) -> Any:

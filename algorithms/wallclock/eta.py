@@ -35,14 +35,6 @@ EMULATED_MARGIN = 0.15
 PRIOR_ITERATIONS = 10
 
 
-def _horizon(spec: Any) -> int:
-    if spec.env == "tabular":
-        return int(spec.tabular.get("H", 1))
-    if spec.env == "synthetic":
-        return 1
-    return int(spec.horizon)
-
-
 def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, Any]:
     """The prediction of a launch (module docstring): a JSON-ready dict with
     ``total_seconds`` (point), ``total_seconds_low``/``_high``, ``init_seconds``,
@@ -66,7 +58,7 @@ def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, A
         from algorithms.wallclock.cost import CostModel, predict_run
 
         model = CostModel.from_file(cluster_file, "predict-from")
-        H = _horizon(spec)
+        H = spec.trajectory_steps
         if model.env != spec.env or model.horizon != H:
             raise ValueError(f"predict-from: {cluster_file!r} was measured on env "
                              f"{model.env} with H = {model.horizon}, the run is {spec.env} "

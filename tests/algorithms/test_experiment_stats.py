@@ -114,19 +114,12 @@ def _bound(reps: int) -> float:
     return 0.05 + 3 * math.sqrt(0.05 * 0.95 / reps)
 
 
+@pytest.mark.parametrize("reps, seed", [(80, 1),
+                                        pytest.param(2000, 2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("n", [5, 10])
 @pytest.mark.parametrize("dist", ["normal", "t3"])
-def test_level_by_simulation_fast(n, dist):
-    reps = 80
-    for rate in _false_positives(n, dist, reps, seed=1):
-        assert rate <= _bound(reps)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("n", [5, 10])
-@pytest.mark.parametrize("dist", ["normal", "t3"])
-def test_level_by_simulation(n, dist):
-    """2000 null cases each: every false-positive rate <= 5% + 3 Monte Carlo s.e. (6.5%)."""
-    reps = 2000
-    for rate in _false_positives(n, dist, reps, seed=2):
+def test_level_by_simulation(n, dist, reps, seed):
+    """reps null cases each (2000 in the slow run): every false-positive rate <= 5% + 3
+    Monte Carlo s.e. (6.5% at 2000)."""
+    for rate in _false_positives(n, dist, reps, seed=seed):
         assert rate <= _bound(reps)

@@ -128,14 +128,6 @@ def _round_and_k(rng) -> tuple[int, int]:
         return -1, -1
 
 
-def _horizon(spec) -> int:
-    if spec.env == "tabular":
-        return int(spec.tabular.get("H", 1))
-    if spec.env == "synthetic":
-        return 1
-    return int(spec.horizon)
-
-
 # ----------------------------------------------------------------------------- phases
 def _pure(spec, timed: TimedOracle, theta, agent: int, emu: Emulation) -> None:
     """Phase 1: back-to-back gradients at theta_0 (emulated durations as a round pays them:
@@ -376,7 +368,7 @@ def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
         # every pattern gets as many gradients as Rennala's `iterations` rounds of M: a
         # pattern with fewer gradients per round (AFedPG: one per update; Synchronized
         # NIGT: n x batch) runs more rounds, so its mean round is estimated from as many
-        # samples (30 AFedPG updates gave 1.2 and 2.0 ms on one quiet machine)
+        # samples (20-30 AFedPG updates gave 1.2 and 2.0 ms on one quiet machine)
         per_round = {"greedy": 1, "synchronized": spec.n * int(hyper.get("batch", 1))}
         iterations = spec.iterations * max(1, M // per_round.get(mspec.pattern, M))
     return dataclasses.replace(spec, method=method, hyper=hyper, iterations=iterations,
@@ -394,7 +386,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
 
     opts = options(run_dir)
     oracle, theta = build_oracle(spec)
-    timed = TimedOracle(oracle, _horizon(spec))
+    timed = TimedOracle(oracle, spec.trajectory_steps)
     emu = Emulation.of(spec)
     kappa = emu.kappa
     d, n = oracle.dim, spec.n
@@ -445,7 +437,7 @@ def run_calibration(spec: Any, run_dir: Path, rank: int, role: str, agent: int |
                                                       else "agent") and
                 (spec.mode == "server" or g["agent"] == 0))
     dump_json(run_dir / "calibration.json", {
-        "mode": spec.mode, "n": n, "dim": d, "env": spec.env, "horizon": _horizon(spec),
+        "mode": spec.mode, "n": n, "dim": d, "env": spec.env, "horizon": spec.trajectory_steps,
         "round_buffer_per_agent": len(STATS),
         "repetitions": spec.iterations, "warmup": spec.warmup,
         "emulated": {"h": spec.h, "kappa": spec.kappa, "timing": spec.timing,

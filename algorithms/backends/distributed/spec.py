@@ -215,6 +215,16 @@ class RunSpec:
     def kappa_times(self) -> np.ndarray:
         return np.zeros(self.n) if self.kappa is None else np.asarray(self.kappa, dtype=float)
 
+    @property
+    def trajectory_steps(self) -> int:
+        """Environment steps of one trajectory at most: the tabular H, 1 for the synthetic
+        oracle, the MuJoCo horizon."""
+        if self.env == TABULAR:
+            return int(self.tabular.get("H", 1))
+        if self.env == SYNTHETIC:
+            return 1
+        return int(self.horizon)
+
     def cluster(self) -> ClusterSpec | None:
         """The emulated cluster as the one cluster value the simulated clock, the predictions
         and the emulation all read (h_i, kappa_i, timing model and options); None at the
