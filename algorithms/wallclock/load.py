@@ -1,4 +1,5 @@
-"""How loaded the machine is while a measurement runs: other processes' runnable threads.
+"""How loaded the machine is while a measurement runs: other processes' runnable threads,
+the hypervisor's steal time, and whether the machine's speed held between two calibrations.
 
 A prediction in seconds is checked against a real run only when the machine's speed is
 the one the calibration measured: other processes' work on the same cores slows a run
@@ -10,10 +11,23 @@ cores: 1.0 means one core was taken by others all along. The 1-minute load avera
 (before and after) is kept beside it, but it counts the measurement's own processes
 too, so it is reported, not judged.
 
+:attr:`~ForeignLoad.steal` is the other kind of other work: the time the hypervisor gave
+this machine's virtual cores to other machines (``/proc/stat``'s steal column), in cores,
+over the block; :attr:`~ForeignLoad.total` adds it to the processes' load.
+
+Neither sees everything: on a shared virtual machine the same 2-rank launch took 13.6,
+16.2 and 18.7 ms per Malenia NIGT round within three minutes, with other load 0.0 and
+steal 0.0 (docs/wallclock.md, "Why a check calibrates twice"). :func:`speed_moved`
+measures that drift where it matters: the same prediction from a calibration before and
+one after the runs it is held against. Above :data:`STEADY` the machine's speed moved
+more than the interval's drift allowance (:data:`algorithms.wallclock.cost.DRIFT`), and
+the runs between the two calibrations say nothing about the prediction.
+
 :func:`judged` applies the threshold :data:`LOADED` (half a core of other work on
-average): above it, a check says "not judged: machine loaded (load L)" instead of
-passing or failing. On systems without ``/proc`` the load is unknown (None) and
-measurements are judged.
+average) and :data:`STEADY`: above either, a check says "not judged: machine loaded (load
+L)" or "not judged: machine speed moved X% between calibrations" instead of passing or
+failing. On systems without ``/proc`` the load is unknown (None) and measurements are
+judged.
 """
 
 from __future__ import annotations
@@ -25,6 +39,9 @@ from pathlib import Path
 #: Other processes' runnable threads, averaged over a measurement, above which it is not
 #: judged (in cores: half a core of this 2-core machine taken by others).
 LOADED = 0.5
+#: Relative change of a prediction between a calibration before and one after the runs,
+#: above which the runs are not judged: the interval's drift allowance (cost.DRIFT).
+STEADY = 0.05
 
 
 def loadavg() -> float | None:
@@ -89,11 +106,39 @@ def foreign_running(proc: Path = Path("/proc"), root: int | None = None) -> int 
     return count
 
 
+def cpu_times(proc: Path = Path("/proc")) -> tuple[int, int, int] | None:
+    """(steal, total, cores) from ``/proc/stat`` (jiffies summed over the cores; steal is
+    the 8th number of the ``cpu`` line); None where it cannot be read."""
+    try:
+        lines = (proc / "stat").read_text().splitlines()
+    except OSError:
+        return None
+    head = next((ln.split() for ln in lines if ln.startswith("cpu ")), None)
+    cores = sum(1 for ln in lines if ln.startswith("cpu") and ln[3:4].isdigit())
+    if head is None or len(head) < 9:
+        return None
+    try:
+        values = [int(x) for x in head[1:9]]  # user nice system idle iowait irq softirq steal
+    except ValueError:
+        return None
+    return values[7], sum(values), max(cores, 1)
+
+
+def steal_cores(before: tuple[int, int, int] | None, after: tuple[int, int, int] | None
+                ) -> float | None:
+    """Cores taken by the hypervisor between two :func:`cpu_times` readings:
+    (steal delta / total delta) x cores; None if either is unknown or no time passed."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * after[2]
+
+
 class ForeignLoad:
     """Context manager: samples :func:`foreign_running` every ``interval`` seconds.
 
-    After the block: :attr:`load` (mean count, None without /proc), :attr:`samples`,
-    :attr:`loadavg_before`, :attr:`loadavg_after`.
+    After the block: :attr:`load` (mean count, None without /proc), :attr:`steal` (cores
+    the hypervisor took), :attr:`total` (both), :attr:`samples`, :attr:`loadavg_before`,
+    :attr:`loadavg_after`.
     """
 
     def __init__(self, interval: float = 0.5, proc: Path = Path("/proc")) -> None:
@@ -102,11 +147,14 @@ class ForeignLoad:
         self.samples: list[int] = []
         self.loadavg_before: float | None = None
         self.loadavg_after: float | None = None
+        self.steal: float | None = None
+        self._cpu: tuple[int, int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> ForeignLoad:
         self.loadavg_before = loadavg()
+        self._cpu = cpu_times(self.proc)
         self._thread = threading.Thread(target=self._run, name="apga-load", daemon=True)
         self._thread.start()
         return self
@@ -116,6 +164,7 @@ class ForeignLoad:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.loadavg_after = loadavg()
+        self.steal = steal_cores(self._cpu, cpu_times(self.proc))
 
     def _run(self) -> None:
         while True:
@@ -129,14 +178,36 @@ class ForeignLoad:
     def load(self) -> float | None:
         return float(sum(self.samples) / len(self.samples)) if self.samples else None
 
+    @property
+    def total(self) -> float | None:
+        """Other processes' load plus the hypervisor's steal, in cores (None if neither is
+        known)."""
+        parts = [x for x in (self.load, self.steal) if x is not None]
+        return float(sum(parts)) if parts else None
+
     def to_dict(self) -> dict[str, float | None]:
-        return {"foreign_load": self.load, "loadavg_before": self.loadavg_before,
-                "loadavg_after": self.loadavg_after, "samples": len(self.samples)}
+        return {"foreign_load": self.total, "processes": self.load, "steal": self.steal,
+                "loadavg_before": self.loadavg_before, "loadavg_after": self.loadavg_after,
+                "samples": len(self.samples)}
 
 
-def judged(load: float | None, threshold: float = LOADED) -> tuple[bool, str]:
-    """(judge it?, why not): a measurement is judged unless other processes kept more
-    than ``threshold`` cores busy on average during it."""
+def speed_moved(before: float, after: float) -> float:
+    """Relative change |after / before - 1| of one prediction (seconds) made from a
+    calibration before and one after the runs it is held against."""
+    if not (before > 0 and after > 0):
+        raise ValueError("speed_moved: predictions must be > 0")
+    return abs(after / before - 1.0)
+
+
+def judged(load: float | None, threshold: float = LOADED, moved: float | None = None,
+           steady: float = STEADY) -> tuple[bool, str]:
+    """(judge it?, why not): a measurement is judged unless other processes (and the
+    hypervisor) kept more than ``threshold`` cores busy on average during it, or the
+    machine's speed ``moved`` (:func:`speed_moved`) more than ``steady`` between the
+    calibrations before and after it."""
     if load is not None and load > threshold:
         return False, f"not judged: machine loaded (load {load:.2f} > {threshold:g})"
+    if moved is not None and moved > steady:
+        return False, (f"not judged: machine speed moved {100 * moved:.1f}% between "
+                       f"calibrations (> {100 * steady:g}%)")
     return True, ""

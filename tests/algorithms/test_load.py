@@ -48,12 +48,57 @@ def test_foreign_load_samples_while_a_block_runs():
         time.sleep(0.2)
     assert len(f.samples) >= 2 and f.load is not None and f.load >= 0
     d = f.to_dict()
-    assert set(d) == {"foreign_load", "loadavg_before", "loadavg_after", "samples"}
+    assert set(d) == {"foreign_load", "processes", "steal", "loadavg_before",
+                      "loadavg_after", "samples"}
+    # the judged load is the processes' plus the hypervisor's steal
+    assert d["foreign_load"] == pytest.approx(sum(x for x in (d["processes"], d["steal"])
+                                                  if x is not None))
 
 
-def _row(error, inside, judged, load=0.1):
-    return {"error": error, "inside": inside, "judged": judged,
-            "load": {"foreign_load": load}}
+def _stat(tmp_path, steal, idle, cores=2):
+    lines = [f"cpu  100 5 50 {idle} 3 0 2 {steal} 0 0"]
+    lines += [f"cpu{k} 1 1 1 1 1 0 0 0 0 0" for k in range(cores)]
+    lines += ["intr 12345", "ctxt 678"]
+    (tmp_path / "stat").write_text("\n".join(lines) + "\n")
+
+
+def test_steal_time_is_read_from_proc_stat_in_cores(tmp_path):
+    _stat(tmp_path, steal=40, idle=800)
+    before = ld.cpu_times(tmp_path)
+    assert before == (40, 100 + 5 + 50 + 800 + 3 + 0 + 2 + 40, 2)
+    # 1000 more jiffies over both cores, 250 of them stolen: a quarter of 2 cores
+    _stat(tmp_path, steal=290, idle=1550)
+    after = ld.cpu_times(tmp_path)
+    assert after[1] - before[1] == 1000
+    assert ld.steal_cores(before, after) == pytest.approx(0.5)
+    assert ld.steal_cores(before, before) is None  # no time passed
+    assert ld.steal_cores(None, after) is None
+    assert ld.cpu_times(tmp_path / "missing") is None
+    (tmp_path / "stat").write_text("cpu  1 2 3\n")  # a kernel without the steal column
+    assert ld.cpu_times(tmp_path) is None
+    (tmp_path / "stat").write_text("cpu  a b c d e f g h\n")
+    assert ld.cpu_times(tmp_path) is None
+
+
+def test_speed_moved_and_the_steady_threshold():
+    assert ld.STEADY == 0.05
+    assert ld.speed_moved(10.0, 11.0) == pytest.approx(0.1)
+    assert ld.speed_moved(10.0, 9.0) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="speed_moved"):
+        ld.speed_moved(0.0, 1.0)
+    assert ld.judged(0.1, moved=0.05) == (True, "")
+    ok, why = ld.judged(0.1, moved=0.083)
+    assert not ok and why == ("not judged: machine speed moved 8.3% between calibrations "
+                              "(> 5%)")
+    # load is named first when both hold
+    assert ld.judged(0.9, moved=0.2)[1].startswith("not judged: machine loaded")
+
+
+def _row(error, inside, judged, load=0.1, moved=0.01):
+    why = "" if judged else ("not judged: machine speed moved" if load <= ld.LOADED
+                             else "not judged: machine loaded")
+    return {"error": error, "inside": inside, "judged": judged, "why": why,
+            "speed_moved": moved, "load": {"foreign_load": load}}
 
 
 def test_real_check_verdicts():
@@ -71,3 +116,13 @@ def test_real_check_verdicts():
     assert r.verdict == "reported" and r.summary == "not judged: machine loaded (load 2.00)"
     r = real_result("n", "c", "p", [_row(0.02, True, True), _row(0.4, False, False, 2.0)], 1.0)
     assert r.verdict == "pass" and "1 not judged (machine loaded)" in r.summary
+    # a run between two calibrations that disagree is not judged either
+    r = real_result("n", "c", "p", [_row(0.3, False, False, 0.1, moved=0.12),
+                                    _row(0.2, False, False, 0.0, moved=0.09)], 1.0)
+    assert r.verdict == "reported"
+    assert r.summary == "not judged: machine speed moved 12.0% between calibrations"
+    r = real_result("n", "c", "p", [_row(0.03, True, True), _row(0.3, False, False, 0.1, 0.2),
+                                    _row(0.4, False, False, 2.0)], 1.0)
+    assert r.verdict == "pass"
+    assert "2 not judged (machine loaded, machine speed moved)" in r.summary
+    assert r.threshold["speed_moved"] == ld.STEADY
