@@ -83,6 +83,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("measurement")
     m.add_argument("--repetitions", type=ty.integer(2, MAX_REPEATS), default=30,
                    help="timed gradients per agent and timed communications (default 30)")
+    m.add_argument("--pattern-seconds", type=ty.real(0, 3600), default=None,
+                   metavar="SECONDS",
+                   help="measure each aggregation pattern's rounds for at least this long, "
+                   "after its --repetitions rounds (default 2; 0: the repetitions only)")
     m.add_argument("--warmup", type=ty.integer(0, MAX_REPEATS), default=3,
                    help="untimed ones first (default 3)")
     m.add_argument("--seed", type=ty.integer(0), default=0,
@@ -147,8 +151,12 @@ def run(args: argparse.Namespace) -> int:
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
                    rdzv_timeout=args.rdzv_timeout, hyper=_run_hyper(args, n, methods),
                    **_emulation(args, n, dim), **problem)
+    from algorithms.backends.distributed.calibrate import PATTERN_SECONDS
+
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
-            "pilot_methods": runs_here, "M": spec.hyper.get("M")}
+            "pilot_methods": runs_here, "M": spec.hyper.get("M"),
+            "pattern_seconds": PATTERN_SECONDS if args.pattern_seconds is None
+            else checks.nonnegative("pattern_seconds", args.pattern_seconds)}
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)

@@ -96,8 +96,20 @@ def test_calibrate_on_an_emulated_cluster_returns_its_sleeps(tmp_path, mode):
 
     out = tmp_path / f"{mode}.csv"
     res = _calibrate(out, "--mode", mode, "--h", "0.06,0.12", "--kappa", "0.1",
-                     "--repetitions", "3", "--warmup", "1")
+                     "--repetitions", "3", "--warmup", "1", "--pattern-seconds", "2.5")
     np.testing.assert_allclose(res["h"], [0.06, 0.12], rtol=0.05)
+    # every pattern ran its repetitions' rounds, then on until 2.5 s had passed after its
+    # first round (rounds and the gaps between them); one extended stopped within a round
+    cost = json.loads(cost_path(out).read_text())
+    extended = 0
+    for p, e in cost["patterns"].items():
+        spent = sum(e["rounds"][1:]) + sum(e["gaps"])
+        assert len(e["rounds"]) - 1 >= e["iterations"] and spent >= 2.5 * 0.99, (p, spent)
+        if len(e["rounds"]) - 1 > e["iterations"]:
+            extended += 1
+            longest = max(e["rounds"][1:]) + max(e["gaps"], default=0.0)
+            assert spent <= 2.5 + 1.5 * longest, (p, spent)
+    assert extended >= 1  # Rennala's 3 rounds of about 0.56 s are shorter than 2.5 s
     _over_the_sleep(res["kappa"], 0.1)
     model = CostModel.from_file(out)
     np.testing.assert_allclose(model.kappa, [0.1, 0.1])  # the emulated times, kept
@@ -125,6 +137,13 @@ def test_calibrate_mujoco_pilot_records_lengths(tmp_path):
     lengths = [x for a in cost["gradient"]["lengths"] for x in a]
     assert lengths and all(1 <= x <= 16 for x in lengths)
     assert all(s > 0 for s in res["primitives"]["seconds_per_step"])
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e308", "x", "3601"])
+def test_calibrate_pattern_seconds_must_be_a_time(value, capsys):
+    assert main(["calibrate", "--pattern-seconds", value, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "pattern-seconds" in err and "Traceback" not in err and len(err.splitlines()) <= 3
 
 
 def test_calibrate_refuses_an_existing_output_before_measuring(tmp_path, capsys):

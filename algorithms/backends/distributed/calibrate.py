@@ -22,7 +22,11 @@ line up; times in seconds, ``time.perf_counter``):
    runs the registry method of that pattern for ``repetitions`` iterations (times M over
    the gradients per round for patterns with fewer: AFedPG M updates, Synchronized NIGT
    M / (n b) rounds per repetition, so every pattern is measured on as many gradients)
-   with a step size of 1e-9 (theta stays at theta_0), and every gradient call is timed in place
+   with a step size of 1e-9 (theta stays at theta_0), and on for more rounds until the
+   pattern has been measured for at least ``pattern_seconds`` (default
+   :data:`PATTERN_SECONDS`; a few hundred milliseconds of rounds gave means 10-25% apart
+   between two calibrations a minute apart, and the spread of their block means, which
+   the interval uses, was itself a guess), and every gradient call is timed in place
    (:class:`TimedOracle`), so the per-agent samples include what a round adds to a
    gradient (the clerk, the watcher, the store's thread on the same cores).
 5. **The pilots** (optional): the run's own method(s) and hyperparameters, each for about
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import socket
 import time
 from pathlib import Path
@@ -60,6 +65,11 @@ STILL_ALPHA = 1e-9
 EXTRA_FLOATS = (1, 1024, 65536)
 #: Repetitions of each extra size (the round's own buffer gets ``repetitions``).
 EXTRA_REPS = 10
+#: Seconds of rounds each aggregation pattern is measured for at least (after its
+#: ``repetitions`` rounds): ``apga calibrate --pattern-seconds``.
+PATTERN_SECONDS = 2.0
+#: At most this many times the ``repetitions`` rounds, whatever ``pattern_seconds`` asks.
+PATTERN_ROUNDS_CAP = 1000
 #: Name of the options file the command writes next to spec.json.
 OPTIONS = "calibrate.json"
 
@@ -352,6 +362,11 @@ def _pilots(spec, opts: dict, mode: str) -> list[str]:
     return [m for m in opts.get("pilot_methods") or [spec.method] if mode in get(m).modes]
 
 
+def _pattern_seconds(opts: dict) -> float:
+    value = opts.get("pattern_seconds")
+    return PATTERN_SECONDS if value is None else float(value)
+
+
 def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
     from algorithms.methods.registry import get
 
@@ -461,8 +476,12 @@ def _calls(timed: TimedOracle) -> list[list]:
     return out
 
 
-def _driver_run(spec_p, oracle, backend, log_dir: Path | None, theta0):
-    """Run one method's loop (the launch's Driver) and return its rounds (rank 0 / server)."""
+def _driver_run(spec_p, oracle, backend, log_dir: Path | None, theta0,
+                min_seconds: float = 0.0):
+    """Run one method's loop (the launch's Driver) and return its rounds (rank 0 / server):
+    ``spec_p.iterations`` iterations, then more until ``min_seconds`` of the run passed on
+    the clock every rank agrees on (``backend.shared_now``, so that all ranks stop after
+    the same round), at most :data:`PATTERN_ROUNDS_CAP` times the iterations."""
     from algorithms.backends.distributed.loop import Driver
     from algorithms.backends.distributed.runlog import RunLog
 
@@ -471,8 +490,14 @@ def _driver_run(spec_p, oracle, backend, log_dir: Path | None, theta0):
         log_dir.mkdir(parents=True, exist_ok=True)
         log = RunLog(log_dir, spec_p.method, spec_p.seed)
     driver = Driver(spec_p, oracle, backend, log)
+    # the loop ends here, not on the spec's budget (a run's records are not marked last)
+    driver.budget = (math.inf, None)
+    iterations = int(spec_p.iterations)
+    cap = iterations * PATTERN_ROUNDS_CAP
     driver.init(theta0)
-    while driver.more():
+    start = float(backend.shared_now)
+    while driver.it < iterations or (float(backend.shared_now) - start < min_seconds
+                                     and driver.it < cap):
         driver.step()
     driver.close()
     if log is None:
@@ -507,7 +532,8 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent, base
         timed.phase = pattern
         dist.barrier()
         rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}"
-                             if rank == 0 else None, theta)
+                             if rank == 0 else None, theta,
+                             0.0 if is_pilot else _pattern_seconds(opts))
         watcher.close()
         dist.barrier()
         entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
@@ -545,7 +571,8 @@ def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks
         for pattern, method, is_pilot in runs:
             spec_p = _pattern_spec(spec, method, opts, is_pilot)
             first = clock._update = clock.iteration  # AFedPG's versions continue from here
-            rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}", theta)
+            rounds = _driver_run(spec_p, timed, clock, run_dir / f"pattern-{pattern}", theta,
+                                 0.0 if is_pilot else _pattern_seconds(opts))
             clock.iteration = max(clock.iteration, clock._update) + 2  # past stale ids
             entry = {"method": method, "hyper": spec_p.hyper, "iterations": spec_p.iterations,
                      "rounds": rounds, "first_round": first, "last_round": clock.iteration,
