@@ -301,7 +301,8 @@ def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
             "point_source": p.point_source,
             "interval_source": ("low: lengths as measured, high: every trajectory at H "
                                 f"= {model.horizon} steps, each widened by the drift "
-                                "margin and 2 std"),
+                                f"({100 * p.drift:.1f}%, {p.drift_source}) and 2 std"),
+            "drift": p.drift, "residual_source": p.residual_source,
             "lengths": p.lengths, "samples": p.source,
             "iterations_explicit": counts.T_explicit,
             "total_seconds_explicit": None if exp is None else exp.total_seconds,
@@ -468,6 +469,10 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
                      f"{first['interval_source']}")
         lines.append("round: computation on the clock (measured samples) + the pattern's "
                      "communication + the calibration residual; run: rounds + gaps")
+        for m, r in results.items():
+            if str(r.get("residual_source", "")).startswith("measured at"):
+                lines.append(f"residual of {_label(m, LABELS)}: {r['residual_source']} "
+                             "(calibrate at the run's --M to narrow it)")
     else:
         lines.append("total: Rennala/Malenia NIGT = first round (M_init) + K rounds (M); "
                      "Sync. NIGT = (K + 1) rounds; AFedPG = time of the K-th server update")

@@ -46,8 +46,15 @@ along the same path at another speed; flat after) for the pilot's own method and
 that averages as many gradients per step (Rennala and Malenia NIGT at the pilot's M),
 else the measured lengths (another method's steps move theta elsewhere: Synchronized
 NIGT's two-gradient steps wander where Rennala NIGT's twenty-gradient steps climb). Both
-ends are widened by the machine's drift between a calibration and a run (:data:`DRIFT`)
-and by the spread of the composed total.
+ends are widened by the machine's drift between a calibration and a run and by the spread
+of the composed total. The drift is the larger of a stated allowance (:data:`DRIFT`) and
+what the calibration measured: its rounds of the pattern, cut into :data:`BLOCKS`
+consecutive blocks, have block means with relative spread c (the machine's speed from
+block to block); if the run's blocks vary as those did, independently, the run's mean
+differs from the calibration's by c sqrt(1/BLOCKS + b/D) (b: a block's seconds, D: the
+run's), and the allowance is twice that (:meth:`CostModel.spread`,
+:func:`drift_allowance`). A speed that drifts over minutes is not in it: checks calibrate
+again after their runs (:mod:`algorithms.wallclock.load`).
 
 Paper: Assumption 2.5 (h_i = dot h_i H, kappa), Algorithms 1-3 (round structure, line 10:
 one AllReduce), Lemmas C.1/C.2 (round = broadcast + collection + one communication),
@@ -69,6 +76,10 @@ from theory import checks
 #: of the interval: a stated allowance for a quiet machine, not a measurement (a loaded
 #: one drifts more: docs/wallclock.md, "Predicted against measured: real speed").
 DRIFT = 0.05
+#: Consecutive blocks a pattern's calibration rounds are cut into to measure how the
+#: machine's speed varies (:meth:`CostModel.spread`); fewer than 2 x BLOCKS rounds: not
+#: measured.
+BLOCKS = 5
 #: Simulated rounds per evaluation of a round's mean (random, empirical durations).
 ROUNDS = 200
 #: Mean trajectory lengths at which the round is evaluated when lengths move (the round
@@ -300,6 +311,18 @@ class CostModel:
         every = np.concatenate([x for x in lengths if x.size] or [np.array([self.horizon])])
         return float(every.mean())
 
+    def spread(self, pattern: str) -> tuple[float, float] | None:
+        """(c, b) for the pattern's calibration rounds (the first left out) cut into
+        :data:`BLOCKS` consecutive blocks: c = standard deviation (ddof 1) of the block
+        means over their mean, b = seconds per block; None with fewer than 2 x BLOCKS
+        rounds."""
+        pc = self.patterns.get(pattern)
+        if pc is None or pc.rounds.size - 1 < 2 * BLOCKS:
+            return None
+        blocks = np.array_split(pc.rounds[1:], BLOCKS)
+        means = np.array([float(b.mean()) for b in blocks])
+        return float(means.std(ddof=1) / means.mean()), float(pc.rounds[1:].sum() / BLOCKS)
+
     def gap(self, pattern: str) -> float:
         """Mean seconds between two rounds of the pattern's real run (0 if unmeasured; the
         mean, not the median: a run's total is a sum, hiccups included)."""
@@ -501,16 +524,30 @@ def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
     return model.cache[key]
 
 
+def residual_ratio(model: CostModel, pattern: str, M: int, batch: int) -> float:
+    """Gradients per round of a round at (M, batch) over those of the pattern's calibration
+    rounds: M / M_cal (Rennala, Malenia NIGT), batch / batch_cal (Synchronized NIGT), 1
+    (AFedPG, or the pattern not measured)."""
+    pc = model.patterns.get(pattern)
+    if pc is None or pattern == "greedy":
+        return 1.0
+    if pattern == "synchronized":
+        return float(batch) / float(pc.hyper.get("batch", 1) or 1)
+    return float(M) / float(pc.hyper.get("M", 1) or 1)
+
+
 def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
                mode: str | None = None, length: float | None = None,
                factor: float | None = None, seed: int = 0, rounds: int = ROUNDS,
-               agents=None) -> RoundCost:
+               agents=None, residual_per: str = "round") -> RoundCost:
     """One round of ``method`` composed from the model's primitives (module docstring).
 
     ``mode``: allreduce or server (default: the model's when the method runs there, else
     the method's own); ``length``: every trajectory that long, or ``factor``: every
     agent's trajectories that much longer than measured (neither: as measured);
-    ``agents``: indices of the agents used (default all).
+    ``agents``: indices of the agents used (default all); ``residual_per``: ``round`` (the
+    residual as measured, once per round) or ``gradient`` (scaled by
+    :func:`residual_ratio`: the calibration's residual was spread over its gradients).
     """
     pattern, modes = method_pattern(method)
     real = [m for m in modes if m != "simulated"]
@@ -525,6 +562,10 @@ def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
                                  checks.count("batch", batch), length, seed, rounds, idx,
                                  factor)
     res = residual(model, pattern, mode, seed, rounds)
+    if residual_per == "gradient":
+        res *= residual_ratio(model, pattern, M, batch)
+    elif residual_per != "round":
+        raise ValueError(f"residual_per: round or gradient, not {residual_per!r}")
     terms["residual"] = res
     gradients = {"synchronized": idx.size * batch, "greedy": 1}.get(pattern, M)
     _, _, source = model.samples(pattern)
@@ -552,10 +593,28 @@ class RunPrediction(NamedTuple):
     gradients: int
     source: str
 
+    drift: float = DRIFT
+    drift_source: str = "stated allowance"
+    residual_source: str = "not measured"
+
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()
         out.pop("method")
         return out
+
+
+def drift_allowance(spread: tuple[float, float] | None, seconds: float) -> tuple[float, str]:
+    """(relative allowance, how it was formed) for a run of ``seconds``: max(DRIFT,
+    2 c sqrt(1/BLOCKS + b/D)) with (c, b) = :meth:`CostModel.spread` and D = max(seconds,
+    b) (module docstring); DRIFT when the spread was not measured."""
+    if spread is None:
+        return DRIFT, "stated allowance"
+    c, b = spread
+    measured = 2.0 * c * math.sqrt(1.0 / BLOCKS + b / max(float(seconds), b, 1e-12))
+    if measured <= DRIFT:
+        return DRIFT, (f"stated allowance (the calibration's block means varied by "
+                       f"{100 * c:.1f}%: {100 * measured:.1f}% measured)")
+    return measured, (f"measured: the calibration's block means varied by {100 * c:.1f}%")
 
 
 #: Iterations summed one by one while the pilot's trend still moves (beyond: the sum of
@@ -621,11 +680,12 @@ def _sum_over(cost, K: int, moving: int) -> float:
 
 def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: int,
            trend: Trend | None, L_const: float | None, mode, seed, rounds,
-           agents) -> tuple[float, RoundCost, float, float]:
+           agents, residual_per: str = "round") -> tuple[float, RoundCost, float, float]:
     """(total, a representative round, init seconds, std) with every trajectory L_const
     long (None: as measured) or, per iteration t = 0..K, the trend's mean length."""
     pattern, _ = method_pattern(method)
-    kw = {"batch": batch, "mode": mode, "rounds": rounds, "agents": agents}
+    kw = {"batch": batch, "mode": mode, "rounds": rounds, "agents": agents,
+          "residual_per": residual_per}
     if trend is None:
         r = round_cost(model, method, M=M, length=L_const, seed=seed, **kw)
         if pattern == "greedy":
@@ -734,10 +794,43 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
                    "own steps)")
         else:
             how = "lengths as measured (no pilot)"
-    lo_end = min(low, point) - DRIFT * min(low, point) - 2 * std
-    hi_end = max(high, point) + DRIFT * max(high, point) + 2 * std_h
+    # the residual at another batch than the calibration's: per round (the point) or spread
+    # over the calibration's gradients (the other end of the interval)
+    res_how, res = _residual_source(model, pattern, r_pt.mode, M, M_init, batch, seed,
+                                    rounds)
+    if res_how.startswith("measured at"):
+        kw_g = {**kw, "residual_per": "gradient"}
+        low_g = _total(model, method, K, M, M_init, batch, None, None, **kw_g)[0]
+        high_g = (_total(model, method, K, M, M_init, batch, None, H, **kw_g)[0]
+                  if H > L0 * (1 + 1e-9) else low_g)
+        low, high = min(low, low_g), max(high, high_g)
+    drift, drift_how = drift_allowance(
+        model.spread(pattern) if r_pt.mode == model.mode else None, point)
+    lo_end = min(low, point) - drift * min(low, point) - 2 * std
+    hi_end = max(high, point) + drift * max(high, point) + 2 * std_h
     return RunPrediction(
         method, r_pt.mode, K, r_pt.mean, r_pt.std, r_pt.gap, init, point, max(lo_end, 0.0),
         hi_end, how, r_pt.terms,
         {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L},
-        r_pt.gradients, r_pt.source)
+        r_pt.gradients, r_pt.source, drift, drift_how, res_how)
+
+
+def _residual_source(model: CostModel, pattern: str, mode: str, M: int, M_init: int,
+                     batch: int, seed: int, rounds: int) -> tuple[str, float]:
+    """(how the residual enters a run's prediction, its value per round): ``not
+    measured``, ``per round, measured at the run's ...``, or ``measured at ... ;
+    the run's ...``, when the run's batch differs from the calibration's (then
+    :func:`predict_run` spans per round .. per gradient in its interval)."""
+    res = residual(model, pattern, mode, seed, rounds)
+    pc = model.patterns.get(pattern)
+    if pc is None or not pc.rounds.size or mode != model.mode or pattern == "greedy":
+        return ("not measured" if res == 0.0 else "per round"), res
+    if pattern == "synchronized":
+        name, cal, run = "b", int(pc.hyper.get("batch", 1) or 1), [int(batch)]
+    else:
+        name, cal, run = "M", int(pc.hyper.get("M", 1)), [int(M), int(M_init)]
+    if res == 0.0 or all(r == cal for r in run):
+        return f"per round, measured at the run's {name} = {cal}", res
+    return (f"measured at {name} = {cal} ({res:.3g} s per round); the run's {name} = "
+            f"{'/'.join(str(r) for r in dict.fromkeys(run))}: the point adds it per round, "
+            "the interval spans per round to per gradient"), res

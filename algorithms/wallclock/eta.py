@@ -73,7 +73,9 @@ def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, A
         return {"total_seconds": p.total_seconds, "total_seconds_low": p.total_seconds_low,
                 "total_seconds_high": p.total_seconds_high, "init_seconds": p.init_seconds,
                 "per_iteration_seconds": per, "iterations": K,
-                "source": f"cost model {cluster_file}", "point_source": p.point_source}
+                "source": f"cost model {cluster_file}", "point_source": p.point_source,
+                "drift": p.drift, "drift_source": p.drift_source,
+                "residual_source": p.residual_source}
     if spec.emulated:
         from algorithms.wallclock import run_timeline
         tl = run_timeline(spec.method, spec.cluster(), K, M=M, M_init=M_init, batch=batch,

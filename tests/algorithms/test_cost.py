@@ -196,3 +196,59 @@ def test_pilots_of_equal_steps_are_pooled():
     other = predict_run(m, "rennala_nigt", 30, M=5, M_init=5, alpha=0.1)
     assert other.point_source.startswith("lengths as measured (the pilot ran")
     assert predict_run(m, "sync_nigt", 30, alpha=0.1).lengths["point_last"] == 15.0
+
+
+def test_the_interval_widens_by_the_drift_the_calibration_measured():
+    from algorithms.wallclock.cost import BLOCKS, DRIFT, drift_allowance
+
+    # 10 rounds after the first, 5 blocks of 2: block means 1, 1, 2, 1, 1 s -> mean 1.2,
+    # sd (ddof 1) sqrt((4 x 0.2^2 + 0.8^2) / 4) = sqrt(0.2); a block lasts 12 / 5 = 2.4 s
+    rounds = [9.0, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1]
+    m = model(rounds=rounds)
+    c, b = m.spread("rennala")
+    assert BLOCKS == 5
+    assert c == pytest.approx(np.sqrt(0.2) / 1.2) and b == pytest.approx(2.4)
+    # a 24-s run: 2 c sqrt(1/5 + 2.4/24)
+    d, how = drift_allowance((c, b), 24.0)
+    assert d == pytest.approx(2 * np.sqrt(0.2) / 1.2 * np.sqrt(0.3))
+    assert how.startswith("measured: the calibration's block means varied by 37.3%")
+    # a run shorter than a block counts as one block; a steady calibration keeps DRIFT
+    assert drift_allowance((c, b), 1.0)[0] == pytest.approx(2 * c * np.sqrt(1.2))
+    assert drift_allowance((0.01, 1.0), 100.0)[0] == DRIFT
+    assert drift_allowance(None, 5.0) == (DRIFT, "stated allowance")
+    # fewer than 2 x BLOCKS rounds after the first: not measured
+    assert model(rounds=rounds[:10]).spread("rennala") is None
+    # predict_run uses it (fixed times: the interval is the drift around the point)
+    p = predict_run(m, "rennala_nigt", 10, M=3, M_init=3)
+    want, _ = drift_allowance((c, b), p.total_seconds)
+    assert p.drift == pytest.approx(want) and p.drift_source.startswith("measured")
+    assert p.total_seconds_high == pytest.approx(p.total_seconds * (1 + want))
+    assert p.total_seconds_low == pytest.approx(p.total_seconds * (1 - want))
+    assert p.to_json()["drift"] == pytest.approx(want)
+    # another mode than the calibration's: its rounds say nothing of that mode's spread
+    assert predict_run(m, "rennala_nigt", 10, M=3, M_init=3, mode="server").drift == DRIFT
+
+
+def test_a_run_at_another_batch_spans_the_residual_per_round_to_per_gradient():
+    # calibration rounds at M = 3 took 0.4 s beyond the composed 2.35 s (see above)
+    m = model(rounds=[9.0, 2.75, 2.75, 2.75])
+    same = predict_run(m, "rennala_nigt", 10, M=3, M_init=3)
+    assert same.residual_source == "per round, measured at the run's M = 3"
+    assert same.total_seconds_high == pytest.approx(same.total_seconds * 1.05)
+    # M = 6: a0 registers at 1.05, 2.05, 3.05, 4.05, a1 at 2.05, 4.05 -> the 6th at 4.05;
+    # + stop 0.2 + all_reduce 0.1 = 4.35. Point: + 0.4 per round; the other end: + 0.4 x
+    # 6/3 = 0.8 (the residual spread over the calibration's 3 gradients); + gap 0.01
+    p = predict_run(m, "rennala_nigt", 10, M=6, M_init=6)
+    assert p.total_seconds == pytest.approx(11 * (4.35 + 0.4 + 0.01))
+    assert p.total_seconds_low == pytest.approx(11 * 4.76 * 0.95)
+    assert p.total_seconds_high == pytest.approx(11 * (4.35 + 0.8 + 0.01) * 1.05)
+    assert p.residual_source.startswith("measured at M = 3 (0.4 s per round); the run's M = 6:")
+    # a smaller batch: per gradient is the low end (0.4 x 1/3 at M = 1: a0 at 1.05)
+    q = predict_run(m, "rennala_nigt", 10, M=1, M_init=1)
+    assert q.total_seconds == pytest.approx(11 * (1.05 + 0.3 + 0.4 + 0.01))
+    assert q.total_seconds_low == pytest.approx(11 * (1.05 + 0.3 + 0.4 / 3 + 0.01) * 0.95)
+    with pytest.raises(ValueError, match="residual_per"):
+        round_cost(m, "rennala_nigt", M=3, residual_per="step")
+    # no calibration rounds: nothing to scale
+    assert predict_run(model(), "rennala_nigt", 10, M=6, M_init=6).residual_source == \
+        "not measured"
