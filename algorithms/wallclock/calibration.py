@@ -222,17 +222,33 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
         pure_s.append(s)
         pure_L.append(L)
     patterns: dict[str, Any] = {}
-    for p, entry in (data.get("patterns") or {}).items():
+    # pass k > 1 of pattern p is the key "p#k" (calibrate's PASSES windows): one entry per
+    # pattern, its samples and rounds pooled, each later pass's first round (its M_init
+    # round) left out, and how many rounds each pass gave after its first ("passes")
+    for key, entry in (data.get("patterns") or {}).items():
+        p = key.split("#")[0]
         if server:
-            calls = [_split_server_calls(data["calls"][i]["server"], data["patterns"])[p]
+            calls = [_split_server_calls(data["calls"][i]["server"], data["patterns"])[key]
                      for i in range(n)]
         else:
-            calls = [data["calls"][i][p] for i in range(n)]
+            calls = [data["calls"][i][key] for i in range(n)]
         per = [pattern_samples(calls[i], i, emulated, server) for i in range(n)]
-        patterns[p] = {"method": entry["method"], "hyper": entry["hyper"],
-                       "iterations": entry["iterations"],
-                       "seconds": [x[0] for x in per], "lengths": [x[1] for x in per],
-                       **_rounds(entry["rounds"])}
+        r = _rounds(entry["rounds"])
+        if p not in patterns:
+            patterns[p] = {"method": entry["method"], "hyper": entry["hyper"],
+                           "iterations": entry["iterations"],
+                           "seconds": [x[0] for x in per], "lengths": [x[1] for x in per],
+                           **r, "passes": [max(len(r["rounds"]) - 1, 0)]}
+            continue
+        out = patterns[p]
+        out["iterations"] += entry["iterations"]
+        for i in range(n):
+            out["seconds"][i] = out["seconds"][i] + per[i][0]
+            out["lengths"][i] = out["lengths"][i] + per[i][1]
+        for k in ("rounds", "exits", "reduces"):
+            out[k] = out[k] + r[k][1:]
+        out["gaps"] = out["gaps"] + r["gaps"]
+        out["passes"].append(max(len(r["rounds"]) - 1, 0))
     pilots = []
     for entry in data.get("pilots") or []:
         if server:

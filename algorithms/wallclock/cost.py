@@ -50,9 +50,10 @@ ends are widened by the machine's drift between a calibration and a run and by t
 of the composed total. The drift is the larger of a stated allowance (:data:`DRIFT`) and
 what the calibration measured: its rounds of the pattern, cut into :data:`BLOCKS`
 consecutive blocks, have block means with relative spread c (the machine's speed from
-block to block); if the run's blocks vary as those did, independently, the run's mean
-differs from the calibration's by c sqrt(1/BLOCKS + b/D) (b: a block's seconds, D: the
-run's), and the allowance is twice that (:meth:`CostModel.spread`,
+block to block; or the spread of the means of its calibration windows, where larger); if
+the run's blocks vary as those did, independently, the run's mean differs from the
+calibration's by c sqrt(1/BLOCKS + b/D) (b: a block's seconds, D: the run's), and the
+allowance is twice that (:meth:`CostModel.spread`,
 :func:`drift_allowance`). A speed that drifts over minutes is not in it: checks calibrate
 again after their runs (:mod:`algorithms.wallclock.load`).
 
@@ -125,6 +126,7 @@ class PatternCost:
     rounds: np.ndarray
     exits: np.ndarray
     gaps: np.ndarray
+    passes: tuple[int, ...] = ()  # rounds after the first from each calibration window
 
 
 @dataclass(frozen=True)
@@ -190,11 +192,18 @@ class CostModel:
             where = f"patterns.{p}"
             secs = _per_agent(f"{where}.seconds", e.get("seconds"), n, allow_empty=True)
             lens = _per_agent(f"{where}.lengths", e.get("lengths"), n, allow_empty=True)
+            rounds = _arr(f"{where}.rounds", e.get("rounds", []), allow_empty=True)
+            passes = e.get("passes") or []
+            if (not isinstance(passes, list)
+                    or not all(isinstance(k, int) and k >= 0 for k in passes)
+                    or (passes and sum(passes) != max(rounds.size - 1, 0))):
+                raise ValueError(f"{where}.passes: counts of rounds that sum to the rounds "
+                                 "after the first")
             patterns[p] = PatternCost(
-                str(e.get("method")), dict(e.get("hyper") or {}), secs, lens,
-                _arr(f"{where}.rounds", e.get("rounds", []), allow_empty=True),
+                str(e.get("method")), dict(e.get("hyper") or {}), secs, lens, rounds,
                 _arr(f"{where}.exits", e.get("exits", []), allow_empty=True, zero=True),
-                _arr(f"{where}.gaps", e.get("gaps", []), allow_empty=True, zero=True))
+                _arr(f"{where}.gaps", e.get("gaps", []), allow_empty=True, zero=True),
+                tuple(passes))
         rows = []
         for j, p in enumerate(d.get("all_reduce") or []):
             try:
@@ -315,13 +324,22 @@ class CostModel:
         """(c, b) for the pattern's calibration rounds (the first left out) cut into
         :data:`BLOCKS` consecutive blocks: c = standard deviation (ddof 1) of the block
         means over their mean, b = seconds per block; None with fewer than 2 x BLOCKS
-        rounds."""
+        rounds. Where the rounds came from several windows (``passes``, each with at
+        least 2 rounds), c is the larger of that and the same spread of the windows'
+        means (the drift over the calibration, between windows minutes or seconds
+        apart)."""
         pc = self.patterns.get(pattern)
         if pc is None or pc.rounds.size - 1 < 2 * BLOCKS:
             return None
-        blocks = np.array_split(pc.rounds[1:], BLOCKS)
+        x = pc.rounds[1:]
+        blocks = np.array_split(x, BLOCKS)
         means = np.array([float(b.mean()) for b in blocks])
-        return float(means.std(ddof=1) / means.mean()), float(pc.rounds[1:].sum() / BLOCKS)
+        c = float(means.std(ddof=1) / means.mean())
+        if len(pc.passes) >= 2 and min(pc.passes) >= 2:
+            windows = np.split(x, np.cumsum(pc.passes)[:-1])
+            w = np.array([float(v.mean()) for v in windows])
+            c = max(c, float(w.std(ddof=1) / w.mean()))
+        return c, float(x.sum() / BLOCKS)
 
     def gap(self, pattern: str) -> float:
         """Mean seconds between two rounds of the pattern's real run (0 if unmeasured; the

@@ -156,3 +156,58 @@ def test_cost_file_and_cluster_file_by_hand():
     srv["patterns"]["rennala"]["last_round"] = 5
     cluster, _ = cluster_from_cost(cost_from_calibration(srv, {}))
     np.testing.assert_allclose(cluster.kappa, [0.0015, 0.003])
+
+
+def test_a_patterns_windows_are_pooled_into_one_entry():
+    """calibrate measures each pattern in PASSES windows ("rennala", "rennala#2"): one
+    cost entry, samples and rounds pooled, the later window's first (M_init) round left
+    out, the rounds per window recorded; the cost model reads the windows' spread."""
+    from algorithms.backends.distributed.calibrate import PASSES
+    from algorithms.wallclock.cost import CostModel
+
+    assert PASSES == 2
+    data = _calibration()
+    second = [{"start": 1.0, "t_exit": 1.02, "end": 1.03},  # its M_init round
+              {"start": 1.031, "t_exit": 1.05, "end": 1.052},
+              {"start": 1.054, "t_exit": 1.07, "end": 1.075}]
+    data["patterns"]["rennala#2"] = {"method": "rennala_nigt", "hyper": {"M": 8},
+                                     "iterations": 2, "rounds": second, "first_round": 0}
+    for c in data["calls"]:
+        c["rennala#2"] = [_call(r, k, 100 * r + k * 0.004, 100 * r + (k + 1) * 0.004)
+                          for r in range(3) for k in range(2)]
+    cost = cost_from_calibration(data, {})
+    rp = cost["patterns"]
+    assert set(rp) == {"rennala"}
+    r = rp["rennala"]
+    np.testing.assert_allclose(r["rounds"], [0.011, 0.0095, 0.021, 0.021])
+    np.testing.assert_allclose(r["gaps"], [0.001, 0.001, 0.002])
+    assert r["passes"] == [1, 2] and r["iterations"] == 3
+    # agent 0: 6 samples of 1.5 ms from the first window, 6 of 4 ms from the second
+    assert len(r["seconds"][0]) == 12
+    np.testing.assert_allclose(sorted(set(np.round(r["seconds"][0], 6))), [0.0015, 0.004])
+    cost["gradient"]["step_seconds"] = [1e-4, 1e-4]
+    m = CostModel.from_dict({**cost, "format": "apga-cost", "version": 1})
+    assert m.patterns["rennala"].passes == (1, 2)
+    bad = {**cost, "patterns": {"rennala": {**r, "passes": [1, 1]}}}
+    with pytest.raises(ValueError, match="patterns.rennala.passes"):
+        CostModel.from_dict(bad)
+
+
+def test_the_spread_is_the_larger_of_blocks_and_windows():
+    from algorithms.wallclock.cost import CostModel
+
+    cost = cost_from_calibration(_calibration(), {})
+    # 12 rounds after the first, two windows of 6 with means 1 and 1.5 s; the 5 blocks
+    # (3, 3, 2, 2, 2 rounds) mix them and spread less
+    x = [1.0] * 6 + [1.5] * 6
+    cost["patterns"]["rennala"].update(rounds=[9.0] + x, exits=[0.0] * 13, gaps=[0.0] * 12,
+                                       passes=[6, 6])
+    m = CostModel.from_dict(cost)
+    c, b = m.spread("rennala")
+    blocks = [np.mean(v) for v in np.array_split(np.array(x), 5)]
+    by_blocks = np.std(blocks, ddof=1) / np.mean(blocks)
+    by_windows = np.std([1.0, 1.5], ddof=1) / 1.25
+    assert by_windows > by_blocks
+    assert c == pytest.approx(by_windows) and b == pytest.approx(sum(x) / 5)
+    cost["patterns"]["rennala"]["passes"] = []  # one window: the blocks only
+    assert CostModel.from_dict(cost).spread("rennala")[0] == pytest.approx(by_blocks)

@@ -26,7 +26,9 @@ line up; times in seconds, ``time.perf_counter``):
    pattern has been measured for at least ``pattern_seconds`` (default
    :data:`PATTERN_SECONDS`; a few hundred milliseconds of rounds gave means 10-25% apart
    between two calibrations a minute apart, and the spread of their block means, which
-   the interval uses, was itself a guess), and every gradient call is timed in place
+   the interval uses, was itself a guess), in :data:`PASSES` separate windows with the
+   patterns taking turns (so the spread between windows, the drift over the calibration,
+   is measured too), and every gradient call is timed in place
    (:class:`TimedOracle`), so the per-agent samples include what a round adds to a
    gradient (the clerk, the watcher, the store's thread on the same cores).
 5. **The pilots** (optional): the run's own method(s) and hyperparameters, each for about
@@ -68,6 +70,12 @@ EXTRA_REPS = 10
 #: Seconds of rounds each aggregation pattern is measured for at least (after its
 #: ``repetitions`` rounds): ``apga calibrate --pattern-seconds``.
 PATTERN_SECONDS = 2.0
+#: Passes over the patterns (each pattern measured in this many separate windows, a share
+#: of its repetitions and seconds in each, the patterns taking turns): how far the means
+#: of a pattern's windows lie apart is the machine's drift over the calibration, which
+#: one contiguous window cannot show (two windows of one calibration here were 0-20%
+#: apart). Pass k > 1 of pattern p is stored under the key "p#k".
+PASSES = 2
 #: At most this many times the ``repetitions`` rounds, whatever ``pattern_seconds`` asks.
 PATTERN_ROUNDS_CAP = 1000
 #: Name of the options file the command writes next to spec.json.
@@ -363,8 +371,19 @@ def _pilots(spec, opts: dict, mode: str) -> list[str]:
 
 
 def _pattern_seconds(opts: dict) -> float:
+    """Seconds of rounds of one pattern in one pass (``pattern_seconds`` / PASSES)."""
     value = opts.get("pattern_seconds")
-    return PATTERN_SECONDS if value is None else float(value)
+    return (PATTERN_SECONDS if value is None else float(value)) / PASSES
+
+
+def _pattern_runs(mode: str, spec, opts: dict) -> list[tuple[str, str, bool]]:
+    """(key, method, is_pilot) of every loop phases 4 and 5 run, in order: PASSES passes
+    over the mode's patterns (server mode: greedy first in each), then the pilots."""
+    order = sorted(pattern_methods(mode).items(), key=lambda pm: pm[0] != "greedy") \
+        if mode == "server" else list(pattern_methods(mode).items())
+    runs = [(p if k == 0 else f"{p}#{k + 1}", m, False)
+            for k in range(PASSES) for p, m in order]
+    return runs + [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, mode)]
 
 
 def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
@@ -385,7 +404,9 @@ def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
         # NIGT: n x batch) runs more rounds, so its mean round is estimated from as many
         # samples (20-30 AFedPG updates gave 1.2 and 2.0 ms on one quiet machine)
         per_round = {"greedy": 1, "synchronized": spec.n * int(hyper.get("batch", 1))}
-        iterations = spec.iterations * max(1, M // per_round.get(mspec.pattern, M))
+        # each of the PASSES windows gets its share (at least one round)
+        iterations = max(1, -(-spec.iterations * max(1, M // per_round.get(mspec.pattern, M))
+                              // PASSES))
     return dataclasses.replace(spec, method=method, hyper=hyper, iterations=iterations,
                                time=None, task="run", save_gradients=False, restarts=0)
 
@@ -515,8 +536,7 @@ def _allreduce_patterns(spec, opts, timed, theta, run_dir, rank, agent, base
     from algorithms.backends.distributed.allreduce import AllReduceClock
     from algorithms.backends.distributed.signals import StopWatcher, clone
 
-    runs = [(p, m, False) for p, m in pattern_methods("allreduce").items()]
-    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "allreduce")]
+    runs = _pattern_runs("allreduce", spec, opts)
     patterns: dict[str, Any] = {}
     calls: dict[str, Any] = {}
     pilots = []
@@ -559,9 +579,7 @@ def _server_patterns(spec, opts, timed, theta, run_dir, rank, role, agent, ranks
         return {"calls": {"server": _calls(timed)}}
     from algorithms.backends.distributed.runlog import RunLog
 
-    order = sorted(pattern_methods("server").items(), key=lambda pm: pm[0] != "greedy")
-    runs = [(p, m, False) for p, m in order]
-    runs += [(f"pilot:{m}", m, True) for m in _pilots(spec, opts, "server")]
+    runs = _pattern_runs("server", spec, opts)
     (run_dir / "server-events").mkdir(exist_ok=True)
     log = RunLog(run_dir / "server-events", spec.method, spec.seed)
     clock = srv.ServerClock(spec=spec, dim=d, log=log, started=time.monotonic())
