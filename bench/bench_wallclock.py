@@ -16,9 +16,9 @@ calibrations ran (other processes' runnable threads sampled from /proc plus the
 hypervisor's steal time, in cores), the 1-minute load average before and after, and how
 far the machine's speed moved: each mode is calibrated again after its runs, and the same
 run predicted from both calibrations. Target on a quiet, steady machine (other load below
-0.5 cores, speed moved at most 5%): every run within 10% of its point prediction and
-inside its interval. Rows outside those conditions are printed as "loaded" or "moved" and
-not judged.
+0.5 cores, speed moved no more than the drift the prediction allowed, at least 5%): every
+run within 10% of its point prediction and inside its interval. Rows outside those
+conditions are printed as "loaded" or "moved" and not judged.
 
 Usage: ``python bench/bench_wallclock.py [--envs tabular,Hopper-v5,Walker2d-v5]
 [--seconds 8] [--out results.json]``. Run it on a quiet machine.
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     within = sum(r["error"] <= REAL_TARGET for r in rows)
     print(f"\n{len(rows)} runs in {time.perf_counter() - t0:.0f} s; all runs: {within} within "
           f"{100 * REAL_TARGET:.0f}%, {inside} inside their interval; judged (other load <= "
-          f"{LOADED}, speed moved <= {100 * STEADY:g}%): {len(judged)}, of which {len(ok)} "
-          f"within {100 * REAL_TARGET:.0f}% and inside")
+          f"{LOADED}, speed moved <= the drift allowed, at least {100 * STEADY:g}%): "
+          f"{len(judged)}, of which {len(ok)} within {100 * REAL_TARGET:.0f}% and inside")
     if a.out:
         Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
     return 0 if len(ok) == len(judged) else 1

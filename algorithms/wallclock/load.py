@@ -20,8 +20,9 @@ Neither sees everything: on a shared virtual machine the same 2-rank launch took
 steal 0.0 (docs/wallclock.md, "Why a check calibrates twice"). :func:`speed_moved`
 measures that drift where it matters: the same prediction from a calibration before and
 one after the runs it is held against. Above :data:`STEADY` the machine's speed moved
-more than the interval's drift allowance (:data:`algorithms.wallclock.cost.DRIFT`), and
-the runs between the two calibrations say nothing about the prediction.
+more than the interval's stated drift allowance (:data:`algorithms.wallclock.cost.DRIFT`;
+the checks use the larger drift a prediction measured, where it did), and the runs
+between the two calibrations say nothing about the prediction.
 
 :func:`judged` applies the threshold :data:`LOADED` (half a core of other work on
 average) and :data:`STEADY`: above either, a check says "not judged: machine loaded (load

@@ -90,6 +90,9 @@ def test_speed_moved_and_the_steady_threshold():
     ok, why = ld.judged(0.1, moved=0.083)
     assert not ok and why == ("not judged: machine speed moved 8.3% between calibrations "
                               "(> 5%)")
+    # a prediction that allowed more drift tolerates more (the checks pass its drift)
+    assert ld.judged(0.1, moved=0.083, steady=0.1) == (True, "")
+    assert ld.judged(0.1, moved=0.12, steady=0.1)[1].endswith("(> 10%)")
     # load is named first when both hold
     assert ld.judged(0.9, moved=0.2)[1].startswith("not judged: machine loaded")
 
