@@ -229,3 +229,38 @@ def test_an_experiment_panel_is_one_cluster_value():
     c = SQRT_SQRT.cluster(4, 16)
     np.testing.assert_allclose(c.h, [1.0, 2**0.5, 3**0.5, 2.0], rtol=1e-15)
     assert c.kappa.tolist() == c.h.tolist() and c.timing == "fixed"
+
+
+def _msg(op, r):
+    return np.array([op, r, 0, 0.0])
+
+
+def test_mailbox_takes_the_newest_and_tells_real_news_from_a_late_wakeup():
+    """The agent's mailbox (server mode): a wake-up set for a message already taken is
+    not news. An agent that trusted the event gave up the round it had just been sent and
+    waited for a message that never came (a server-mode calibration hung on it)."""
+    from algorithms.backends.distributed.server import COMPUTE, DONE, Mailbox
+
+    box = Mailbox()
+    box.put(_msg(COMPUTE, 1))
+    box.put(_msg(COMPUTE, 2))
+    assert box.event.is_set()
+    assert int(box.take()[1]) == 2  # the newest; the older one is superseded
+    assert not box.event.is_set() and not box.news()
+    # the race: the receiver queued round 3, the agent took it, then the receiver's set
+    box._q.put(_msg(COMPUTE, 3))
+    assert int(box.take()[1]) == 3
+    box.event.set()  # late
+    assert not box.news() and not box.event.is_set()  # not news: the round goes on
+    # a message waiting is news, and the event says so
+    box.put(_msg(COMPUTE, 4))
+    box.event.clear()
+    assert box.news() and box.event.is_set()
+    # DONE and the server's absence (None) are never superseded
+    box.put(_msg(DONE, -1))
+    box.put(_msg(COMPUTE, 5))
+    assert int(box.take()[0]) == DONE
+    box2 = Mailbox()
+    box2.put(_msg(COMPUTE, 1))
+    box2.put(None)
+    assert box2.take() is None

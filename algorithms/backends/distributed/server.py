@@ -406,6 +406,51 @@ def checkpoint_state(state: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- agent side
+class Mailbox:
+    """An agent's messages from the server: the receiving thread puts each one and sets
+    :attr:`event` (which wakes the agent's timed waits); the agent takes the newest.
+
+    The event alone cannot say whether something new is waiting: the receiver puts a
+    message, the agent takes it at once, clears the event, and only then does the
+    receiver set it. An agent that trusted the event gave up the round it had just been
+    sent, without computing, and waited for a message that never came: a server-mode
+    calibration hung with the server waiting for that round's gradients. :meth:`news`
+    asks the queue, and clears an event that was set for a message already taken.
+    """
+
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self.event = StopEvent()
+
+    def put(self, msg: np.ndarray | None) -> None:
+        self._q.put(msg)
+        self.event.set()
+
+    def take(self) -> np.ndarray | None:
+        """The newest message, waiting for one (older ones queued behind it are
+        superseded; DONE and None, the server gone, are never skipped)."""
+        msg = self._q.get()
+        while msg is not None and int(msg[0]) != DONE:
+            try:
+                msg = self._q.get_nowait()
+            except queue.Empty:
+                break
+        self.event.reset()
+        if not self._q.empty():  # a message landed between the test and the reset
+            self.event.set()
+        return msg
+
+    def news(self) -> bool:
+        """Whether a message is waiting (then the event is set); an event set for a
+        message already taken is cleared."""
+        if self._q.empty():
+            self.event.reset()
+            if self._q.empty():
+                return False
+        self.event.set()  # (one may have landed during the reset: its own set comes later)
+        return True
+
+
 def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = None) -> None:
     """An agent: compute at the latest point received until told otherwise (``oracle``:
     one already built, e.g. ``apga calibrate``'s timed one; default: the spec's)."""
@@ -417,8 +462,8 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
     if oracle is None:
         oracle, _ = build_oracle(spec)
     emu = Emulation.of(spec)
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
-    pending = StopEvent()
+    box = Mailbox()
+    pending = box.event
     d = oracle.dim
 
     def receive() -> None:
@@ -427,12 +472,10 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
             try:
                 dist.irecv(buf, src=SERVER_RANK, tag=DOWN).wait(NO_TIMEOUT)
             except RuntimeError:
-                inbox.put(None)  # the server is gone
-                pending.set()
+                box.put(None)  # the server is gone
                 return
             msg = buf.numpy()
-            inbox.put(msg)
-            pending.set()
+            box.put(msg)
             if int(msg[0]) == DONE:
                 return
 
@@ -440,20 +483,15 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
     sends: list = []
     kappa = float(emu.kappa[agent])
 
-    def take() -> np.ndarray | None:
-        """The newest message (older ones queued behind it are superseded)."""
-        msg = inbox.get()
-        while msg is not None and int(msg[0]) != DONE:
-            try:
-                msg = inbox.get_nowait()
-            except queue.Empty:
-                break
-        pending.reset()
-        if not inbox.empty():  # a message landed between the test and the reset
-            pending.set()
-        return msg
+    def waited(deadline: float) -> bool:
+        """Sleep until ``deadline``; False if a newer message came first (a wake-up with
+        nothing new, :meth:`Mailbox.news`, sleeps on)."""
+        while not wait_until(deadline, pending):
+            if box.news():
+                return False
+        return True
 
-    msg = take()
+    msg = box.take()
     while msg is not None and int(msg[0]) != DONE:
         op, r, batch = int(msg[0]), int(msg[1]), int(msg[2])
         theta = msg[_HEAD_DOWN:]
@@ -461,17 +499,17 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
         vectors = max(batch, 1) if op == ONE else 1  # AFedPG: vectors the download carries
         deadline = time.monotonic() + vectors * kappa  # receiving the point
         k = 0
-        if wait_until(deadline, pending):
+        if waited(deadline):
             while limit is None or k < limit:
                 rng = gradient_rng(spec.seed, agent, r, k)
                 try:
-                    g = oracle.sample_gradients(theta, np.array([agent]), rng, pending.is_set)[0]
+                    g = oracle.sample_gradients(theta, np.array([agent]), rng, box.news)[0]
                 except Interrupted:
                     break
                 deadline = max(deadline + emu.duration(r, agent, k), time.monotonic())
-                if not wait_until(deadline, pending):
+                if not waited(deadline):
                     break
-                if not wait_until(time.monotonic() + kappa, pending):  # the upload
+                if not waited(time.monotonic() + kappa):  # the upload
                     break
                 out = np.empty(_HEAD_UP + d)
                 out[:_HEAD_UP] = (agent, r, k)
@@ -481,7 +519,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
                 sends.append(dist.isend(torch.from_numpy(out), SERVER_RANK, tag=UP))
                 deadline = time.monotonic()
                 k += 1
-        msg = take()
+        msg = box.take()
 
 
 def run_server(spec: Any, run_dir: Path, rank: int, lifecycle: Any = None) -> None:
