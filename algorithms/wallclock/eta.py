@@ -77,7 +77,12 @@ def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, A
                 "drift": p.drift, "drift_source": p.drift_source,
                 "residual_source": p.residual_source}
     if spec.emulated:
-        from algorithms.wallclock import run_timeline
+        from algorithms.wallclock import WALLCLOCK_METHODS, run_timeline
+
+        if spec.method not in WALLCLOCK_METHODS:
+            return {"total_seconds": None,
+                    "reason": f"the simulated clock's timeline predicts "
+                    f"{', '.join(WALLCLOCK_METHODS)}, not {spec.method}"}
         tl = run_timeline(spec.method, spec.cluster(), K, M=M, M_init=M_init, batch=batch,
                           run_seed=spec.seed)
         total = float(tl.ends[-1])

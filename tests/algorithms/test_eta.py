@@ -59,3 +59,8 @@ def test_launch_prediction_of_an_emulated_run_is_the_clock_of_its_seed():
     assert none["total_seconds"] is None and "predict-from" in none["reason"]
     budget = eta.launch_prediction(_spec(iterations=None, time=5.0))
     assert budget["total_seconds"] is None and "time budget" in budget["reason"]
+    # a method the clock's timeline does not model gets no ETA, not an error (an emulated
+    # afedpg_agent launch ended with "method: unknown value" before it started)
+    agent = eta.launch_prediction(_spec(h=[1.0, 2.0], kappa=[0.5, 0.5], method="afedpg_agent",
+                                        mode="server", hyper={}))
+    assert agent["total_seconds"] is None and "not afedpg_agent" in agent["reason"]
