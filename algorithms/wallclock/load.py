@@ -210,5 +210,5 @@ def judged(load: float | None, threshold: float = LOADED, moved: float | None = 
         return False, f"not judged: machine loaded (load {load:.2f} > {threshold:g})"
     if moved is not None and moved > steady:
         return False, (f"not judged: machine speed moved {100 * moved:.1f}% between "
-                       f"calibrations (> {100 * steady:g}%)")
+                       f"calibrations (> {100 * steady:.3g}%)")
     return True, ""
