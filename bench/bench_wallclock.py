@@ -21,7 +21,9 @@ run within 10% of its point prediction and inside its interval. Rows outside tho
 conditions are printed as "loaded" or "moved" and not judged.
 
 Usage: ``python bench/bench_wallclock.py [--envs tabular,Hopper-v5,Walker2d-v5]
-[--seconds 8] [--out results.json]``. Run it on a quiet machine.
+[--seconds 8] [--pilot-share 0.5] [--out results.json]``. Run it on a quiet machine.
+``--pilot-share F`` sizes each MuJoCo pilot to F times the largest run's gradients (a
+first calibration sizes the runs) instead of 200 gradients.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="allreduce,server")
     p.add_argument("--seconds", type=float, default=8.0, help="predicted seconds per run")
     p.add_argument("--repetitions", type=int, default=30)
+    p.add_argument("--pilot-share", type=float, default=None,
+                   help="MuJoCo pilots of this share of the largest run's gradients (a first "
+                   "calibration sizes the runs); default: 200 gradients per method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write every row as JSON here")
     p.add_argument("--keep", default=None,
@@ -82,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(a.keep)
             folder.mkdir(parents=True, exist_ok=False)
         rows = real_cases(folder, envs, a.seconds, a.seed, a.repetitions,
-                          log=lambda r: print(_row(r), flush=True))
+                          log=lambda r: print(_row(r), flush=True),
+                          pilot_share=a.pilot_share)
     judged = [r for r in rows if r["judged"]]
     ok = [r for r in judged if r["error"] <= REAL_TARGET and r["inside"]]
     inside = sum(r["inside"] for r in rows)

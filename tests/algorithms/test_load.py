@@ -129,3 +129,13 @@ def test_real_check_verdicts():
     assert r.verdict == "pass"
     assert "2 not judged (machine loaded, machine speed moved)" in r.summary
     assert r.threshold["speed_moved"] == ld.STEADY
+
+
+def test_a_pilots_share_is_counted_in_the_runs_gradients():
+    from validation.checks.wallclock import REAL_M, run_gradients
+
+    assert REAL_M == 20
+    assert run_gradients("rennala_nigt", 10) == 200  # M per iteration
+    assert run_gradients("malenia_nigt", 10) == 200
+    assert run_gradients("sync_nigt", 10) == 20  # one per agent per iteration (b = 1)
+    assert run_gradients("afedpg", 10) == 10  # one per server update

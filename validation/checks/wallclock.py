@@ -37,6 +37,7 @@ Paper: Lemmas C.1 and C.2 (round = broadcast + collection + one reduce), Algorit
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -205,22 +206,39 @@ def calibrate(out: Path, env: str, mode: str, *, repetitions: int = 30, pilot: i
     return result, load.to_dict()
 
 
-def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds: float,
-             seed: int = 0, tag: str = "") -> dict:
-    """One method at real speed against its prediction from ``cluster``: the iterations K
-    are those the prediction says take about ``seconds``; ``apga predict`` and ``apga
-    launch --predict-from`` get the same flags."""
+def iterations_for(cluster: Path, mode: str, method: str, seconds: float, seed: int = 0
+                   ) -> int:
+    """The iterations K (20 .. 100,000) that ``cluster``'s prediction of ``method`` (M =
+    M_init = REAL_M, its default step size) says take about ``seconds``."""
     import math
 
     from algorithms.methods.registry import get
     from algorithms.wallclock.cost import CostModel, predict_run
 
-    model = CostModel.from_file(cluster)
+    per = predict_run(CostModel.from_file(cluster), method, 10, M=REAL_M, M_init=REAL_M,
+                      mode=mode, seed=seed, alpha=get(method).resolve()[0]["alpha"])
+    return max(20, min(100_000, math.ceil(seconds * 10 / per.total_seconds)))
+
+
+def run_gradients(method: str, K: int, n: int = 2) -> int:
+    """Gradients a run of K iterations uses (M = REAL_M per iteration; Synchronized NIGT
+    n per iteration; AFedPG one per update)."""
+    from algorithms.methods.registry import get
+
+    pattern = get(method).pattern
+    return K * {"synchronized": n, "greedy": 1}.get(pattern, REAL_M)
+
+
+def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds: float,
+             seed: int = 0, tag: str = "", iterations: int | None = None) -> dict:
+    """One method at real speed against its prediction from ``cluster``: the iterations K
+    are ``iterations``, or those the prediction says take about ``seconds``; ``apga
+    predict`` and ``apga launch --predict-from`` get the same flags."""
+    from algorithms.methods.registry import get
+
     names = {h.name for h in get(method).hyper}
     batches = ["--M", str(REAL_M), "--M-init", str(REAL_M)] if "M" in names else []
-    per = predict_run(model, method, 10, M=REAL_M, M_init=REAL_M, mode=mode, seed=seed,
-                      alpha=get(method).resolve()[0]["alpha"])
-    K = max(20, min(100_000, math.ceil(seconds * 10 / per.total_seconds)))
+    K = iterations or iterations_for(cluster, mode, method, seconds, seed)
     pred = _cli("predict", "--cluster", str(cluster), "--mode", mode, "--iterations", str(K),
                 "--seed", str(seed), "--M", str(REAL_M), "--M-init", str(REAL_M), "--json")
     w = pred["wallclock"][method]
@@ -262,23 +280,37 @@ def _as_measured(cluster: Path, row: dict) -> float:
 
 
 def real_cases(tmp: Path, envs, seconds: float, seed: int = 0, repetitions: int = 30,
-               log=None) -> list[dict]:
+               log=None, pilot_share: float | None = None) -> list[dict]:
     """Every env x mode x method of :data:`REAL_CASES` (``envs``: env -> modes), each
     mode calibrated before its runs (the prediction) and again after them (no pilot): a
     row whose prediction moved between the two calibrations by more than the drift its
     interval allowed (at least :data:`algorithms.wallclock.load.STEADY`), or that ran on a
     loaded machine, is not judged. ``log(row)`` is
-    called after each mode's runs, once per row."""
+    called after each mode's runs, once per row.
+
+    MuJoCo pilots: :data:`PILOT` gradients of each method, or with ``pilot_share`` that
+    share of the largest run's gradients (a first calibration without a pilot sizes the
+    runs), so that the pilot's trend covers that much of each run."""
     rows = []
     for env, modes in envs.items():
         for mode in modes:
+            methods = REAL_CASES[mode] if not isinstance(modes, dict) else modes[mode]
             cluster = tmp / f"{env}-{mode}.csv"
             pilot = 0 if env == "tabular" else PILOT
+            Ks: dict[str, int] = {}
+            if pilot and pilot_share:
+                sizing = tmp / f"{env}-{mode}-sizing.csv"
+                calibrate(sizing, env, mode, repetitions=repetitions, seed=seed)
+                Ks = {m: iterations_for(sizing, mode, m, seconds, seed) for m in methods}
+                pilot = max(PILOT, math.ceil(pilot_share * max(
+                    run_gradients(m, K) for m, K in Ks.items())))
             cal, cal_load = calibrate(cluster, env, mode, repetitions=repetitions,
                                       pilot=pilot, seed=seed)
             done = []
-            for method in REAL_CASES[mode] if not isinstance(modes, dict) else modes[mode]:
-                row = real_run(tmp, cluster, env, mode, method, seconds, seed)
+            for method in methods:
+                row = real_run(tmp, cluster, env, mode, method, seconds, seed,
+                               iterations=Ks.get(method))
+                row["pilot_gradients"] = pilot
                 row["seed"] = seed
                 row["calibrate_load"] = cal_load
                 row["primitives"] = cal.get("primitives")
