@@ -45,7 +45,7 @@ def _row(r: dict) -> str:
     after = r["recalibrated"]["load"]["foreign_load"]
     fl = max(x for x in (load["foreign_load"], cal, after, 0.0) if x is not None)
     verdict = ("ok" if r["error"] <= REAL_TARGET and r["inside"] else "MISS") if r["judged"] \
-        else ("moved" if "moved" in r["why"] else "loaded")
+        else r["not_judged"]
     return (f"| {r['env']} | {r['mode']} | {r['method']} | {r['iterations']} | "
             f"{r['predicted']:.3g} [{r['low']:.3g}, {r['high']:.3g}] | {r['measured']:.3g} | "
             f"{r['predicted'] / r['measured']:.3f} | {100 * r['error']:.1f}% | "

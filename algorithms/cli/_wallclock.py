@@ -303,6 +303,7 @@ def compute_cost(model, pred, opts: dict, methods) -> dict[str, dict[str, Any]]:
                                 f"= {model.horizon} steps, each widened by the drift "
                                 f"({100 * p.drift:.1f}%, {p.drift_source}) and 2 std"),
             "drift": p.drift, "residual_source": p.residual_source,
+            "residual_other_batch": p.residual_other_batch,
             "lengths": p.lengths, "samples": p.source,
             "iterations_explicit": counts.T_explicit,
             "total_seconds_explicit": None if exp is None else exp.total_seconds,
@@ -470,7 +471,7 @@ def render_seconds(results: dict, spec, opts: dict, console, model=None, pred=No
         lines.append("round: computation on the clock (measured samples) + the pattern's "
                      "communication + the calibration residual; run: rounds + gaps")
         for m, r in results.items():
-            if str(r.get("residual_source", "")).startswith("measured at"):
+            if r.get("residual_other_batch"):
                 lines.append(f"residual of {_label(m, LABELS)}: {r['residual_source']} "
                              "(calibrate at the run's --M to narrow it)")
     else:

@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
             "pilot_methods": runs_here, "M": spec.hyper.get("M"),
             "pattern_seconds": PATTERN_SECONDS if args.pattern_seconds is None
-            else checks.nonnegative("pattern_seconds", args.pattern_seconds)}
+            else args.pattern_seconds}  # checked by its argparse type (0 .. 3600)
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)

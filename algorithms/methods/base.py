@@ -96,6 +96,12 @@ class MethodSpec:
     pattern: str = "rennala"
     modes: tuple[str, ...] = ("simulated",)
 
+    def gradients_per_round(self, M: int, n: int, batch: int = 1) -> int:
+        """Gradients one iteration of the method aggregates: M for the counted patterns
+        (Algorithm 1 line 6), n b for a synchronized round (every agent its batch), 1 for
+        AFedPG's server update (one arrival)."""
+        return {"synchronized": int(n) * int(batch), "greedy": 1}.get(self.pattern, int(M))
+
     def hyperparameter(self, name: str) -> Hyperparameter | None:
         """The hyperparameter ``name`` of this method, or None if it has none of that name."""
         return next((h for h in self.hyper if h.name == name), None)

@@ -585,7 +585,9 @@ def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
     elif residual_per != "round":
         raise ValueError(f"residual_per: round or gradient, not {residual_per!r}")
     terms["residual"] = res
-    gradients = {"synchronized": idx.size * batch, "greedy": 1}.get(pattern, M)
+    from algorithms.methods.registry import get
+
+    gradients = get(method).gradients_per_round(M, idx.size, batch)
     _, _, source = model.samples(pattern)
     return RoundCost(method, pattern, mode, max(mean + res, 0.0), std, model.gap(pattern),
                      terms, gradients, source)
@@ -614,6 +616,7 @@ class RunPrediction(NamedTuple):
     drift: float = DRIFT
     drift_source: str = "stated allowance"
     residual_source: str = "not measured"
+    residual_other_batch: bool = False  # the run's M (b) differs from the calibration's
 
     def to_json(self) -> dict[str, Any]:
         out = self._asdict()
@@ -814,9 +817,9 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
             how = "lengths as measured (no pilot)"
     # the residual at another batch than the calibration's: per round (the point) or spread
     # over the calibration's gradients (the other end of the interval)
-    res_how, res = _residual_source(model, pattern, r_pt.mode, M, M_init, batch, seed,
-                                    rounds)
-    if res_how.startswith("measured at"):
+    res_how, other_batch = _residual_source(model, pattern, r_pt.mode, M, M_init, batch,
+                                            seed, rounds)
+    if other_batch:
         kw_g = {**kw, "residual_per": "gradient"}
         low_g = _total(model, method, K, M, M_init, batch, None, None, **kw_g)[0]
         high_g = (_total(model, method, K, M, M_init, batch, None, H, **kw_g)[0]
@@ -830,25 +833,25 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         method, r_pt.mode, K, r_pt.mean, r_pt.std, r_pt.gap, init, point, max(lo_end, 0.0),
         hi_end, how, r_pt.terms,
         {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L},
-        r_pt.gradients, r_pt.source, drift, drift_how, res_how)
+        r_pt.gradients, r_pt.source, drift, drift_how, res_how, other_batch)
 
 
 def _residual_source(model: CostModel, pattern: str, mode: str, M: int, M_init: int,
-                     batch: int, seed: int, rounds: int) -> tuple[str, float]:
-    """(how the residual enters a run's prediction, its value per round): ``not
-    measured``, ``per round, measured at the run's ...``, or ``measured at ... ;
-    the run's ...``, when the run's batch differs from the calibration's (then
-    :func:`predict_run` spans per round .. per gradient in its interval)."""
+                     batch: int, seed: int, rounds: int) -> tuple[str, bool]:
+    """(how the residual enters a run's prediction, whether the run's batch differs from
+    the calibration's): ``not measured``, ``per round, measured at the run's ...``, or
+    ``measured at ...; the run's ...`` (then :func:`predict_run` spans per round .. per
+    gradient in its interval)."""
     res = residual(model, pattern, mode, seed, rounds)
     pc = model.patterns.get(pattern)
     if pc is None or not pc.rounds.size or mode != model.mode or pattern == "greedy":
-        return ("not measured" if res == 0.0 else "per round"), res
+        return ("not measured" if res == 0.0 else "per round"), False
     if pattern == "synchronized":
         name, cal, run = "b", int(pc.hyper.get("batch", 1) or 1), [int(batch)]
     else:
         name, cal, run = "M", int(pc.hyper.get("M", 1)), [int(M), int(M_init)]
     if res == 0.0 or all(r == cal for r in run):
-        return f"per round, measured at the run's {name} = {cal}", res
+        return f"per round, measured at the run's {name} = {cal}", False
     return (f"measured at {name} = {cal} ({res:.3g} s per round); the run's {name} = "
             f"{'/'.join(str(r) for r in dict.fromkeys(run))}: the point adds it per round, "
-            "the interval spans per round to per gradient"), res
+            "the interval spans per round to per gradient"), True

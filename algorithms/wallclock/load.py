@@ -36,13 +36,17 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import NamedTuple
+
+from algorithms.wallclock.cost import DRIFT
 
 #: Other processes' runnable threads, averaged over a measurement, above which it is not
 #: judged (in cores: half a core of this 2-core machine taken by others).
 LOADED = 0.5
 #: Relative change of a prediction between a calibration before and one after the runs,
-#: above which the runs are not judged: the interval's drift allowance (cost.DRIFT).
-STEADY = 0.05
+#: above which the runs are not judged: the interval's stated drift allowance (the checks
+#: pass the larger drift a prediction measured, where it did).
+STEADY = DRIFT
 
 
 def loadavg() -> float | None:
@@ -200,15 +204,25 @@ def speed_moved(before: float, after: float) -> float:
     return abs(after / before - 1.0)
 
 
+class Judgement(NamedTuple):
+    """Whether a measurement is judged; when not, why (one line) and which guard said so
+    (``loaded`` or ``moved``; empty when judged)."""
+
+    ok: bool
+    why: str = ""
+    guard: str = ""
+
+
 def judged(load: float | None, threshold: float = LOADED, moved: float | None = None,
-           steady: float = STEADY) -> tuple[bool, str]:
-    """(judge it?, why not): a measurement is judged unless other processes (and the
-    hypervisor) kept more than ``threshold`` cores busy on average during it, or the
-    machine's speed ``moved`` (:func:`speed_moved`) more than ``steady`` between the
-    calibrations before and after it."""
+           steady: float = STEADY) -> Judgement:
+    """A measurement is judged unless other processes (and the hypervisor) kept more than
+    ``threshold`` cores busy on average during it, or the machine's speed ``moved``
+    (:func:`speed_moved`) more than ``steady`` between the calibrations before and after
+    it."""
     if load is not None and load > threshold:
-        return False, f"not judged: machine loaded (load {load:.2f} > {threshold:g})"
+        return Judgement(False, f"not judged: machine loaded (load {load:.2f} > "
+                         f"{threshold:g})", "loaded")
     if moved is not None and moved > steady:
-        return False, (f"not judged: machine speed moved {100 * moved:.1f}% between "
-                       f"calibrations (> {100 * steady:.3g}%)")
-    return True, ""
+        return Judgement(False, f"not judged: machine speed moved {100 * moved:.1f}% between "
+                         f"calibrations (> {100 * steady:.3g}%)", "moved")
+    return Judgement(True)

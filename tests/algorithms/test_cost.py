@@ -243,6 +243,7 @@ def test_a_run_at_another_batch_spans_the_residual_per_round_to_per_gradient():
     assert p.total_seconds_low == pytest.approx(11 * 4.76 * 0.95)
     assert p.total_seconds_high == pytest.approx(11 * (4.35 + 0.8 + 0.01) * 1.05)
     assert p.residual_source.startswith("measured at M = 3 (0.4 s per round); the run's M = 6:")
+    assert p.residual_other_batch and not same.residual_other_batch
     # a smaller batch: per gradient is the low end (0.4 x 1/3 at M = 1: a0 at 1.05)
     q = predict_run(m, "rennala_nigt", 10, M=1, M_init=1)
     assert q.total_seconds == pytest.approx(11 * (1.05 + 0.3 + 0.4 + 0.01))

@@ -64,3 +64,22 @@ def test_launch_prediction_of_an_emulated_run_is_the_clock_of_its_seed():
     agent = eta.launch_prediction(_spec(h=[1.0, 2.0], kappa=[0.5, 0.5], method="afedpg_agent",
                                         mode="server", hyper={}))
     assert agent["total_seconds"] is None and "not afedpg_agent" in agent["reason"]
+
+
+def test_predict_says_when_it_extrapolates_the_residual_to_another_M(tmp_path, capsys):
+    from algorithms.cli.main import main
+
+    csv = write_cluster(tmp_path / "c.csv", ClusterSpec([1.0, 2.0], [0.0, 0.0]))
+    cost_path(csv).write_text(json.dumps(_cost(rounds=[9.0, 2.75, 2.75, 2.75])))  # M = 3
+    args = ["predict", "--cluster", str(csv), "--iterations", "10", "--M-init", "6"]
+    assert main([*args, "--M", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "residual of Rennala" in out  # M_init = 6 is not the calibration's M
+    assert main([*args, "--M", "6", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["wallclock"]["rennala_nigt"]
+    assert r["residual_other_batch"] is True
+    assert r["residual_source"].startswith("measured at M = 3")
+    # at the calibration's M and M_init: nothing extrapolated, no line
+    assert main(["predict", "--cluster", str(csv), "--iterations", "10", "--M", "3",
+                 "--M-init", "3"]) == 0
+    assert "residual of" not in capsys.readouterr().out

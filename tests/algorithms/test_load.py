@@ -33,10 +33,11 @@ def test_foreign_running_counts_other_processes_runnable_threads(tmp_path):
 
 def test_the_loaded_threshold_is_half_a_core():
     assert ld.LOADED == 0.5
-    assert ld.judged(0.5) == (True, "")
-    ok, why = ld.judged(0.51)
+    assert ld.judged(0.5) == (True, "", "")
+    ok, why, guard = ld.judged(0.51)
     assert not ok and why == "not judged: machine loaded (load 0.51 > 0.5)"
-    assert ld.judged(None) == (True, "")  # unknown (no /proc): judged
+    assert guard == "loaded"
+    assert ld.judged(None) == (True, "", "")  # unknown (no /proc): judged
     assert ld.judged(3.0, threshold=4.0)[0]
 
 
@@ -81,26 +82,30 @@ def test_steal_time_is_read_from_proc_stat_in_cores(tmp_path):
 
 
 def test_speed_moved_and_the_steady_threshold():
-    assert ld.STEADY == 0.05
+    from algorithms.wallclock.cost import DRIFT
+
+    assert ld.STEADY == DRIFT == 0.05  # the interval's stated drift allowance
     assert ld.speed_moved(10.0, 11.0) == pytest.approx(0.1)
     assert ld.speed_moved(10.0, 9.0) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="speed_moved"):
         ld.speed_moved(0.0, 1.0)
-    assert ld.judged(0.1, moved=0.05) == (True, "")
-    ok, why = ld.judged(0.1, moved=0.083)
+    assert ld.judged(0.1, moved=0.05).ok
+    ok, why, guard = ld.judged(0.1, moved=0.083)
     assert not ok and why == ("not judged: machine speed moved 8.3% between calibrations "
                               "(> 5%)")
+    assert guard == "moved"
     # a prediction that allowed more drift tolerates more (the checks pass its drift)
-    assert ld.judged(0.1, moved=0.083, steady=0.1) == (True, "")
-    assert ld.judged(0.1, moved=0.12, steady=0.1)[1].endswith("(> 10%)")
+    assert ld.judged(0.1, moved=0.083, steady=0.1).ok
+    assert ld.judged(0.1, moved=0.12, steady=0.1).why.endswith("(> 10%)")
+    assert ld.judged(0.1, moved=0.126, steady=0.0643343).why.endswith("(> 6.43%)")
     # load is named first when both hold
-    assert ld.judged(0.9, moved=0.2)[1].startswith("not judged: machine loaded")
+    assert ld.judged(0.9, moved=0.2).guard == "loaded"
 
 
 def _row(error, inside, judged, load=0.1, moved=0.01):
-    why = "" if judged else ("not judged: machine speed moved" if load <= ld.LOADED
-                             else "not judged: machine loaded")
-    return {"error": error, "inside": inside, "judged": judged, "why": why,
+    ok, why, guard = ld.judged(load, moved=moved if not judged else None)
+    assert ok == judged  # the rows below are what the guard says of their load and drift
+    return {"error": error, "inside": inside, "judged": ok, "why": why, "not_judged": guard,
             "speed_moved": moved, "load": {"foreign_load": load}}
 
 
@@ -139,3 +144,12 @@ def test_a_pilots_share_is_counted_in_the_runs_gradients():
     assert run_gradients("malenia_nigt", 10) == 200
     assert run_gradients("sync_nigt", 10) == 20  # one per agent per iteration (b = 1)
     assert run_gradients("afedpg", 10) == 10  # one per server update
+
+
+def test_gradients_per_round_by_pattern():
+    from algorithms.methods.registry import get
+
+    assert get("rennala_nigt").gradients_per_round(20, 4, 3) == 20  # M (Algorithm 1 line 6)
+    assert get("malenia_nigt").gradients_per_round(20, 4) == 20
+    assert get("sync_nigt").gradients_per_round(20, 4, 3) == 12  # n b
+    assert get("afedpg").gradients_per_round(20, 4, 3) == 1  # one arrival per update

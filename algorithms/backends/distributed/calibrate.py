@@ -73,8 +73,8 @@ PATTERN_SECONDS = 2.0
 #: Passes over the patterns (each pattern measured in this many separate windows, a share
 #: of its repetitions and seconds in each, the patterns taking turns): how far the means
 #: of a pattern's windows lie apart is the machine's drift over the calibration, which
-#: one contiguous window cannot show (two windows of one calibration here were 0-20%
-#: apart). Pass k > 1 of pattern p is stored under the key "p#k".
+#: one contiguous window cannot show (the two windows of 84 pattern entries here were
+#: 0.3-59% apart, median 11%). Pass k > 1 of pattern p is stored under the key "p#k".
 PASSES = 2
 #: At most this many times the ``repetitions`` rounds, whatever ``pattern_seconds`` asks.
 PATTERN_ROUNDS_CAP = 1000
@@ -356,8 +356,7 @@ def pilot_iterations(method: str, hyper: dict, n: int, gradients: int) -> int:
 
     spec = get(method)
     values, _ = spec.resolve(hyper)
-    per = {"synchronized": n * int(values.get("batch", 1)), "greedy": 1}.get(
-        spec.pattern, int(values.get("M", 1)))
+    per = spec.gradients_per_round(int(values.get("M", 1)), n, int(values.get("batch", 1)))
     return max(2, -(-int(gradients) // per))
 
 
@@ -403,10 +402,9 @@ def _pattern_spec(spec, method: str, opts: dict, pilot: bool):
         # pattern with fewer gradients per round (AFedPG: one per update; Synchronized
         # NIGT: n x batch) runs more rounds, so its mean round is estimated from as many
         # samples (20-30 AFedPG updates gave 1.2 and 2.0 ms on one quiet machine)
-        per_round = {"greedy": 1, "synchronized": spec.n * int(hyper.get("batch", 1))}
+        per_round = mspec.gradients_per_round(M, spec.n, int(hyper.get("batch", 1)))
         # each of the PASSES windows gets its share (at least one round)
-        iterations = max(1, -(-spec.iterations * max(1, M // per_round.get(mspec.pattern, M))
-                              // PASSES))
+        iterations = max(1, -(-spec.iterations * max(1, M // per_round) // PASSES))
     return dataclasses.replace(spec, method=method, hyper=hyper, iterations=iterations,
                                time=None, task="run", save_gradients=False, restarts=0)
 
