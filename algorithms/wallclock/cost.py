@@ -39,11 +39,13 @@ x (its length). Per agent, t = c0 + c1 L is fitted to the measured (seconds, len
 pairs (:func:`algorithms.wallclock.calibration.step_fit`), so at mean length L agent i's
 gradient costs h_i(L) = c0_i + c1_i L. A run's prediction (:func:`predict_run`) is an
 interval and a point: low = lengths as measured at theta_0, high = every trajectory at the
-full horizon H, point = the pilot's trend (mean length per iteration: a ramp from its first
-iteration's to the mean of its second half over the distance its first half travelled,
-t x alpha, since NIGT's and AFedPG's steps have norm alpha, so another step size moves
-along the same path at another speed; flat after) for the pilot's own method and for one
-that averages as many gradients per step (Rennala and Malenia NIGT at the pilot's M),
+full horizon H, point = the pilot's trend (mean length per iteration: the pilot's
+per-iteration means, smoothed by a centred moving mean, at the distance t x alpha each
+iteration travelled, since NIGT's and AFedPG's steps have norm alpha, so another step size
+moves along the same path at another speed; linear between, and the last value beyond the
+pilot's distance, which the prediction states as the share of the run it covered; pooled
+pilots: the mean of their curves) for the pilot's own method and for one that averages
+as many gradients per step (Rennala and Malenia NIGT at the pilot's M),
 else the measured lengths (another method's steps move theta elsewhere: Synchronized
 NIGT's two-gradient steps wander where Rennala NIGT's twenty-gradient steps climb). Both
 ends are widened by the machine's drift between a calibration and a run and by the spread
@@ -643,45 +645,78 @@ def drift_allowance(spread: tuple[float, float] | None, seconds: float) -> tuple
 EXPLICIT_ITERATIONS = 200_000
 
 
-class Trend(NamedTuple):
-    """Mean trajectory length of iteration t: from ``first`` at t = 0 linearly to
-    ``plateau`` at the distance ``ramp`` (t alpha = ramp), then ``plateau``."""
+#: A pilot's curve is smoothed by a centred moving mean of half-width (iterations //
+#: SMOOTHING): a window of about a fifth of the pilot (shrinking to the point itself at the
+#: first iteration, one-sided at the last).
+SMOOTHING = 10
 
-    first: float
-    plateau: float
-    ramp: float
+
+class Trend(NamedTuple):
+    """Mean trajectory length of iteration t: the pilot's smoothed curve ``y`` at the
+    distance t alpha (``x``: the pilot's iterations x its own step size; linear between
+    them), and its last value beyond the pilot's distance ``x[-1]``."""
+
+    x: np.ndarray
+    y: np.ndarray
     alpha: float
 
+    @property
+    def reach(self) -> float:
+        """The distance the pilot travelled (t alpha beyond it: flat)."""
+        return float(self.x[-1])
+
     def at(self, t) -> np.ndarray:
-        x = np.asarray(t, dtype=float) * self.alpha
-        if self.ramp <= 0:
-            return np.full(x.shape, self.plateau)
-        w = np.clip(x / self.ramp, 0.0, 1.0)
-        return self.first + (self.plateau - self.first) * w
+        d = np.asarray(t, dtype=float) * self.alpha
+        return np.interp(d, self.x, self.y)
 
     def moving_until(self, K: int) -> int:
         """The last iteration <= K at which the length still moves (then it is flat)."""
-        if self.ramp <= 0 or self.alpha <= 0 or self.plateau == self.first:
+        if self.reach <= 0 or self.alpha <= 0 or np.all(self.y == self.y[0]):
             return 0
-        return int(min(math.ceil(self.ramp / self.alpha), K))
+        return int(min(math.ceil(self.reach / self.alpha), K))
+
+    def span(self, K: int) -> tuple[float, float]:
+        """(least, largest) mean length over iterations 0..K."""
+        d = float(K) * self.alpha
+        inside = self.y[self.x <= d]
+        vals = np.concatenate([inside, self.at([0, K])])
+        return float(vals.min()), float(vals.max())
+
+    def share(self, K: int) -> float:
+        """The share of a K-iteration run's distance the pilot covered (1: all of it)."""
+        d = float(K) * self.alpha
+        return 1.0 if d <= self.reach else self.reach / d
+
+
+def smoothed(y: np.ndarray) -> np.ndarray:
+    """The centred moving mean of ``y`` with half-width h = len(y) // SMOOTHING: at i the
+    mean of y[i - w .. i + h] with w = min(i, h) (the first point stays itself: theta_0's
+    lengths, measured on M_init trajectories) and the window cut at the end (the last value,
+    which the run keeps beyond the pilot, is the mean of the last h + 1)."""
+    y = np.asarray(y, dtype=float)
+    h = y.size // SMOOTHING
+    if h == 0:
+        return y.copy()
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    i = np.arange(y.size)
+    lo = i - np.minimum(i, h)
+    hi = np.minimum(y.size, i + np.minimum(i, h) + 1)
+    return (c[hi] - c[lo]) / (hi - lo)
 
 
 def pilot_lengths(pilot: dict[str, Any] | None, model: CostModel, alpha: float
                   ) -> Trend | None:
-    """A pilot's trend (None without one): its first iteration's mean length, then a ramp
-    over the distance its first half travelled (iterations x alpha_pilot) to the mean of
-    its second half, flat after (the lengths a policy settles at: extrapolating a line
-    beyond the pilot ran away on noisy pilots). A run at step size alpha covers the same
-    distance in ramp / alpha iterations; lengths stay within [1, H]."""
+    """A pilot's trend (None without one): its per-iteration mean lengths, smoothed
+    (:func:`smoothed`), at the distances its iterations travelled (i x alpha_pilot), and
+    its last smoothed value beyond (the length where the policy was last seen: extrapolating
+    a line beyond the pilot ran away on noisy pilots). A run at step size alpha covers the
+    same distance in i alpha_pilot / alpha iterations; lengths stay within [1, H]."""
     if not pilot or not pilot.get("lengths"):
         return None
     y = np.asarray(pilot["lengths"], dtype=float)
     a_p = float((pilot.get("hyper") or {}).get("alpha") or alpha)
-    half = max(y.size // 2, 1)
-    plateau = float(np.mean(y[half:])) if y.size > 1 else float(y[0])
     H = float(model.horizon)
-    return Trend(float(np.clip(y[0], 1, H)), float(np.clip(plateau, 1, H)), half * a_p,
-                 float(alpha))
+    return Trend(np.arange(y.size) * a_p, np.clip(smoothed(y), 1.0, H), float(alpha))
 
 
 def _sum_over(cost, K: int, moving: int) -> float:
@@ -716,8 +751,8 @@ def _total(model: CostModel, method: str, K: int, M: int, M_init: int, batch: in
         init = first.mean + first.gap
         return init + K * (r.mean + r.gap), r, init, math.sqrt(K + 1) * r.std
     L0 = model.measured_length(pattern)
-    ends = trend.at([0, K])
-    grid = np.unique(np.linspace(min(ends) / L0, max(ends) / L0, LENGTH_GRID))
+    least, most = trend.span(K)
+    grid = np.unique(np.linspace(least / L0, most / L0, LENGTH_GRID))
     costs = [round_cost(model, method, M=M, factor=float(f), seed=seed, **kw) for f in grid]
     means = np.array([c.mean + (0.0 if pattern == "greedy" else c.gap) for c in costs])
 
@@ -765,13 +800,15 @@ def pilots_for(model: CostModel, method: str, M: int, batch: int = 1
 
 def pooled_trend(pilots: list[dict[str, Any]], model: CostModel, alpha: float
                  ) -> Trend | None:
-    """The mean of the pilots' trends (first length, plateau and ramp averaged)."""
+    """The mean of the pilots' trends: at every distance any of them has a point, the mean
+    of their curves there (each flat beyond its own reach), linear between (exact: a mean
+    of piecewise linear curves is linear between the union of their points)."""
     trends = [t for t in (pilot_lengths(p, model, alpha) for p in pilots) if t is not None]
     if not trends:
         return None
-    return Trend(float(np.mean([t.first for t in trends])),
-                 float(np.mean([t.plateau for t in trends])),
-                 float(np.mean([t.ramp for t in trends])), float(alpha))
+    x = np.unique(np.concatenate([t.x for t in trends]))
+    y = np.mean([np.interp(x, t.x, t.y) for t in trends], axis=0)
+    return Trend(x, y, float(alpha))
 
 
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
@@ -798,13 +835,19 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
     pilots = pilots_for(model, method, M, batch)
     trend = None if alpha is None or not pilots else pooled_trend(pilots, model, alpha)
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
+    least, most = (L0, L0) if trend is None else trend.span(K)
+    share = 1.0 if trend is None else trend.share(K)
     if trend is not None:
         point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
         names = ", ".join(str(p.get("method")) for p in pilots)
-        how = (f"pilot trend ({names}): mean length {first_L:.4g} -> {last_L:.4g} steps over "
-               "the run"
-               if abs(last_L - first_L) > 1e-9 * max(first_L, 1.0) else
-               f"pilot ({names}): mean length {first_L:.4g} steps, flat")
+        if most - least <= 1e-9 * max(most, 1.0):
+            how = f"pilot ({names}): mean length {first_L:.4g} steps, flat"
+        else:
+            how = (f"pilot trend ({names}): mean length {first_L:.4g} -> {last_L:.4g} steps "
+                   f"over the run (between {least:.4g} and {most:.4g})")
+            if share < 1.0:
+                how += (f"; the pilot covered {100 * share:.0f}% of the run's distance "
+                        "(iterations x alpha), its last length held after")
     else:
         point, r_pt = low, r_low
         if H <= L0 * (1 + 1e-9):
@@ -832,7 +875,8 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
     return RunPrediction(
         method, r_pt.mode, K, r_pt.mean, r_pt.std, r_pt.gap, init, point, max(lo_end, 0.0),
         hi_end, how, r_pt.terms,
-        {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L},
+        {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L,
+         "point_least": least, "point_most": most, "pilot_share": share},
         r_pt.gradients, r_pt.source, drift, drift_how, res_how, other_batch)
 
 

@@ -124,17 +124,17 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
     assert low.total_seconds == pytest.approx(5 * 2.11)
     assert low.point_source == "lengths as measured (no pilot)"
     assert low.total_seconds_high == pytest.approx(5 * (4.1 + 0.01) * 1.05)
-    # a pilot: mean lengths 15, 17, 19 over 3 iterations at alpha 0.1: from 15 (its first
-    # iteration) to 18 (the mean of its second half) over the distance of its first half,
-    # 1 x 0.1; a run at alpha 0.05 covers it in 2 iterations: 15, 16.5, 18, 18, 18 (times
-    # 1/15 the measured mean length, 15, pooled over the agents)
+    # a pilot: mean lengths 15, 17, 19 over 3 iterations at alpha 0.1 (too short to
+    # smooth) at distances 0, 0.1, 0.2; a run at alpha 0.05 covers them in 4 iterations:
+    # 15, 16, 17, 18, 19 (times 1/15 the measured mean length, 15, pooled over the agents)
     pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
              "lengths": [15.0, 17.0, 19.0]}
     mp = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
     p = predict_run(mp, "sync_nigt", 4, alpha=0.05)
-    assert p.point_source.startswith("pilot trend (sync_nigt): mean length 15 -> 18")
+    assert p.point_source == ("pilot trend (sync_nigt): mean length 15 -> 19 steps over the "
+                              "run (between 15 and 19)")
     # iteration t: a1's gradient (the slowest) 2 L_t/15 s, + the all_reduce 0.1 + gap 0.01
-    expect = sum(2 * x / 15 + 0.11 for x in (15, 16.5, 18, 18, 18))
+    expect = sum(2 * x / 15 + 0.11 for x in (15, 16, 17, 18, 19))
     assert p.total_seconds == pytest.approx(expect, rel=1e-9)
     assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high
     # the trend is the pilot's method's: another method keeps the lengths as measured
@@ -156,7 +156,7 @@ def test_bad_cost_files_name_the_key(bad, msg):
 
 
 def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
-    # the pilot of the test above: lengths 15, 16.5, then 18 for the rest of K = 10^9
+    # the pilot of the test above: lengths 15, 16, 17, 18, then 19 for the rest of K = 10^9
     # iterations (T_explicit-sized runs): no K-long arrays
     L = [[10] * 6, [20] * 6]
     pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 3,
@@ -168,20 +168,64 @@ def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
 
     K = 10**9
     p = predict_run(m, "sync_nigt", K, alpha=0.05)
-    assert p.total_seconds == pytest.approx(c(15) + c(16.5) + (K - 1) * c(18), rel=1e-9)
-    assert p.lengths["point_last"] == 18.0
-    # a slow ramp (alpha 1e-8: the ramp takes 10^7 iterations): the moving part by a
-    # trapezoid, against the arithmetic series
-    K, m_ramp = 2 * 10**7, 10**7
+    assert p.total_seconds == pytest.approx(
+        sum(c(x) for x in (15, 16, 17, 18)) + (K - 3) * c(19), rel=1e-9)
+    assert p.lengths["point_last"] == 19.0
+    assert p.lengths["pilot_share"] == pytest.approx(0.2 / (K * 0.05))
+    assert "the pilot covered 0% of the run's distance" in p.point_source
+    # a slow ramp (alpha 1e-8: the pilot's distance 0.2 takes 2 x 10^7 iterations, over
+    # which the length is 15 + 4 t / (2 x 10^7)): the moving part by a trapezoid, against
+    # the arithmetic series
+    K, m_ramp = 3 * 10**7, 2 * 10**7
     p = predict_run(m, "sync_nigt", K, alpha=1e-8)
-    ramp = m_ramp * c(15) + (2 / 15) * (3 / m_ramp) * m_ramp * (m_ramp + 1) / 2
-    exact = c(15) + ramp + (K - m_ramp) * c(18)
+    ramp = m_ramp * c(15) + (2 / 15) * (4 / m_ramp) * m_ramp * (m_ramp + 1) / 2
+    exact = c(15) + ramp + (K - m_ramp) * c(19)
     assert p.total_seconds == pytest.approx(exact, rel=1e-6)
 
 
+def test_a_pilot_curve_is_smoothed_by_a_centred_moving_mean():
+    from algorithms.wallclock.cost import SMOOTHING, smoothed
+
+    assert SMOOTHING == 10
+    # 20 points: half-width 2; the first point itself, then windows growing to 5, cut at
+    # the end: mean(0, 1, 2) = 1, i for 2 <= i <= 17, mean(16..19) = 17.5, mean(17..19) = 18
+    y = np.arange(20.0)
+    assert smoothed(y).tolist() == [0, 1, *range(2, 18), 17.5, 18]
+    # a step: mean(7..11) = 4 at 9, mean(8..12) = 6 at 10
+    s = smoothed(np.r_[np.zeros(10), np.full(10, 10.0)])
+    assert s[9] == pytest.approx(4) and s[10] == pytest.approx(6) and s[0] == 0
+    # fewer than 10 points: unsmoothed
+    assert smoothed(np.array([3.0, 9.0, 1.0])).tolist() == [3, 9, 1]
+
+
+def test_a_pilot_that_rose_and_fell_is_followed_not_flattened():
+    # 10 iterations at alpha 0.1 (half-width 1): 10 20 30 40 30 20 10 10 10 10 smooth to
+    # 10, 20, 30, 33.3, 30, 20, 13.3, 10, 10, 10; a run at the same alpha follows them and
+    # keeps 10 after the pilot's distance (the old ramp went 10 -> 12 and missed the hump)
+    L = [[10] * 6, [20] * 6]
+    y = [10.0, 20, 30, 40, 30, 20, 10, 10, 10, 10]
+    pilot = {"method": "sync_nigt", "hyper": {"alpha": 0.1}, "iterations": 10, "lengths": y}
+    m = model(lengths=L, horizon=60, step=[0.1, 0.1], pilot=pilot)
+    p = predict_run(m, "sync_nigt", 12, alpha=0.1)
+    curve = [10, 20, 30, 100 / 3, 30, 20, 40 / 3, 10, 10, 10, 10, 10, 10]
+    assert p.total_seconds == pytest.approx(sum(2 * x / 15 + 0.11 for x in curve), rel=1e-9)
+    assert p.lengths["point_most"] == pytest.approx(100 / 3)
+    assert p.lengths["point_least"] == 10.0 and p.lengths["pilot_share"] == pytest.approx(0.75)
+    assert p.point_source.endswith("the pilot covered 75% of the run's distance (iterations x "
+                                   "alpha), its last length held after")
+    assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high
+    # a run at half the step size sees the hump twice as long: 0.05 per iteration, the
+    # pilot's points every other iteration, linear between
+    half = predict_run(m, "sync_nigt", 18, alpha=0.05)
+    pts = np.interp(np.arange(19) * 0.05, np.arange(10) * 0.1, [10, 20, 30, 100 / 3, 30, 20,
+                                                                  40 / 3, 10, 10, 10])
+    assert half.total_seconds == pytest.approx(sum(2 * x / 15 + 0.11 for x in pts), rel=1e-9)
+    assert half.lengths["pilot_share"] == 1.0
+
+
 def test_pilots_of_equal_steps_are_pooled():
-    # Rennala and Malenia NIGT pilots at M = 3: plateaus 18 and 22 (means of their second
-    # halves) -> 20 for either method at M = 3; a Synchronized NIGT run keeps its own (none)
+    # Rennala and Malenia NIGT pilots at M = 3: last lengths 19 and 23 -> 21 for either
+    # method at M = 3; a Synchronized NIGT run keeps its own (none)
     pilots = [{"method": "rennala_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
                "lengths": [15.0, 17.0, 19.0]},
               {"method": "malenia_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
@@ -191,10 +235,19 @@ def test_pilots_of_equal_steps_are_pooled():
     m = CostModel.from_dict(d)
     for method in ("rennala_nigt", "malenia_nigt"):
         p = predict_run(m, method, 30, M=3, M_init=3, alpha=0.1)
-        assert p.lengths["point_last"] == 20.0
+        assert p.lengths["point_last"] == 21.0
+        # the pooled curve is the mean of the two: 15, 19, 21 at distances 0, 0.1, 0.2
+        assert p.lengths["point_most"] == 21.0 and p.lengths["point_least"] == 15.0
         assert p.point_source.startswith("pilot trend (rennala_nigt, malenia_nigt)")
     other = predict_run(m, "rennala_nigt", 30, M=5, M_init=5, alpha=0.1)
     assert other.point_source.startswith("lengths as measured (the pilot ran")
+    # pilots of different reach: each flat beyond its own (21 from 0.1 on), the mean between
+    from algorithms.wallclock.cost import pooled_trend
+
+    short = {**pilots[1], "lengths": [15.0, 21.0]}
+    t = pooled_trend([pilots[0], short], m, 0.05)
+    assert t.x.tolist() == pytest.approx([0, 0.1, 0.2]) and t.y.tolist() == [15, 19, 20]
+    assert t.at([1, 3, 100]).tolist() == [17, 19.5, 20]
     assert predict_run(m, "sync_nigt", 30, alpha=0.1).lengths["point_last"] == 15.0
 
 
