@@ -46,20 +46,23 @@ def _row(r: dict) -> str:
     fl = max(x for x in (load["foreign_load"], cal, after, 0.0) if x is not None)
     verdict = ("ok" if r["error"] <= REAL_TARGET and r["inside"] else "MISS") if r["judged"] \
         else r["not_judged"]
+    lp, lm = r.get("length_predicted"), r.get("length_measured")
+    lengths = f"{lp:.3g} / {lm:.3g}" if lp is not None and lm is not None else "H (fixed)"
     return (f"| {r['env']} | {r['mode']} | {r['method']} | {r['iterations']} | "
             f"{r['predicted']:.3g} [{r['low']:.3g}, {r['high']:.3g}] | {r['measured']:.3g} | "
             f"{r['predicted'] / r['measured']:.3f} | {100 * r['error']:.1f}% | "
             f"{'yes' if r['inside'] else 'no'} | {r['predicted_round']:.4g} | "
             f"{r['measured_round']:.4g} | {100 * r['round_error']:.1f}% | {fl:.2f} | "
             f"{load['loadavg_before']:.2f} / {load['loadavg_after']:.2f} | "
-            f"{100 * r['speed_moved']:.1f}% | {verdict} |")
+            f"{100 * r['speed_moved']:.1f}% | {lengths} | {verdict} |")
 
 
 HEADER = ("| env | mode | method | K | predicted s [interval] | measured s | pred/meas | "
           "error | inside | predicted s/iteration | measured s/iteration | error per iteration "
           "| other load "
-          "| loadavg before / after | speed moved | verdict |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| loadavg before / after | speed moved | mean length predicted / measured "
+          "| verdict |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:

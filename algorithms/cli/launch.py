@@ -283,7 +283,8 @@ def _report(args, spec, run_dir: Path, code: int, wall: float,
     from algorithms.backends.distributed.runlog import dump_json
     from algorithms.wallclock.eta import compare
 
-    summary["prediction"] = compare(prediction, float(summary["wall_seconds"]))
+    summary["prediction"] = compare(prediction, float(summary["wall_seconds"]),
+                                    summary.get("round_stats"))
     dump_json(summary_path, summary)  # predicted vs actual, kept with the run
     summary["run_dir"] = str(run_dir)
     if args.json:
@@ -331,4 +332,7 @@ def _print_table(s: dict) -> None:
               f"{p['total_seconds_high']:.4g}] ({p['source']}), actual "
               f"{p['actual_seconds']:.4g} s: predicted/actual {p['ratio']:.3g}, {where} the "
               "interval")
+        if p.get("mean_length_actual") is not None:
+            print(f"mean trajectory length: predicted {p['mean_length']:.4g} steps, actual "
+                  f"{p['mean_length_actual']:.4g} (a gradient's cost follows it)")
     print(f"records, rounds and summary written to {s['run_dir']}/")

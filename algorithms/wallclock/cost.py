@@ -837,6 +837,7 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
     first_L, last_L = (L0, L0) if trend is None else (float(x) for x in trend.at([0, K]))
     least, most = (L0, L0) if trend is None else trend.span(K)
     share = 1.0 if trend is None else trend.share(K)
+    mean_L = L0 if trend is None else _sum_over(trend.at, K, trend.moving_until(K)) / K
     if trend is not None:
         point, r_pt, init, _ = _total(model, method, K, M, M_init, batch, trend, None, **kw)
         names = ", ".join(str(p.get("method")) for p in pilots)
@@ -876,7 +877,8 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         method, r_pt.mode, K, r_pt.mean, r_pt.std, r_pt.gap, init, point, max(lo_end, 0.0),
         hi_end, how, r_pt.terms,
         {"measured": L0, "horizon": H, "point_first": first_L, "point_last": last_L,
-         "point_least": least, "point_most": most, "pilot_share": share},
+         "point_least": least, "point_most": most, "point_mean": mean_L,
+         "pilot_share": share},
         r_pt.gradients, r_pt.source, drift, drift_how, res_how, other_batch)
 
 

@@ -75,7 +75,8 @@ def launch_prediction(spec: Any, cluster_file: str | None = None) -> dict[str, A
                 "per_iteration_seconds": per, "iterations": K,
                 "source": f"cost model {cluster_file}", "point_source": p.point_source,
                 "drift": p.drift, "drift_source": p.drift_source,
-                "residual_source": p.residual_source}
+                "residual_source": p.residual_source,
+                "mean_length": p.lengths["point_mean"]}
     if spec.emulated:
         from algorithms.wallclock import WALLCLOCK_METHODS, run_timeline
 
@@ -125,10 +126,17 @@ def eta(prediction: dict[str, Any] | None, iteration: int, elapsed: float,
     return max(K - k, 0) * per
 
 
-def compare(prediction: dict[str, Any] | None, actual_seconds: float) -> dict[str, Any]:
-    """The prediction beside the actual seconds (summary.json's ``prediction``)."""
+def compare(prediction: dict[str, Any] | None, actual_seconds: float,
+            rounds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The prediction beside the actual seconds (summary.json's ``prediction``), and,
+    where the prediction assumed a mean trajectory length and the run's ``rounds``
+    (summary.json's ``round_stats``) measured one, that length beside it
+    (``mean_length_actual``): a miss with lengths as predicted is the machine's speed, one
+    with other lengths is the pilot's trend."""
     out = dict(prediction or {"total_seconds": None, "reason": "no prediction"})
     out["actual_seconds"] = actual_seconds
+    if out.get("mean_length") is not None:
+        out["mean_length_actual"] = (rounds or {}).get("mean_length")
     p = out.get("total_seconds")
     if p is None or not math.isfinite(actual_seconds) or p <= 0:
         out["ratio"] = out["inside_interval"] = None

@@ -211,6 +211,7 @@ def test_a_pilot_that_rose_and_fell_is_followed_not_flattened():
     assert p.total_seconds == pytest.approx(sum(2 * x / 15 + 0.11 for x in curve), rel=1e-9)
     assert p.lengths["point_most"] == pytest.approx(100 / 3)
     assert p.lengths["point_least"] == 10.0 and p.lengths["pilot_share"] == pytest.approx(0.75)
+    assert p.lengths["point_mean"] == pytest.approx(np.mean(curve[1:]))
     assert p.point_source.endswith("the pilot covered 75% of the run's distance (iterations x "
                                    "alpha), its last length held after")
     assert p.total_seconds_low <= p.total_seconds <= p.total_seconds_high

@@ -31,6 +31,14 @@ def test_compare_by_hand():
                      "total_seconds_high": 12.0}, 11.0)
     assert (c["ratio"], c["error"], c["inside_interval"]) == (10 / 11, 0.1, True)
     assert eta.compare(None, 5.0)["inside_interval"] is None
+    # a prediction with a mean trajectory length, beside the run's measured one (None when
+    # its rounds recorded no steps); none predicted: nothing added
+    pred = {"total_seconds": 10.0, "total_seconds_low": 9.0, "total_seconds_high": 12.0,
+            "mean_length": 20.0}
+    assert eta.compare(pred, 11.0, {"mean_length": 25.0})["mean_length_actual"] == 25.0
+    assert eta.compare(pred, 11.0, {"mean_length": None})["mean_length_actual"] is None
+    assert "mean_length_actual" not in eta.compare({**pred, "mean_length": None}, 11.0,
+                                                   {"mean_length": 25.0})
 
 
 def test_launch_prediction_from_a_cost_file_is_predict_runs(tmp_path):
@@ -42,6 +50,7 @@ def test_launch_prediction_from_a_cost_file_is_predict_runs(tmp_path):
     assert p["total_seconds"] == expect.total_seconds
     assert p["total_seconds_low"] <= p["total_seconds"] <= p["total_seconds_high"]
     assert p["per_iteration_seconds"] == pytest.approx(2.36)  # 2.35 round + 0.01 gap
+    assert p["mean_length"] == expect.lengths["point_mean"]
     with pytest.raises(ValueError, match="measured on env tabular with H = 30, the run is "
                        "tabular with H = 7"):
         eta.launch_prediction(_spec(tabular={"H": 7}), str(csv))

@@ -93,3 +93,38 @@ def test_a_mujoco_launch_reports_returns_and_saves_a_policy(tmp_path):
     counts = np.array([[v for _, v in sc[f"counts/agent{i}"]] for i in range(2)])
     assert (counts.sum(axis=0) == 2).all() and len(sc["round/seconds"]) == 5
     assert [st for st, _ in sc["J"]] == [0, 2, 4]  # the evaluations
+
+
+@pytest.mark.distributed
+@pytest.mark.mujoco
+@pytest.mark.parametrize("mode", ["allreduce", "server"])
+def test_a_mujoco_rounds_steps_are_its_trajectories_lengths(tmp_path, mode):
+    """Synchronized NIGT (every agent computes its --batch gradients, none cancelled):
+    each round's ``steps`` equals the lengths of exactly those trajectories, re-sampled
+    from their seeds at the point the round broadcast; round_stats' mean_length is the
+    mean over the rounds after the first of steps / evaluated."""
+    pytest.importorskip("torch")
+    pytest.importorskip("gymnasium")
+    from algorithms.backends.distributed.emulate import gradient_rng
+    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.spec import RunSpec
+    from tests.distributed._launch import rounds, run
+
+    out = tmp_path / mode
+    s = run(out, "--nproc", "2", "--mode", mode, "--env", "Hopper-v4", "--H", "32",
+            "--method", "sync_nigt", "--batch", "2", "--iterations", "3",
+            "--save-gradients")
+    spec = RunSpec.load(out / "spec.json")
+    oracle, _ = build_oracle(spec)
+    saved = np.load(out / "gradients.npz")
+    rr = rounds(out)
+    assert len(rr) == saved["g"].shape[0] == 4
+    for j, r in enumerate(rr):
+        t = int(saved["round"][j])
+        lengths = [int(oracle.trajectories(saved["theta"][j], np.array([i]),
+                                           gradient_rng(spec.seed, i, t, k)).lengths[0])
+                   for i in range(2) for k in range(2)]
+        assert r["evaluated"] == 4 and r["steps"] == sum(lengths), (t, r["steps"], lengths)
+    expect = np.mean([r["steps"] / r["evaluated"] for r in rr[1:]])
+    assert s["round_stats"]["mean_length"] == pytest.approx(expect, rel=1e-12)
+    assert s["round_stats"]["mean_length_rounds"] == 3

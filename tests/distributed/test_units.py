@@ -177,6 +177,17 @@ def test_round_stats_are_exact_up_to_the_reservoir_and_bounded_beyond(tmp_path):
     assert s["duration_total"] == pytest.approx(d.sum())
     assert s["counts_total"] == [21, 7] and s["unused"] == 7 and s["cancelled"] == 14
     assert s["quantiles_from"] == "every round"
+    assert s["mean_length"] is None and s["mean_length_rounds"] == 0  # no steps recorded
+    # trajectory lengths: rounds 1 and 2 (the first, iteration 0, is the M_init round):
+    # 40 / 4 = 10 and 90 / 3 = 30 -> 20 (a round without steps is skipped)
+    steps = tmp_path / "steps.jsonl"
+    with open(steps, "w") as fh:
+        for it, st, ev in ((0, 500, 5), (1, 40, 4), (2, 90, 3), (3, None, 2)):
+            fh.write(json.dumps({"kind": "rennala", "duration": 0.1, "counts": [1, 1],
+                                 "global_iteration": it, "evaluated": ev,
+                                 **({"steps": st} if st else {})}) + "\n")
+    s = round_stats(steps, 2)
+    assert s["mean_length"] == 20.0 and s["mean_length_rounds"] == 2
     big = tmp_path / "big.jsonl"
     with open(big, "w") as fh:
         for _ in range(RESERVOIR + 500):

@@ -256,6 +256,10 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
         "high": p["total_seconds_high"], "measured": p["actual_seconds"],
         "error": abs(p["actual_seconds"] - p["total_seconds"]) / p["total_seconds"],
         "inside": p["inside_interval"], "point_source": p.get("point_source"),
+        # the mean trajectory length the point assumed and the one the run measured (None
+        # for tabular runs: every trajectory has H steps)
+        "length_predicted": p.get("mean_length") if p.get("mean_length_actual") else None,
+        "length_measured": p.get("mean_length_actual"),
         "drift": p.get("drift"),
         "predicted_round": predicted_round, "measured_round": measured_round,
         "round_error": abs(measured_round - predicted_round) / predicted_round,

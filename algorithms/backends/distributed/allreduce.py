@@ -47,7 +47,7 @@ from algorithms.oracle import Interrupted
 
 #: Per-agent statistics carried by the round's all_reduce, after the vector.
 STATS = ("counts", "computed", "cancelled", "unused", "registered", "exit_time",
-         "stop_time", "setter", "return_sum", "episodes")
+         "stop_time", "setter", "return_sum", "episodes", "steps")
 #: Registrations an agent may have with the clerk, unanswered: it computes on while the
 #: store answers, but never runs further ahead than this (cheap gradients would otherwise
 #: pile up registrations that all come back unused).
@@ -186,6 +186,8 @@ class AllReduceClock:
         if episodes:
             extra["return_sum"] = float(agg["return_sum"].sum())
             extra["episodes"] = episodes
+        if int(agg["steps"].sum()):  # trajectories of an environment: their lengths
+            extra["steps"] = int(agg["steps"].sum())
         record = RealRound(
             start=start,
             end=end,
@@ -218,7 +220,7 @@ class AllReduceClock:
         """Seconds on the clock every rank of this machine shares (for exit times)."""
         return time.time()
 
-    def _gradient(self, theta, r, k, stop) -> tuple[np.ndarray, float | None]:
+    def _gradient(self, theta, r, k, stop) -> tuple[np.ndarray, float | None, int | None]:
         rng = gradient_rng(self.seed, self.agent, r, k)
         should_stop = None if stop is None else stop.is_set
         return sample_gradient(self.oracle, theta, self.agent, rng, should_stop)
@@ -237,7 +239,7 @@ class AllReduceClock:
         prefix = f"r{r}/"
         stop = self.watcher.arm(prefix + "stop")
         local = np.zeros(theta.size)
-        count = computed = cancelled = unused = registered = 0
+        count = computed = cancelled = unused = registered = steps = 0
         stop_time = 0.0
         setter = 0
         returns: list[float] = []
@@ -285,7 +287,7 @@ class AllReduceClock:
         if wait_until(deadline, stop):
             while not stop.is_set():
                 try:
-                    g, ret = self._gradient(theta, r, k, stop)
+                    g, ret, length = self._gradient(theta, r, k, stop)
                 except Interrupted:
                     cancelled += 1
                     break
@@ -294,6 +296,7 @@ class AllReduceClock:
                     cancelled += 1
                     break
                 computed += 1
+                steps += length or 0
                 k += 1
                 pending.append((g, ret))
                 self.clerk.submit(register)
@@ -315,7 +318,8 @@ class AllReduceClock:
         return local, {"counts": count, "computed": computed, "cancelled": cancelled,
                        "unused": unused, "registered": registered, "exit_time": exit_time,
                        "stop_time": stop_time, "setter": setter,
-                       "return_sum": float(sum(returns)), "episodes": len(returns)}
+                       "return_sum": float(sum(returns)), "episodes": len(returns),
+                       "steps": steps}
 
     def _arrivals(self, store: Any, prefix: str) -> np.ndarray:
         """Per-agent arrivals of a Malenia round published so far (never waits)."""
@@ -347,8 +351,10 @@ class AllReduceClock:
         wait_until(deadline, None)
         local = np.zeros(theta.size)
         returns = []
+        steps = 0
         for k in range(batch):
-            g, ret = self._gradient(theta, r, k, None)
+            g, ret, length = self._gradient(theta, r, k, None)
+            steps += length or 0
             local += g
             if ret is not None:
                 returns.append(ret)
@@ -357,7 +363,7 @@ class AllReduceClock:
         return local / batch, {"counts": batch, "computed": batch, "cancelled": 0, "unused": 0,
                                "registered": 0, "exit_time": self.wall(), "stop_time": 0.0,
                                "setter": 0, "return_sum": float(sum(returns)),
-                               "episodes": len(returns)}
+                               "episodes": len(returns), "steps": steps}
 
     def _reduce(self, vec: np.ndarray, stats: dict[str, float], r: int):
         """Emulated upload, then the round's single all_reduce (Algorithm 2/3 line 10)."""
@@ -386,7 +392,7 @@ class AllReduceClock:
         out = t.cpu().numpy()
         agg = {name: out[d + j * n : d + (j + 1) * n] for j, name in enumerate(STATS)}
         for name in ("counts", "computed", "cancelled", "unused", "registered", "setter",
-                     "episodes"):
+                     "episodes", "steps"):
             agg[name] = np.rint(agg[name]).astype(np.int64)
         self.shared_now = float(out[-1])
         if not math.isfinite(self.shared_now):

@@ -15,7 +15,8 @@ line up; times in seconds, ``time.perf_counter``):
    agents' group), each after a barrier, keeping the slowest rank's time; a broadcast of
    the round's buffer; the stop signal's latency (rank 0 sets a stop key while the others
    compute with the real stop watcher; each notes when it noticed); per agent, a
-   message of d + 3 floats to agent 0's peer (AllReduce mode) or the server and back.
+   message of d + 4 floats (an upload: the gradient and its header) to agent 0's peer
+   (AllReduce mode) or the server and back.
    Emulated times (``--h``/``--kappa``/``--cluster``) are paid as the backend pays them.
 4. **Rounds of each aggregation pattern** the mode runs (read from the method registry:
    ``MethodSpec.pattern`` and ``modes``): the backend's own loop (:class:`.loop.Driver`)
@@ -301,14 +302,16 @@ def _stop_latency(spec, timed: TimedOracle, theta, agent: int, rank: int, base) 
 
 def _round_trips(spec, store, d: int, role: str, root: int, kappa: np.ndarray,
                  agent: int | None, peer_of) -> list[list[float]]:
-    """Phase 3 (messages): the root sends d + 3 floats to each agent in turn, which sends
-    them back (emulated: the agent waits kappa_i to receive and kappa_i to send, as in a
+    """Phase 3 (messages): the root sends an upload's d + 4 floats to each agent in turn,
+    which sends them back (emulated: the agent waits kappa_i to receive and kappa_i to send, as in a
     run). Returns, on the root, each agent's round trips (agent 0 itself: none in
     AllReduce mode, where the root is agent 0)."""
     import torch
     import torch.distributed as dist
 
-    buf = torch.zeros(d + 3, dtype=torch.float64)
+    from algorithms.backends.distributed.server import _HEAD_UP
+
+    buf = torch.zeros(d + _HEAD_UP, dtype=torch.float64)
     reps = min(spec.warmup, 3) + spec.iterations
     me = dist.get_rank()
     out: list[list[float]] = []

@@ -39,10 +39,12 @@ def build_oracle(spec: RunSpec) -> tuple[Any, np.ndarray]:
 
 
 def sample_gradient(oracle: Any, theta: np.ndarray, agent: int, rng: np.random.Generator,
-                    should_stop: Any = None) -> tuple[np.ndarray, float | None]:
+                    should_stop: Any = None
+                    ) -> tuple[np.ndarray, float | None, int | None]:
     """One stochastic gradient of ``agent`` at theta, and its trajectory's undiscounted
-    return where the oracle samples trajectories of an environment (MuJoCo: the training
-    return a run reports), else None.
+    return and length (steps) where the oracle samples trajectories of an environment
+    (MuJoCo: the training return a run reports, and the length a gradient's cost follows),
+    else None and None.
 
     Equation (3) for the gradient (the oracle's own ``sample_gradients``); the return is
     sum_t r_t of the same trajectory.
@@ -52,6 +54,7 @@ def sample_gradient(oracle: Any, theta: np.ndarray, agent: int, rng: np.random.G
 
         traj = oracle.trajectories(theta, np.array([agent]), rng, should_stop)
         g = gradient_samples(oracle.spec, np.asarray(theta, np.float64), traj, oracle.gamma)
-        return np.asarray(g[0], dtype=float), float(traj.rewards[0].sum())
+        return (np.asarray(g[0], dtype=float), float(traj.rewards[0].sum()),
+                int(traj.lengths[0]))
     out = oracle.sample_gradients(theta, np.array([agent]), rng, should_stop)
-    return np.asarray(out[0], dtype=float), None
+    return np.asarray(out[0], dtype=float), None, None

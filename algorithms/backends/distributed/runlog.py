@@ -136,8 +136,11 @@ def round_stats(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     """Summary of every round in ``rounds.jsonl``, read line by line, of bounded size.
 
     Exact: count, total/mean/min/max duration, per-agent sums of counts, unused,
-    cancelled; duration quantiles from every round up to :data:`RESERVOIR` rounds, from a
-    uniform sample of that many beyond (``quantiles_from`` says which).
+    cancelled; ``mean_length``, the mean over the rounds after the first (iteration >= 1)
+    of their gradients' mean trajectory length (steps / evaluated; None where rounds
+    record no steps: tabular runs and calibrations); duration quantiles from every round
+    up to :data:`RESERVOIR` rounds, from a uniform sample of that many beyond
+    (``quantiles_from`` says which).
     """
     rng = np.random.default_rng(seed)
     sample: list[float] = []
@@ -147,7 +150,12 @@ def round_stats(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     per_agent = np.zeros(n, dtype=np.int64)
     unused = cancelled = 0
     kinds: dict[str, int] = {}
+    length_sum, length_rounds = 0.0, 0
     for r in iter_rounds(path):
+        it = r.get("global_iteration", r.get("iteration"))
+        if r.get("steps") and r.get("evaluated") and it is not None and int(it) >= 1:
+            length_sum += float(r["steps"]) / float(r["evaluated"])
+            length_rounds += 1
         d = r.get("duration")
         kinds[r.get("kind", "?")] = kinds.get(r.get("kind", "?"), 0) + 1
         per_agent += np.asarray(r.get("counts", [0] * n), dtype=np.int64)[:n]
@@ -171,7 +179,9 @@ def round_stats(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
             "duration_p10": q[0], "duration_median": q[1], "duration_p90": q[2],
             "quantiles_from": "every round" if count <= RESERVOIR else
             f"a uniform sample of {RESERVOIR} rounds",
-            "counts_total": per_agent.tolist(), "unused": unused, "cancelled": cancelled}
+            "counts_total": per_agent.tolist(), "unused": unused, "cancelled": cancelled,
+            "mean_length": length_sum / length_rounds if length_rounds else None,
+            "mean_length_rounds": length_rounds}
 
 
 def last_csv_record(path: Path) -> IterationRecord | None:

@@ -72,7 +72,9 @@ from algorithms.oracle import Interrupted
 
 UP, DOWN = 0, 1  # message tags: agent -> server, server -> agent
 DONE, COMPUTE, ONE = 0, 1, 2  # operations of a down message
-_HEAD_UP, _HEAD_DOWN = 3, 3
+#: An upload's header: agent, round (or version), k, its trajectory's steps (0: not an
+#: environment's trajectory); a download's: operation, round, batch (or vectors).
+_HEAD_UP, _HEAD_DOWN = 4, 3
 #: What every gloo wait of server mode is given: gloo turns a timed-out wait into an error
 #: on every connection of the process, so no wait may time out; ``--timeout`` is applied
 #: per agent by the server (see the module docstring).
@@ -100,6 +102,7 @@ class GreedyArrival:
     upload_time: float
     staleness: int
     n: int
+    steps: int = 0  # the gradient's trajectory length (0: not an environment's)
 
     def to_dict(self) -> dict[str, Any]:
         counts = [0] * self.n
@@ -107,7 +110,8 @@ class GreedyArrival:
         return {"kind": "greedy", "start": self.previous, "end": self.arrival,
                 "t_exit": self.arrival, "counts": counts, "agent": self.agent,
                 "staleness": self.staleness, "cancelled": 0, "unused": 0, "evaluated": 1,
-                "simulated": 1, "n_communications": 2}
+                "simulated": 1, "n_communications": 2,
+                **({"steps": self.steps} if self.steps else {})}
 
 
 class _Sender:
@@ -224,8 +228,8 @@ class ServerClock:
                 self._inbox.put((agent, None, str(exc), self.now))
                 return
             arr = buf.numpy()
-            self._inbox.put((agent, (int(arr[1]), int(arr[2])), arr[_HEAD_UP:].copy(),
-                             self.now))
+            self._inbox.put((agent, (int(arr[1]), int(arr[2]), int(arr[3])),
+                             arr[_HEAD_UP:].copy(), self.now))
 
     def _check_slow(self) -> None:
         """Mark agents silent for more than ``--timeout`` as slow (an event, not a death)."""
@@ -239,8 +243,9 @@ class ServerClock:
             raise AgentsLeftError(f"timeout: no agent sent a gradient in {self.timeout:g} s "
                                   "(--timeout)")
 
-    def _recv(self, required: bool = False) -> tuple[int, int, int, np.ndarray]:
-        """The next gradient from any agent still there: (agent, round or version, k, g).
+    def _recv(self, required: bool = False) -> tuple[int, int, int, np.ndarray, int]:
+        """The next gradient from any agent still there: (agent, round or version, k, g,
+        its trajectory's steps).
 
         ``required``: the method waits for every agent (Malenia, synchronized), so one that
         is gone or slow ends the run.
@@ -263,7 +268,7 @@ class ServerClock:
                 self.slow.discard(agent)
                 self.log.event(event="agent_back", agent=agent, time=when,
                                iteration=self.iteration)
-            return agent, head[0], head[1], g
+            return agent, head[0], head[1], g, head[2]
 
     def broadcast(self, op: int, r: int, extra: float, theta: np.ndarray | None) -> int:
         """Send to every agent still there (queued, never waits); returns how many."""
@@ -299,10 +304,11 @@ class ServerClock:
         sent = self.broadcast(COMPUTE, r, batch, theta)
         counts = np.zeros(self.n, dtype=np.int64)
         sums = np.zeros((self.n, self.dim))
-        unused = 0
+        unused = steps = 0
         last = -1
         while not self._done(kind, counts, M, batch):
-            agent, rr, _k, g = self._recv(required)
+            agent, rr, _k, g, length = self._recv(required)
+            steps += length
             if rr != r:  # computed at an older point, finished after its round ended
                 unused += 1
                 continue
@@ -319,7 +325,7 @@ class ServerClock:
             unused=unused, uploads=int(counts.sum()), downloads=sent,
             broadcast_time=min(float(self.kappa.max()), t_exit - start), reduce_time=0.0,
             simulated=int(counts.sum()) + unused, evaluated=int(counts.sum()) + unused,
-            iteration=r, extra={"last_agent": last})
+            iteration=r, extra={"last_agent": last, **({"steps": steps} if steps else {})})
         ctx.rounds.append(record)
         if self.keep is not None:
             self.keep(r, np.asarray(theta, dtype=float), g, counts)
@@ -376,7 +382,7 @@ class RealGreedy:
 
     def step(self):
         c = self.clock
-        agent, version, k, g = c._recv()
+        agent, version, k, g, steps = c._recv()
         staleness = c._update - version
         point = c.points.get(agent)
         if c.keep is not None:
@@ -386,7 +392,8 @@ class RealGreedy:
         c._update += 1
         c.iteration += 1
         now = c.now
-        rec = GreedyArrival(agent, self._previous, now, float(c.kappa[agent]), staleness, c.n)
+        rec = GreedyArrival(agent, self._previous, now, float(c.kappa[agent]), staleness, c.n,
+                            steps)
         self._previous = now
         return agent, g, point, rec
 
@@ -457,7 +464,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
     import torch
     import torch.distributed as dist
 
-    from algorithms.backends.distributed.problem import build_oracle
+    from algorithms.backends.distributed.problem import build_oracle, sample_gradient
 
     if oracle is None:
         oracle, _ = build_oracle(spec)
@@ -503,7 +510,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
             while limit is None or k < limit:
                 rng = gradient_rng(spec.seed, agent, r, k)
                 try:
-                    g = oracle.sample_gradients(theta, np.array([agent]), rng, box.news)[0]
+                    g, _, length = sample_gradient(oracle, theta, agent, rng, box.news)
                 except Interrupted:
                     break
                 deadline = max(deadline + emu.duration(r, agent, k), time.monotonic())
@@ -512,7 +519,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
                 if not waited(time.monotonic() + kappa):  # the upload
                     break
                 out = np.empty(_HEAD_UP + d)
-                out[:_HEAD_UP] = (agent, r, k)
+                out[:_HEAD_UP] = (agent, r, k, length or 0)
                 out[_HEAD_UP:] = g
                 while len(sends) >= 4:
                     sends.pop(0).wait(NO_TIMEOUT)
