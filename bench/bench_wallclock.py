@@ -15,9 +15,13 @@ per iteration after the first (the M_init round), the other load while the run a
 calibrations ran (other processes' runnable threads sampled from /proc plus the
 hypervisor's steal time, in cores), the 1-minute load average before and after, and how
 far the machine's speed moved: each mode is calibrated again after its runs, and the same
-run predicted from both calibrations. Target on a quiet, steady machine (other load below
-0.5 cores, speed moved no more than the drift the prediction allowed, at least 5%): every
-run within 10% of its point prediction and inside its interval. Rows outside those
+run predicted from both calibrations. MuJoCo rows also show the mean trajectory length the point
+assumed beside the one the run measured, and the error of the cost model at the measured
+length (``total_at_length``): what is left of a miss once the lengths are known is the
+machine's speed and the primitives, the rest is the pilot's trend. Target on a quiet,
+steady machine (other load below 0.5 cores, speed moved no more than the drift the
+prediction allowed, at least 5%): every run within 10% of its point prediction and inside
+its interval. Rows outside those
 conditions are printed as "loaded" or "moved" and not judged.
 
 Usage: ``python bench/bench_wallclock.py [--envs tabular,Hopper-v5,Walker2d-v5]
@@ -48,21 +52,23 @@ def _row(r: dict) -> str:
         else r["not_judged"]
     lp, lm = r.get("length_predicted"), r.get("length_measured")
     lengths = f"{lp:.3g} / {lm:.3g}" if lp is not None and lm is not None else "H (fixed)"
+    e_len = r.get("at_length_error")
+    at_len = "-" if e_len is None else f"{100 * e_len:.1f}%"
     return (f"| {r['env']} | {r['mode']} | {r['method']} | {r['iterations']} | "
             f"{r['predicted']:.3g} [{r['low']:.3g}, {r['high']:.3g}] | {r['measured']:.3g} | "
             f"{r['predicted'] / r['measured']:.3f} | {100 * r['error']:.1f}% | "
             f"{'yes' if r['inside'] else 'no'} | {r['predicted_round']:.4g} | "
             f"{r['measured_round']:.4g} | {100 * r['round_error']:.1f}% | {fl:.2f} | "
             f"{load['loadavg_before']:.2f} / {load['loadavg_after']:.2f} | "
-            f"{100 * r['speed_moved']:.1f}% | {lengths} | {verdict} |")
+            f"{100 * r['speed_moved']:.1f}% | {lengths} | {at_len} | {verdict} |")
 
 
 HEADER = ("| env | mode | method | K | predicted s [interval] | measured s | pred/meas | "
           "error | inside | predicted s/iteration | measured s/iteration | error per iteration "
           "| other load "
           "| loadavg before / after | speed moved | mean length predicted / measured "
-          "| verdict |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| error at the measured length | verdict |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:

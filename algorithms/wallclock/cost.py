@@ -882,6 +882,21 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
         r_pt.gradients, r_pt.source, drift, drift_how, res_how, other_batch)
 
 
+def total_at_length(model: CostModel, method: str, iterations: int, length: float, *,
+                    M: int = 1, M_init: int = 1, batch: int = 1, mode: str | None = None,
+                    seed: int = 0, rounds: int = ROUNDS, agents=None) -> float:
+    """Seconds of the run :func:`predict_run` predicts, at the mean trajectory length
+    ``length`` throughout (every agent's measured lengths scaled to that mean, as the
+    point's trend scales them) instead of a trend; no drift, no interval. Held against a
+    run at the mean length it measured, its error is the cost model's (the machine's
+    speed, the primitives); the rest of a point's error is the lengths'."""
+    K = checks.count("iterations", iterations)
+    L = checks.positive("length", length)
+    flat = Trend(np.zeros(1), np.array([L]), 1.0)
+    return _total(model, method, K, M, M_init, batch, flat, None, mode, seed, rounds,
+                  agents)[0]
+
+
 def _residual_source(model: CostModel, pattern: str, mode: str, M: int, M_init: int,
                      batch: int, seed: int, rounds: int) -> tuple[str, bool]:
     """(how the residual enters a run's prediction, whether the run's batch differs from

@@ -183,6 +183,20 @@ def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
     assert p.total_seconds == pytest.approx(exact, rel=1e-6)
 
 
+def test_the_total_at_a_given_length_is_the_model_at_that_length():
+    from algorithms.wallclock.cost import total_at_length
+
+    # the model of the pilot tests: a Synchronized NIGT iteration at mean length L (each
+    # agent's lengths, 10 and 20, scaled by L / 15) costs 2 L / 15 (a1, the slowest) + 0.11;
+    # K = 4: 5 rounds; at the measured mean, 15, the lengths as measured
+    m = model(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
+    assert total_at_length(m, "sync_nigt", 4, 30.0) == pytest.approx(5 * (4 + 0.11))
+    assert total_at_length(m, "sync_nigt", 4, 15.0) == pytest.approx(
+        predict_run(m, "sync_nigt", 4).total_seconds)
+    with pytest.raises(ValueError, match="length"):
+        total_at_length(m, "sync_nigt", 4, float("nan"))
+
+
 def test_a_pilot_curve_is_smoothed_by_a_centred_moving_mean():
     from algorithms.wallclock.cost import SMOOTHING, smoothed
 

@@ -246,6 +246,13 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
                            "--env", env, "--method", method, "--iterations", str(K),
                            "--seed", str(seed), "--predict-from", str(cluster), *batches)
     p = real["prediction"]
+    at_length = None
+    if p.get("mean_length_actual"):
+        from algorithms.wallclock.cost import CostModel, total_at_length
+
+        at_length = total_at_length(
+            CostModel.from_file(cluster), method, K, float(p["mean_length_actual"]),
+            mode=mode, seed=seed, **({"M": REAL_M, "M_init": REAL_M} if "M" in names else {}))
     # per iteration after the first (the M_init round): predicted (point - first) / K,
     # measured (wall - end of the first round) / K, so that moving lengths compare too
     predicted_round = (w["total_seconds"] - w["init_seconds"]) / K
@@ -260,6 +267,11 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
         # for tabular runs: every trajectory has H steps)
         "length_predicted": p.get("mean_length") if p.get("mean_length_actual") else None,
         "length_measured": p.get("mean_length_actual"),
+        # the cost model at the lengths the run measured: its error is the machine's and
+        # the primitives' alone (the point's other error is the pilot's trend)
+        "at_length_seconds": at_length,
+        "at_length_error": None if at_length is None
+        else abs(p["actual_seconds"] - at_length) / at_length,
         "drift": p.get("drift"),
         "predicted_round": predicted_round, "measured_round": measured_round,
         "round_error": abs(measured_round - predicted_round) / predicted_round,
