@@ -93,6 +93,20 @@ COUNTED = ("rennala", "malenia")
 PATTERNS = ("rennala", "malenia", "synchronized", "greedy")
 
 
+def _check_pilot_hyper(j: int, pilot: dict[str, Any]) -> None:
+    """A pilot's method is a registered one and its ``hyper`` resolves (ValueError naming
+    ``pilots[j]``): the trend reads its step size and batch from them."""
+    from algorithms.methods.registry import get
+
+    hyper = pilot.get("hyper")
+    if hyper is not None and not isinstance(hyper, dict):
+        raise ValueError(f"pilots[{j}].hyper: expected an object of hyperparameters")
+    try:
+        get(pilot["method"]).resolve(hyper or {})
+    except ValueError as exc:
+        raise ValueError(f"pilots[{j}]: {exc}") from None
+
+
 def _arr(where: str, x, allow_empty: bool = False, zero: bool = False) -> np.ndarray:
     try:
         a = np.asarray(x, dtype=float)
@@ -248,6 +262,7 @@ class CostModel:
             if not isinstance(pilot, dict) or not isinstance(pilot.get("method"), str):
                 raise ValueError(f"pilots[{j}]: needs method and lengths")
             _arr(f"pilots[{j}].lengths", pilot.get("lengths"))
+            _check_pilot_hyper(j, pilot)
         return cls(n, mode, int(d.get("dim", 1)), int(d.get("horizon", 1)),
                    str(d.get("env", "")), pure, pure_L, c0, c1, patterns, table, ticket,
                    stop, send, kappa, tuple(pilots),

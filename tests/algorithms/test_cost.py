@@ -149,6 +149,15 @@ def test_lengths_move_the_prediction_between_measured_and_the_horizon():
     ({"gradient": None}, "gradient: missing"),
     ({"patterns": {"lazy": {}}}, "unknown pattern 'lazy'"),
     ({"all_reduce": [{"agents": 2}]}, r"all_reduce\[0\]: needs agents, floats, seconds"),
+    ({"pilots": [{"method": "nope", "lengths": [3.0]}]}, r"pilots\[0\]: method: unknown"),
+    ({"pilots": [{"method": "sync_nigt", "lengths": [3.0], "hyper": [1]}]},
+     r"pilots\[0\]\.hyper: expected an object"),
+    ({"pilots": [{"method": "sync_nigt", "lengths": [3.0], "hyper": {"alpha": -1}}]},
+     r"pilots\[0\]: alpha must be a finite number > 0"),
+    ({"pilots": [{"method": "rennala_nigt", "lengths": [3.0], "hyper": {"M": "x"}}]},
+     r"pilots\[0\]: M must be an integer"),
+    ({"pilots": [{"method": "sync_nigt", "lengths": [3.0, float("nan")]}]},
+     r"pilots\[0\]\.lengths: every value must be finite"),
 ])
 def test_bad_cost_files_name_the_key(bad, msg):
     with pytest.raises(ValueError, match=msg):
