@@ -303,15 +303,15 @@ def _stop_latency(spec, timed: TimedOracle, theta, agent: int, rank: int, base) 
 def _round_trips(spec, store, d: int, role: str, root: int, kappa: np.ndarray,
                  agent: int | None, peer_of) -> list[list[float]]:
     """Phase 3 (messages): the root sends an upload's d + 4 floats to each agent in turn,
-    which sends them back (emulated: the agent waits kappa_i to receive and kappa_i to send, as in a
-    run). Returns, on the root, each agent's round trips (agent 0 itself: none in
+    which sends them back (emulated: the agent waits kappa_i to receive and kappa_i to
+    send, as in a run). Returns, on the root, each agent's round trips (agent 0 itself: none in
     AllReduce mode, where the root is agent 0)."""
     import torch
     import torch.distributed as dist
 
-    from algorithms.backends.distributed.server import _HEAD_UP
+    from algorithms.backends.distributed.server import HEAD_UP
 
-    buf = torch.zeros(d + _HEAD_UP, dtype=torch.float64)
+    buf = torch.zeros(d + HEAD_UP, dtype=torch.float64)
     reps = min(spec.warmup, 3) + spec.iterations
     me = dist.get_rank()
     out: list[list[float]] = []

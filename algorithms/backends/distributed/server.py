@@ -74,7 +74,7 @@ UP, DOWN = 0, 1  # message tags: agent -> server, server -> agent
 DONE, COMPUTE, ONE = 0, 1, 2  # operations of a down message
 #: An upload's header: agent, round (or version), k, its trajectory's steps (0: not an
 #: environment's trajectory); a download's: operation, round, batch (or vectors).
-_HEAD_UP, _HEAD_DOWN = 4, 3
+HEAD_UP, HEAD_DOWN = 4, 3
 #: What every gloo wait of server mode is given: gloo turns a timed-out wait into an error
 #: on every connection of the process, so no wait may time out; ``--timeout`` is applied
 #: per agent by the server (see the module docstring).
@@ -194,10 +194,10 @@ class ServerClock:
         """Queue a message to ``agent`` (never blocks); False if it has left."""
         if agent not in self.alive:
             return False
-        buf = np.zeros(_HEAD_DOWN + self.dim)
-        buf[:_HEAD_DOWN] = (op, r, extra)
+        buf = np.zeros(HEAD_DOWN + self.dim)
+        buf[:HEAD_DOWN] = (op, r, extra)
         if theta is not None:
-            buf[_HEAD_DOWN:] = theta
+            buf[HEAD_DOWN:] = theta
         self._senders[agent].post(buf)
         return True
 
@@ -221,7 +221,7 @@ class ServerClock:
         import torch.distributed as dist
 
         while True:
-            buf = torch.zeros(_HEAD_UP + self.dim, dtype=torch.float64)
+            buf = torch.zeros(HEAD_UP + self.dim, dtype=torch.float64)
             try:
                 dist.irecv(buf, src=agent_rank(agent), tag=UP).wait(NO_TIMEOUT)
             except RuntimeError as exc:  # the agent's process is gone (or the run ended)
@@ -229,7 +229,7 @@ class ServerClock:
                 return
             arr = buf.numpy()
             self._inbox.put((agent, (int(arr[1]), int(arr[2]), int(arr[3])),
-                             arr[_HEAD_UP:].copy(), self.now))
+                             arr[HEAD_UP:].copy(), self.now))
 
     def _check_slow(self) -> None:
         """Mark agents silent for more than ``--timeout`` as slow (an event, not a death)."""
@@ -475,7 +475,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
 
     def receive() -> None:
         while True:
-            buf = torch.zeros(_HEAD_DOWN + d, dtype=torch.float64)
+            buf = torch.zeros(HEAD_DOWN + d, dtype=torch.float64)
             try:
                 dist.irecv(buf, src=SERVER_RANK, tag=DOWN).wait(NO_TIMEOUT)
             except RuntimeError:
@@ -501,7 +501,7 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
     msg = box.take()
     while msg is not None and int(msg[0]) != DONE:
         op, r, batch = int(msg[0]), int(msg[1]), int(msg[2])
-        theta = msg[_HEAD_DOWN:]
+        theta = msg[HEAD_DOWN:]
         limit = 1 if op == ONE else (batch if batch > 0 else None)
         vectors = max(batch, 1) if op == ONE else 1  # AFedPG: vectors the download carries
         deadline = time.monotonic() + vectors * kappa  # receiving the point
@@ -518,9 +518,9 @@ def run_agent(spec: Any, run_dir: Path, rank: int, agent: int, oracle: Any = Non
                     break
                 if not waited(time.monotonic() + kappa):  # the upload
                     break
-                out = np.empty(_HEAD_UP + d)
-                out[:_HEAD_UP] = (agent, r, k, length or 0)
-                out[_HEAD_UP:] = g
+                out = np.empty(HEAD_UP + d)
+                out[:HEAD_UP] = (agent, r, k, length or 0)
+                out[HEAD_UP:] = g
                 while len(sends) >= 4:
                     sends.pop(0).wait(NO_TIMEOUT)
                 sends.append(dist.isend(torch.from_numpy(out), SERVER_RANK, tag=UP))
