@@ -705,9 +705,10 @@ class Trend(NamedTuple):
 
 def smoothed(y: np.ndarray) -> np.ndarray:
     """The centred moving mean of ``y`` with half-width h = len(y) // SMOOTHING: at i the
-    mean of y[i - w .. i + h] with w = min(i, h) (the first point stays itself: theta_0's
-    lengths, measured on M_init trajectories) and the window cut at the end (the last value,
-    which the run keeps beyond the pilot, is the mean of the last h + 1)."""
+    mean of y[i - w .. i + w] with w = min(i, h), so the window narrows towards the first
+    point, which stays itself (theta_0's lengths, measured on M_init trajectories), and is
+    cut at the end (the last value, which the run keeps beyond the pilot, is the mean of
+    the last h + 1)."""
     y = np.asarray(y, dtype=float)
     h = y.size // SMOOTHING
     if h == 0:
