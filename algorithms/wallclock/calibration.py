@@ -264,6 +264,8 @@ def cost_from_calibration(data: dict[str, Any], measured: dict[str, Any]) -> dic
         pilots.append({"method": entry["method"], "hyper": entry["hyper"],
                        "iterations": entry["iterations"],
                        "lengths": [float(np.mean(by_round[r])) for r in sorted(by_round)],
+                       # the iteration of each (a round with no timed gradient has none)
+                       "length_iterations": [r - min(by_round) for r in sorted(by_round)],
                        "seconds": [x[0] for x in per], "lengths_all": [x[1] for x in per],
                        **_rounds(entry["rounds"])})
     main = patterns.get("rennala")

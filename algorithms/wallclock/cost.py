@@ -261,7 +261,13 @@ class CostModel:
         for j, pilot in enumerate(pilots):
             if not isinstance(pilot, dict) or not isinstance(pilot.get("method"), str):
                 raise ValueError(f"pilots[{j}]: needs method and lengths")
-            _arr(f"pilots[{j}].lengths", pilot.get("lengths"))
+            L = _arr(f"pilots[{j}].lengths", pilot.get("lengths"))
+            its = pilot.get("length_iterations")
+            if its is not None:
+                it = _arr(f"pilots[{j}].length_iterations", its, zero=True)
+                if it.size != L.size or np.any(np.diff(it) <= 0) or np.any(it != np.floor(it)):
+                    raise ValueError(f"pilots[{j}].length_iterations: one increasing "
+                                     "integer iteration per entry of lengths")
             _check_pilot_hyper(j, pilot)
         return cls(n, mode, int(d.get("dim", 1)), int(d.get("horizon", 1)),
                    str(d.get("env", "")), pure, pure_L, c0, c1, patterns, table, ticket,
@@ -674,6 +680,8 @@ class Trend(NamedTuple):
     x: np.ndarray
     y: np.ndarray
     alpha: float
+    #: the distance every pooled pilot covered (the shortest reach; None: ``x[-1]``)
+    covered: float | None = None
 
     @property
     def reach(self) -> float:
@@ -688,7 +696,7 @@ class Trend(NamedTuple):
         """The last iteration <= K at which the length still moves (then it is flat)."""
         if self.reach <= 0 or self.alpha <= 0 or np.all(self.y == self.y[0]):
             return 0
-        return int(min(math.ceil(self.reach / self.alpha), K))
+        return int(math.ceil(min(self.reach / self.alpha, K)))
 
     def span(self, K: int) -> tuple[float, float]:
         """(least, largest) mean length over iterations 0..K."""
@@ -698,9 +706,10 @@ class Trend(NamedTuple):
         return float(vals.min()), float(vals.max())
 
     def share(self, K: int) -> float:
-        """The share of a K-iteration run's distance the pilot covered (1: all of it)."""
+        """The share of a K-iteration run's distance every pilot covered (1: all of it)."""
         d = float(K) * self.alpha
-        return 1.0 if d <= self.reach else self.reach / d
+        known = self.reach if self.covered is None else self.covered
+        return 1.0 if d <= known else known / d
 
 
 def smoothed(y: np.ndarray) -> np.ndarray:
@@ -729,10 +738,17 @@ def pilot_lengths(pilot: dict[str, Any] | None, model: CostModel, alpha: float
     same distance in i alpha_pilot / alpha iterations; lengths stay within [1, H]."""
     if not pilot or not pilot.get("lengths"):
         return None
+    from algorithms.methods.registry import get
+
     y = np.asarray(pilot["lengths"], dtype=float)
-    a_p = float((pilot.get("hyper") or {}).get("alpha") or alpha)
+    # the step size the pilot ran at: its own, else its method's default (calibrate keeps
+    # only the flags it was given); a method without one moves at the run's
+    values, _ = get(str(pilot.get("method"))).resolve(pilot.get("hyper") or {})
+    a_p = float(values.get("alpha") or alpha)
+    its = pilot.get("length_iterations")
+    t = np.arange(y.size) if its is None else np.asarray(its, dtype=float)
     H = float(model.horizon)
-    return Trend(np.arange(y.size) * a_p, np.clip(smoothed(y), 1.0, H), float(alpha))
+    return Trend(t * a_p, np.clip(smoothed(y), 1.0, H), float(alpha))
 
 
 def _sum_over(cost, K: int, moving: int) -> float:
@@ -824,7 +840,7 @@ def pooled_trend(pilots: list[dict[str, Any]], model: CostModel, alpha: float
         return None
     x = np.unique(np.concatenate([t.x for t in trends]))
     y = np.mean([np.interp(x, t.x, t.y) for t in trends], axis=0)
-    return Trend(x, y, float(alpha))
+    return Trend(x, y, float(alpha), min(t.reach for t in trends))
 
 
 def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
@@ -863,7 +879,7 @@ def predict_run(model: CostModel, method: str, iterations: int, *, M: int = 1,
             how = (f"pilot trend ({names}): mean length {first_L:.4g} -> {last_L:.4g} steps "
                    f"over the run (between {least:.4g} and {most:.4g})")
             if share < 1.0:
-                how += (f"; the pilot covered {100 * share:.0f}% of the run's distance "
+                how += (f"; the pilot covered {100 * share:.2g}% of the run's distance "
                         "(iterations x alpha), its last length held after")
     else:
         point, r_pt = low, r_low
@@ -902,14 +918,17 @@ def total_at_length(model: CostModel, method: str, iterations: int, length: floa
                     M: int = 1, M_init: int = 1, batch: int = 1, mode: str | None = None,
                     seed: int = 0, rounds: int = ROUNDS, agents=None) -> float:
     """Seconds of the run :func:`predict_run` predicts, at the mean trajectory length
-    ``length`` throughout (every agent's measured lengths scaled to that mean, as the
-    point's trend scales them) instead of a trend; no drift, no interval. Held against a
+    ``length`` in iterations 1..K (every agent's measured lengths scaled to that mean, as
+    the point's trend scales them; the M_init round at the lengths measured at theta_0)
+    instead of a trend; no drift, no interval. Held against a
     run at the mean length it measured, its error is the cost model's (the machine's
     speed, the primitives); the rest of a point's error is the lengths'."""
     K = checks.count("iterations", iterations)
     L = checks.positive("length", length)
-    flat = Trend(np.zeros(1), np.array([L]), 1.0)
-    return _total(model, method, K, M, M_init, batch, flat, None, mode, seed, rounds,
+    pattern, _ = method_pattern(method)
+    # iteration 0 (the M_init round) at theta_0's lengths as measured, then L
+    step = Trend(np.array([0.0, 1.0]), np.array([model.measured_length(pattern), L]), 1.0)
+    return _total(model, method, K, M, M_init, batch, step, None, mode, seed, rounds,
                   agents)[0]
 
 

@@ -211,3 +211,24 @@ def test_the_spread_is_the_larger_of_blocks_and_windows():
     assert c == pytest.approx(by_windows) and b == pytest.approx(sum(x) / 5)
     cost["patterns"]["rennala"]["passes"] = []  # one window: the blocks only
     assert CostModel.from_dict(cost).spread("rennala")[0] == pytest.approx(by_blocks)
+
+
+def test_a_pilots_lengths_keep_their_iterations():
+    """A pilot's per-iteration mean lengths, each with its iteration counted from the
+    pilot's first round: a round of which no gradient finished (here round 6, whose only
+    call was interrupted) has no entry, and the later ones keep their place."""
+    data = _calibration()
+    data["pilots"] = [{"method": "rennala_nigt", "hyper": {"M": 2}, "iterations": 2,
+                       "key": "pilot:rennala_nigt", "rounds": [
+                           {"start": 0.0, "t_exit": 0.01, "end": 0.011}]}]
+    lengths = {5: (10, 14), 6: None, 7: (20, 30)}  # rounds 5..7 of the calibration
+    for i, c in enumerate(data["calls"]):
+        calls = []
+        for r, L in lengths.items():
+            if L is None:
+                calls.append(_call(r, 0, 100 * r, 100 * r + 0.5, done=False, length=None))
+            else:
+                calls.append(_call(r, 0, 100 * r, 100 * r + 0.001, length=L[i]))
+        c["pilot:rennala_nigt"] = calls
+    (pilot,) = cost_from_calibration(data, {})["pilots"]
+    assert pilot["lengths"] == [12.0, 25.0] and pilot["length_iterations"] == [0, 2]

@@ -181,7 +181,7 @@ def test_a_trend_over_a_huge_run_is_summed_in_closed_form():
         sum(c(x) for x in (15, 16, 17, 18)) + (K - 3) * c(19), rel=1e-9)
     assert p.lengths["point_last"] == 19.0
     assert p.lengths["pilot_share"] == pytest.approx(0.2 / (K * 0.05))
-    assert "the pilot covered 0% of the run's distance" in p.point_source
+    assert "the pilot covered 4e-07% of the run's distance" in p.point_source
     # a slow ramp (alpha 1e-8: the pilot's distance 0.2 takes 2 x 10^7 iterations, over
     # which the length is 15 + 4 t / (2 x 10^7)): the moving part by a trapezoid, against
     # the arithmetic series
@@ -197,9 +197,10 @@ def test_the_total_at_a_given_length_is_the_model_at_that_length():
 
     # the model of the pilot tests: a Synchronized NIGT iteration at mean length L (each
     # agent's lengths, 10 and 20, scaled by L / 15) costs 2 L / 15 (a1, the slowest) + 0.11;
-    # K = 4: 5 rounds; at the measured mean, 15, the lengths as measured
+    # K = 4: the first round at the lengths measured at theta_0 (mean 15: 2 + 0.11), then 4
+    # rounds at L; at L = 15, the lengths as measured throughout
     m = model(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
-    assert total_at_length(m, "sync_nigt", 4, 30.0) == pytest.approx(5 * (4 + 0.11))
+    assert total_at_length(m, "sync_nigt", 4, 30.0) == pytest.approx(2.11 + 4 * (4 + 0.11))
     assert total_at_length(m, "sync_nigt", 4, 15.0) == pytest.approx(
         predict_run(m, "sync_nigt", 4).total_seconds)
     with pytest.raises(ValueError, match="length"):
@@ -245,6 +246,49 @@ def test_a_pilot_that_rose_and_fell_is_followed_not_flattened():
                                                                   40 / 3, 10, 10, 10])
     assert half.total_seconds == pytest.approx(sum(2 * x / 15 + 0.11 for x in pts), rel=1e-9)
     assert half.lengths["pilot_share"] == 1.0
+
+
+def test_a_pilot_moves_at_its_own_step_size_and_iterations():
+    from algorithms.methods.registry import get
+
+    L = [[10] * 6, [20] * 6]
+    # no alpha in the pilot's hyper (calibrate keeps only the flags it was given): it ran
+    # at sync_nigt's default, so a run at half of it takes two iterations per pilot point
+    a = get("sync_nigt").resolve({})[0]["alpha"]
+    pilot = {"method": "sync_nigt", "hyper": {}, "iterations": 3, "lengths": [15.0, 17, 19]}
+    m = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=pilot)
+    p = predict_run(m, "sync_nigt", 4, alpha=a / 2)
+    assert p.total_seconds == pytest.approx(sum(2 * x / 15 + 0.11 for x in (15, 16, 17, 18,
+                                                                          19)), rel=1e-9)
+    # a round the calibration timed no gradient of: the lengths sit at their iterations
+    gap = {**pilot, "hyper": {"alpha": 0.1}, "lengths": [15.0, 19.0],
+           "length_iterations": [0, 2]}
+    mg = model(lengths=L, horizon=40, step=[0.1, 0.1], pilot=gap)
+    assert predict_run(mg, "sync_nigt", 4, alpha=0.05).total_seconds == pytest.approx(
+        p.total_seconds, rel=1e-9)
+    for bad in ([0, 0], [0], [0, 1.5], [-1, 2]):
+        with pytest.raises(ValueError, match=r"pilots\[0\]\.length_iterations"):
+            model(lengths=L, horizon=40, step=[0.1, 0.1],
+                  pilot={**gap, "length_iterations": bad})
+
+
+def test_a_trend_states_the_share_every_pilot_covered_and_survives_tiny_steps():
+    from algorithms.wallclock.cost import Trend, pooled_trend
+
+    d = _cost(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
+    d["pilots"] = [{"method": "rennala_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 3,
+                    "lengths": [15.0, 17.0, 19.0]},
+                   {"method": "malenia_nigt", "hyper": {"alpha": 0.1, "M": 3}, "iterations": 2,
+                    "lengths": [15.0, 21.0]}]
+    m = CostModel.from_dict(d)
+    # reaches 0.2 and 0.1; a run to 0.2 (K = 4 at 0.05): both pilots cover half of it
+    t = pooled_trend(m.pilots, m, 0.05)
+    assert t.reach == pytest.approx(0.2) and t.share(4) == pytest.approx(0.5)
+    p = predict_run(m, "rennala_nigt", 4, M=3, M_init=3, alpha=0.05)
+    assert p.lengths["pilot_share"] == pytest.approx(0.5)
+    assert "the pilot covered 50% of the run's distance" in p.point_source
+    # a subnormal step size: ceil(0.2 / 1e-320) overflows an int; the run stays <= K
+    assert Trend(np.array([0.0, 0.2]), np.array([15.0, 19.0]), 1e-320).moving_until(7) == 7
 
 
 def test_pilots_of_equal_steps_are_pooled():

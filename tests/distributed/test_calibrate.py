@@ -142,6 +142,8 @@ def test_calibrate_mujoco_pilot_records_lengths(tmp_path):
     assert pilot["method"] == "rennala_nigt" and pilot["hyper"]["alpha"] == 0.05
     # 12 gradients at M = 4: 3 iterations, the M_init round first
     assert 3 <= len(pilot["lengths"]) <= 4 and all(1 <= x <= 16 for x in pilot["lengths"])
+    its = pilot["length_iterations"]
+    assert len(its) == len(pilot["lengths"]) and its[0] == 0 and its == sorted(set(its))
     lengths = [x for a in cost["gradient"]["lengths"] for x in a]
     assert lengths and all(1 <= x <= 16 for x in lengths)
     assert all(s > 0 for s in res["primitives"]["seconds_per_step"])
