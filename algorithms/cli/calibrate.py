@@ -151,12 +151,10 @@ def run(args: argparse.Namespace) -> int:
                    run_id=run_id, timeout=args.timeout, task="calibrate", warmup=warmup,
                    rdzv_timeout=args.rdzv_timeout, hyper=_run_hyper(args, n, methods),
                    **_emulation(args, n, dim), **problem)
-    from algorithms.backends.distributed.calibrate import PATTERN_SECONDS
-
     opts = {"pilot": checks.count("pilot", args.pilot, minimum=0),
             "pilot_methods": runs_here, "M": spec.hyper.get("M"),
-            "pattern_seconds": PATTERN_SECONDS if args.pattern_seconds is None
-            else args.pattern_seconds}  # checked by its argparse type (0 .. 3600)
+            # checked by its argparse type (0 .. 3600); None: calibrate's PATTERN_SECONDS
+            "pattern_seconds": args.pattern_seconds}
     args.out = None
     if args.dry_run:
         return dry_run(args, spec, endpoint)

@@ -565,6 +565,14 @@ def residual(model: CostModel, pattern: str, mode: str, seed: int = 0,
     return model.cache[key]
 
 
+def _calibration_batch(pc: PatternCost, pattern: str) -> tuple[str, int]:
+    """(name, value) of the batch the pattern's calibration rounds aggregated: ``b`` per
+    agent (Synchronized NIGT) or ``M`` (Rennala, Malenia NIGT)."""
+    if pattern == "synchronized":
+        return "b", int(pc.hyper.get("batch", 1) or 1)
+    return "M", int(pc.hyper.get("M", 1) or 1)
+
+
 def residual_ratio(model: CostModel, pattern: str, M: int, batch: int) -> float:
     """Gradients per round of a round at (M, batch) over those of the pattern's calibration
     rounds: M / M_cal (Rennala, Malenia NIGT), batch / batch_cal (Synchronized NIGT), 1
@@ -572,9 +580,8 @@ def residual_ratio(model: CostModel, pattern: str, M: int, batch: int) -> float:
     pc = model.patterns.get(pattern)
     if pc is None or pattern == "greedy":
         return 1.0
-    if pattern == "synchronized":
-        return float(batch) / float(pc.hyper.get("batch", 1) or 1)
-    return float(M) / float(pc.hyper.get("M", 1) or 1)
+    _, cal = _calibration_batch(pc, pattern)
+    return float(batch if pattern == "synchronized" else M) / cal
 
 
 def round_cost(model: CostModel, method: str, *, M: int = 1, batch: int = 1,
@@ -920,9 +927,9 @@ def total_at_length(model: CostModel, method: str, iterations: int, length: floa
     """Seconds of the run :func:`predict_run` predicts, at the mean trajectory length
     ``length`` in iterations 1..K (every agent's measured lengths scaled to that mean, as
     the point's trend scales them; the M_init round at the lengths measured at theta_0)
-    instead of a trend; no drift, no interval. Held against a
-    run at the mean length it measured, its error is the cost model's (the machine's
-    speed, the primitives); the rest of a point's error is the lengths'."""
+    instead of a trend; no drift, no interval. Held against a run at the mean length it
+    measured, its error is the cost model's (the machine's speed, the primitives); the
+    rest of a point's error is the lengths'."""
     K = checks.count("iterations", iterations)
     L = checks.positive("length", length)
     pattern, _ = method_pattern(method)
@@ -942,10 +949,8 @@ def _residual_source(model: CostModel, pattern: str, mode: str, M: int, M_init: 
     pc = model.patterns.get(pattern)
     if pc is None or not pc.rounds.size or mode != model.mode or pattern == "greedy":
         return ("not measured" if res == 0.0 else "per round"), False
-    if pattern == "synchronized":
-        name, cal, run = "b", int(pc.hyper.get("batch", 1) or 1), [int(batch)]
-    else:
-        name, cal, run = "M", int(pc.hyper.get("M", 1)), [int(M), int(M_init)]
+    name, cal = _calibration_batch(pc, pattern)
+    run = [int(batch)] if pattern == "synchronized" else [int(M), int(M_init)]
     if res == 0.0 or all(r == cal for r in run):
         return f"per round, measured at the run's {name} = {cal}", False
     return (f"measured at {name} = {cal} ({res:.3g} s per round); the run's {name} = "

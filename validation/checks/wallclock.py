@@ -29,8 +29,10 @@ speed moved under the runs (on a shared virtual machine the same launch took 13.
 18.7 ms per round within three minutes, no other load visible from inside it) and they are "not
 judged: machine speed moved X% between calibrations". Quick: the tabular problem,
 AllReduce mode, Rennala and Synchronized NIGT; full: tabular and Hopper-v5, all five, the
-MuJoCo pilots half the largest run's gradients (``pilot_share``: 200-gradient pilots,
-a tenth of a run, missed Hopper-v5's points by 5-60%; half-run pilots by 1-10%).
+MuJoCo pilots half the largest run's gradients (``pilot_share``: the point follows the
+pilot's episode lengths, and half-run pilots predicted the runs' mean lengths within
+0.1-28% in three sittings on Hopper-v5 and Walker2d-v5, where 200-gradient pilots, a
+tenth of a run, were off by up to a factor 2.5; docs/wallclock.md).
 
 Paper: Lemmas C.1 and C.2 (round = broadcast + collection + one reduce), Algorithm 1
 (the M_init round, then one round per iteration).
@@ -220,6 +222,14 @@ def iterations_for(cluster: Path, mode: str, method: str, seconds: float, seed: 
     return max(20, min(100_000, math.ceil(seconds * 10 / per.total_seconds)))
 
 
+def _batches(method: str) -> dict[str, int]:
+    """The batches every real run of the check is given: M = M_init = REAL_M for the
+    methods that have them, nothing for the others (their defaults)."""
+    from algorithms.methods.registry import get
+
+    return {"M": REAL_M, "M_init": REAL_M} if get(method).hyperparameter("M") else {}
+
+
 def run_gradients(method: str, K: int, n: int = 2) -> int:
     """Gradients a run of K iterations uses (M = REAL_M, b = 1:
     :meth:`MethodSpec.gradients_per_round`)."""
@@ -233,10 +243,8 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
     """One method at real speed against its prediction from ``cluster``: the iterations K
     are ``iterations``, or those the prediction says take about ``seconds``; ``apga
     predict`` and ``apga launch --predict-from`` get the same flags."""
-    from algorithms.methods.registry import get
-
-    names = {h.name for h in get(method).hyper}
-    batches = ["--M", str(REAL_M), "--M-init", str(REAL_M)] if "M" in names else []
+    batches = [x for k, v in _batches(method).items()
+               for x in (f"--{k.replace('_', '-')}", str(v))]
     K = iterations or iterations_for(cluster, mode, method, seconds, seed)
     pred = _cli("predict", "--cluster", str(cluster), "--mode", mode, "--iterations", str(K),
                 "--seed", str(seed), "--M", str(REAL_M), "--M-init", str(REAL_M), "--json")
@@ -246,13 +254,6 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
                            "--env", env, "--method", method, "--iterations", str(K),
                            "--seed", str(seed), "--predict-from", str(cluster), *batches)
     p = real["prediction"]
-    at_length = None
-    if p.get("mean_length_actual"):
-        from algorithms.wallclock.cost import CostModel, total_at_length
-
-        at_length = total_at_length(
-            CostModel.from_file(cluster), method, K, float(p["mean_length_actual"]),
-            mode=mode, seed=seed, **({"M": REAL_M, "M_init": REAL_M} if "M" in names else {}))
     # per iteration after the first (the M_init round): predicted (point - first) / K,
     # measured (wall - end of the first round) / K, so that moving lengths compare too
     predicted_round = (w["total_seconds"] - w["init_seconds"]) / K
@@ -267,11 +268,6 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
         # for tabular runs: every trajectory has H steps)
         "length_predicted": p.get("mean_length") if p.get("mean_length_actual") else None,
         "length_measured": p.get("mean_length_actual"),
-        # the cost model at the lengths the run measured: its error is the machine's and
-        # the primitives' alone (the point's other error is the pilot's trend)
-        "at_length_seconds": at_length,
-        "at_length_error": None if at_length is None
-        else abs(p["actual_seconds"] - at_length) / at_length,
         "drift": p.get("drift"),
         "predicted_round": predicted_round, "measured_round": measured_round,
         "round_error": abs(measured_round - predicted_round) / predicted_round,
@@ -285,13 +281,23 @@ def real_run(tmp: Path, cluster: Path, env: str, mode: str, method: str, seconds
 def _as_measured(model, row: dict) -> float:
     """The row's run predicted from the cost ``model`` with trajectory lengths as measured
     (no pilot trend): what two calibrations of one machine should agree on."""
-    from algorithms.methods.registry import get
     from algorithms.wallclock.cost import predict_run
 
-    names = {h.name for h in get(row["method"]).hyper}
-    batches = {"M": REAL_M, "M_init": REAL_M} if "M" in names else {}
     return predict_run(model, row["method"], row["iterations"], mode=row["mode"],
-                       seed=row["seed"], **batches).total_seconds
+                       seed=row["seed"], **_batches(row["method"])).total_seconds
+
+
+def _at_measured_length(model, row: dict) -> dict[str, float | None]:
+    """The cost ``model`` (the row's own calibration) at the mean trajectory length the run
+    measured: its error is the machine's and the primitives' alone, the rest of the point's
+    error the pilot's trend (None for tabular runs, whose rounds record no lengths)."""
+    from algorithms.wallclock.cost import total_at_length
+
+    if not row.get("length_measured"):
+        return {"at_length_seconds": None, "at_length_error": None}
+    s = total_at_length(model, row["method"], row["iterations"], row["length_measured"],
+                        mode=row["mode"], seed=row["seed"], **_batches(row["method"]))
+    return {"at_length_seconds": s, "at_length_error": abs(row["measured"] - s) / s}
 
 
 def real_cases(tmp: Path, envs, seconds: float, seed: int = 0, repetitions: int = 30,
@@ -336,6 +342,7 @@ def real_cases(tmp: Path, envs, seconds: float, seed: int = 0, repetitions: int 
 
             models = CostModel.from_file(cluster), CostModel.from_file(after)
             for row in done:
+                row.update(_at_measured_length(models[0], row))
                 before_s, after_s = (_as_measured(m, row) for m in models)
                 row["recalibrated"] = {"before": before_s, "after": after_s,
                                        "load": after_load}
