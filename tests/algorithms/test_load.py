@@ -153,3 +153,23 @@ def test_gradients_per_round_by_pattern():
     assert get("malenia_nigt").gradients_per_round(20, 4) == 20
     assert get("sync_nigt").gradients_per_round(20, 4, 3) == 12  # n b
     assert get("afedpg").gradients_per_round(20, 4, 3) == 1  # one arrival per update
+
+
+def test_the_check_prices_a_row_at_its_measured_length():
+    """wallclock_real's error at the measured length, on the hand cost model of
+    test_cost: a Synchronized NIGT iteration at mean length L costs 2 L / 15 + 0.11 s, the
+    M_init round at theta_0's lengths (mean 15) 2.11 s; K = 4 at L = 30: 18.55 s. A run
+    of 20.405 s is 10% off; a tabular row (no lengths recorded) is not priced."""
+    from tests.algorithms.test_cost import model
+    from validation.checks.wallclock import REAL_M, _at_measured_length, _batches
+
+    m = model(lengths=[[10] * 6, [20] * 6], horizon=40, step=[0.1, 0.1])
+    row = {"method": "sync_nigt", "iterations": 4, "mode": "allreduce", "seed": 0,
+           "length_measured": 30.0, "measured": 1.1 * 18.55}
+    out = _at_measured_length(m, row)
+    assert out["at_length_seconds"] == pytest.approx(18.55)
+    assert out["at_length_error"] == pytest.approx(0.1)
+    assert _at_measured_length(m, {**row, "length_measured": None}) == {
+        "at_length_seconds": None, "at_length_error": None}
+    assert _batches("rennala_nigt") == {"M": REAL_M, "M_init": REAL_M}
+    assert _batches("sync_nigt") == {} and _batches("afedpg") == {}
